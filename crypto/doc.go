@@ -1,0 +1,27 @@
+// Package crypto holds Testimony's cryptography: the envelope every testimony
+// is kept in, recipient sets, key generation, padding, codenames and the
+// helpers for investigators' passphrases and TOTP codes.
+//
+// # The envelope
+//
+// Every stored object is one standard age file. Its plaintext is a POSIX tar
+// (PAX) whose first entry is manifest.json, then one entry per attachment
+// named attachments/NN-<safe name>, then zero padding up to the PADMÉ length
+// of the tar (at least 16 KiB). So
+//
+//	age -d -i key.txt item.age | tar x
+//
+// reads any object without this package. Write one with [NewEnvelope] and
+// read it back with [OpenEnvelope], which checks every attachment against
+// the SHA-256 in the manifest.
+//
+// # Recipients
+//
+// Objects are encrypted to a [Recipients] set, parsed from age recipient
+// files with [ParseRecipients]. Post-quantum hybrid keys (age1pq1…) are the
+// default; a set that mixes them with classic X25519 keys is refused, as age
+// itself refuses it. [Recipients.Fingerprint] names a set independently of
+// its order, so each item can record which keys can open it.
+//
+// This package knows nothing of storage or HTTP.
+package crypto

@@ -1,0 +1,22 @@
+// Package store keeps Testimony's data in one bbolt file.
+//
+// The store holds opaque bytes: it does not know that items are age files,
+// and it imports no cryptography. An item is a record (kind, UTC day, size,
+// the fingerprint of the recipient set it was encrypted to, the pseudonym of
+// its source) and its bytes, kept as chunks.
+//
+// # Writing an item
+//
+// [DB.NewItem] returns an [ItemWriter]; write the item's bytes to it and
+// call [ItemWriter.Commit] with the record. Chunks are written as they fill;
+// the record is committed last, in its own transaction, so an item is
+// visible only once all its bytes are on disk. A write that never commits
+// (a crash, a client gone) leaves orphan chunks that [Open] removes. Small
+// items go to disk in one transaction, and concurrent writers share
+// transactions through bbolt's Batch.
+//
+// # Other data
+//
+// Accounts, sessions and the like are kept by the layers above in buckets of
+// their own through [DB.Update] and [DB.View], as opaque keys and values.
+package store

@@ -1,0 +1,5 @@
+package store
+
+import "syscall"
+
+var syscallENOSPC error = syscall.ENOSPC

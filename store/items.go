@@ -1,0 +1,204 @@
+package store
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Items returns every item record, in no particular order.
+func (db *DB) Items() ([]Item, error) {
+	var out []Item
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+			var it Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				return fmt.Errorf("%w: item %x: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, it)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Item returns the record of one item.
+func (db *DB) Item(id string) (Item, error) {
+	key, err := ParseID(id)
+	if err != nil {
+		return Item{}, err
+	}
+	var it Item
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketItems).Get(key)
+		if v == nil {
+			return fmt.Errorf("item %s: %w", id, ErrNotFound)
+		}
+		return json.Unmarshal(v, &it)
+	})
+	return it, err
+}
+
+// Open returns a reader of an item's bytes. It reads one chunk at a time,
+// each in its own short read transaction, so a long download does not hold
+// the database. If the item is deleted while being read, the reader fails
+// with [ErrNotFound].
+func (db *DB) Open(id string) (Item, io.Reader, error) {
+	it, err := db.Item(id)
+	if err != nil {
+		return Item{}, nil, err
+	}
+	key, _ := ParseID(id)
+	return it, &itemReader{db: db, id: key, item: it}, nil
+}
+
+type itemReader struct {
+	db   *DB
+	id   []byte
+	item Item
+	seq  int
+	buf  []byte
+	read int64
+}
+
+func (r *itemReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.seq >= r.item.Chunks {
+			if r.read != r.item.Size {
+				return 0, fmt.Errorf("%w: item %s has %d of %d bytes", ErrCorrupt, r.item.ID, r.read, r.item.Size)
+			}
+			return 0, io.EOF
+		}
+		err := r.db.bolt.View(func(tx *bolt.Tx) error {
+			v := tx.Bucket(bucketChunks).Get(chunkKey(r.id, r.seq))
+			if v == nil {
+				if tx.Bucket(bucketItems).Get(r.id) == nil {
+					return fmt.Errorf("item %s: %w", r.item.ID, ErrNotFound)
+				}
+				return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, r.item.ID, r.seq)
+			}
+			r.buf = append(r.buf[:0], v...) // v is valid only inside the transaction
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		r.seq++
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	r.read += int64(n)
+	return n, nil
+}
+
+// Delete removes an item: its record and every chunk, in one transaction.
+// The freed pages still hold the old bytes until they are reused or the
+// file is compacted ([Compact]).
+func (db *DB) Delete(id string) error {
+	key, err := ParseID(id)
+	if err != nil {
+		return err
+	}
+	return mapFull(db.bolt.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketItems).Get(key) == nil {
+			return fmt.Errorf("item %s: %w", id, ErrNotFound)
+		}
+		if err := tx.Bucket(bucketItems).Delete(key); err != nil {
+			return err
+		}
+		return deleteChunks(tx, key)
+	}))
+}
+
+// Stats are counts for the console.
+type Stats struct {
+	Items     int
+	ItemBytes int64
+	FileBytes int64
+}
+
+// Stats counts the items and their bytes.
+func (db *DB) Stats() (Stats, error) {
+	var s Stats
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		s.FileBytes = tx.Size()
+		return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+			var it Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			s.Items++
+			s.ItemBytes += it.Size
+			return nil
+		})
+	})
+	return s, err
+}
+
+// Check verifies the file: bbolt's own page check, then that every item
+// has all its chunks with the recorded total size, and that no chunk
+// belongs to no item. It returns every problem found, joined.
+func (db *DB) Check() error {
+	var problems []string
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			problems = append(problems, err.Error())
+		}
+		items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
+		if items == nil || chunks == nil || tx.Bucket(bucketMeta) == nil {
+			problems = append(problems, "missing buckets")
+			return nil
+		}
+		sizes := map[string]int64{}
+		counts := map[string]int{}
+		c := chunks.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) != idLen+4 {
+				problems = append(problems, fmt.Sprintf("chunk with a bad key %x", k))
+				continue
+			}
+			id := string(k[:idLen])
+			if items.Get(k[:idLen]) == nil {
+				problems = append(problems, fmt.Sprintf("orphan chunk %x", k))
+				continue
+			}
+			sizes[id] += int64(len(v))
+			counts[id]++
+		}
+		return items.ForEach(func(k, v []byte) error {
+			var it Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				problems = append(problems, fmt.Sprintf("item %x: unreadable record: %v", k, err))
+				return nil
+			}
+			if it.ID != hex.EncodeToString(k) {
+				problems = append(problems, fmt.Sprintf("item %x: record names %s", k, it.ID))
+			}
+			id := string(k)
+			if counts[id] != it.Chunks || sizes[id] != it.Size {
+				problems = append(problems, fmt.Sprintf("item %x: %d chunks with %d bytes, record says %d and %d",
+					k, counts[id], sizes[id], it.Chunks, it.Size))
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrCorrupt, bytes.Join(toBytes(problems), []byte("; ")))
+	}
+	return nil
+}
+
+func toBytes(ss []string) [][]byte {
+	out := make([][]byte, len(ss))
+	for i, s := range ss {
+		out[i] = []byte(s)
+	}
+	return out
+}
