@@ -1,0 +1,93 @@
+// Package testimony_test guards the project's layout: the import edges of
+// shared/DESIGN.md ("Dependencies point one way").
+package testimony_test
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const mod = "testimony"
+
+// deps lists the packages pkg imports, directly or not (not its tests).
+func deps(t *testing.T, pkg string) map[string]bool {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	m := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		m[sc.Text()] = true
+	}
+	return m
+}
+
+func TestImportEdges(t *testing.T) {
+	forbidden := []struct {
+		pkg, dep, why string
+	}{
+		{"./cmd/testimony", "net/http", "the offline tool runs on an air-gapped machine: no network code"},
+		{"./cmd/testimony", "net", "the offline tool runs on an air-gapped machine: no network code"},
+		{"./cmd/testimony", mod + "/server", "the offline tool does not reach the server"},
+		{"./store", mod + "/crypto", "the store holds opaque bytes"},
+		{"./store", mod + "/server", "the store holds opaque bytes"},
+		{"./store", "filippo.io/age", "the store knows nothing of age"},
+		{"./store", "net/http", "the store knows nothing of HTTP"},
+		{"./crypto", mod + "/store", "crypto knows no storage"},
+		{"./crypto", mod + "/server", "crypto knows no HTTP"},
+		{"./crypto", "net/http", "crypto knows no HTTP"},
+		{"./server", mod + "/cmd/testimonyd", "nothing imports cmd/"},
+	}
+	for _, f := range forbidden {
+		if deps(t, f.pkg)[f.dep] {
+			t.Errorf("%s imports %s: %s", f.pkg, f.dep, f.why)
+		}
+	}
+	for _, pkg := range []string{"./cmd/testimonyd", "./cmd/testimony", "./server", "./store", "./crypto"} {
+		if deps(t, pkg)["testing"] {
+			t.Errorf("%s imports testing: production code must not", pkg)
+		}
+	}
+}
+
+// TestLibrariesStayInTheirFile checks that gorilla/mux is imported only by
+// the routes files of server, and pquerna/otp only by its TOTP file, so
+// either can be swapped.
+func TestLibrariesStayInTheirFile(t *testing.T) {
+	allowed := map[string]func(string) bool{
+		"github.com/gorilla/mux": func(f string) bool {
+			return strings.HasPrefix(f, "server/routes") && strings.HasSuffix(f, ".go")
+		},
+		"github.com/pquerna/otp": func(f string) bool { return f == "server/totp.go" },
+	}
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != "." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for lib, ok := range allowed {
+			if strings.Contains(string(src), `"`+lib) && !ok(filepath.ToSlash(path)) {
+				t.Errorf("%s imports %s; keep it in its one file", path, lib)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
