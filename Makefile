@@ -26,8 +26,10 @@ fuzz:
 	  done; \
 	done
 
+# Writes BENCHMARKS.md: every hot path against its baseline, in one run.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 30m $(PKGS) | tee bench.out
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 -timeout 40m $(PKGS) | tee bench.out
+	$(GO) run ./tools/benchreport -o BENCHMARKS.md < bench.out
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
