@@ -1,0 +1,321 @@
+package server
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// account is an investigator's record in bucket "investigators". The
+// fields recipient and disabled are read by [Server.recipients] as well.
+type account struct {
+	Recipient    string                 `json:"recipient"`
+	Disabled     bool                   `json:"disabled"`
+	Passphrase   *crypto.PassphraseHash `json:"passphrase"`
+	TOTP         []byte                 `json:"totp"`      // AES-GCM nonce || sealed base32 secret
+	LastStep     int64                  `json:"last_step"` // last accepted TOTP step
+	MustChange   bool                   `json:"must_change_passphrase"`
+	Failures     int                    `json:"failures"`
+	BackoffUntil int64                  `json:"backoff_until"` // Unix seconds
+	Created      string                 `json:"created"`       // UTC day
+}
+
+// Errors of the account commands.
+var (
+	ErrNoAccount     = errors.New("no such investigator account")
+	ErrAccountExists = errors.New("an investigator account of that name already exists")
+	ErrAccountName   = errors.New("account names are 1 to 32 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit")
+)
+
+var accountNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
+
+// Accounts manages investigator accounts in a store. The console commands
+// (testimonyd investigator …) and the investigator site share it.
+type Accounts struct {
+	db  *store.DB
+	key *crypto.ServerKey
+	// Params are the argon2id costs of new passphrase hashes.
+	Params crypto.Argon2Params
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// NewAccounts returns the account manager of a store.
+func NewAccounts(db *store.DB, key *crypto.ServerKey) *Accounts {
+	return &Accounts{db: db, key: key, Params: crypto.DefaultArgon2}
+}
+
+func (a *Accounts) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// Enrolment is what a new account, or a reset, hands to the investigator
+// once: the initial passphrase and the TOTP secret. Empty fields were not
+// changed.
+type Enrolment struct {
+	Account    string `json:"account"`
+	Passphrase string `json:"passphrase,omitempty"`
+	TOTPSecret string `json:"totp_secret,omitempty"`
+	TOTPURI    string `json:"totp_uri,omitempty"`
+}
+
+// AccountInfo is the public part of an account, for listings.
+type AccountInfo struct {
+	Name        string `json:"name"`
+	Recipient   string `json:"recipient"`
+	Disabled    bool   `json:"disabled"`
+	Created     string `json:"created"`
+	MustChange  bool   `json:"must_change_passphrase"`
+	Failures    int    `json:"failures"`
+	Fingerprint string `json:"key_fingerprint"`
+}
+
+func (a *Accounts) totpAEAD() cipher.AEAD {
+	b, err := aes.NewCipher(a.key.Derive("totp", 32))
+	if err != nil {
+		panic(err)
+	}
+	g, err := cipher.NewGCM(b)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+func totpAD(name string) []byte { return []byte("testimony/v1 totp\x00" + name) }
+
+// sealTOTP encrypts a TOTP secret for storage, bound to the account name.
+func (a *Accounts) sealTOTP(name, secret string) []byte {
+	g := a.totpAEAD()
+	nonce := make([]byte, g.NonceSize())
+	rand.Read(nonce)
+	return g.Seal(nonce, nonce, []byte(secret), totpAD(name))
+}
+
+// openTOTP decrypts a stored TOTP secret.
+func (a *Accounts) openTOTP(name string, sealed []byte) (string, error) {
+	g := a.totpAEAD()
+	if len(sealed) < g.NonceSize() {
+		return "", errors.New("stored TOTP secret is damaged")
+	}
+	p, err := g.Open(nil, sealed[:g.NonceSize()], sealed[g.NonceSize():], totpAD(name))
+	if err != nil {
+		return "", errors.New("stored TOTP secret does not decrypt with this server key")
+	}
+	return string(p), nil
+}
+
+// getAccount reads an account record in tx; ErrNoAccount if none.
+func getAccount(tx store.Tx, name string) (*account, error) {
+	v, err := tx.Get(bucketInvestigators, []byte(name))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrNoAccount
+	}
+	if err != nil {
+		return nil, err
+	}
+	var acc account
+	if err := json.Unmarshal(v, &acc); err != nil {
+		return nil, fmt.Errorf("account record: %v", err)
+	}
+	return &acc, nil
+}
+
+func putAccount(tx store.Tx, name string, acc *account) error {
+	v, err := json.Marshal(acc)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketInvestigators, []byte(name), v)
+}
+
+// checkRecipientSet refuses a key that cannot join the investigators'
+// keys: a classic X25519 key beside hybrid ones, or the reverse.
+func checkRecipientSet(tx store.Tx, name, recipient string) error {
+	keys := []string{recipient}
+	err := tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
+		var r investigatorKey
+		if err := json.Unmarshal(v, &r); err != nil {
+			return err
+		}
+		if string(k) != name && r.Recipient != "" {
+			keys = append(keys, r.Recipient)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := crypto.NewRecipients("new key", recipient); err != nil {
+		return err
+	}
+	if _, err := crypto.NewRecipients("investigators' keys", keys...); err != nil {
+		var re *crypto.RecipientError
+		if errors.As(err, &re) {
+			return fmt.Errorf("%s's key cannot join the other investigators' keys: age cannot mix post-quantum (age1pq1…) and classic (age1…) recipients; give every investigator a key of the same kind (age-keygen -pq makes post-quantum ones)", name)
+		}
+		return err
+	}
+	return nil
+}
+
+// Add creates an account with the investigator's age public key, a new
+// TOTP secret and a generated initial passphrase that must be changed at
+// the first login.
+func (a *Accounts) Add(name, recipient string) (*Enrolment, error) {
+	if !accountNameRE.MatchString(name) {
+		return nil, ErrAccountName
+	}
+	recipient = strings.TrimSpace(recipient)
+	pass, err := crypto.GeneratePassphrase()
+	if err != nil {
+		return nil, err
+	}
+	h, err := crypto.HashPassphrase(pass, a.Params)
+	if err != nil {
+		return nil, err
+	}
+	secret := newTOTPSecret()
+	uri, err := totpURI(name, secret)
+	if err != nil {
+		return nil, err
+	}
+	err = a.db.Update(func(tx store.Tx) error {
+		if _, err := getAccount(tx, name); err == nil {
+			return ErrAccountExists
+		} else if !errors.Is(err, ErrNoAccount) {
+			return err
+		}
+		if err := checkRecipientSet(tx, name, recipient); err != nil {
+			return err
+		}
+		acc := &account{Recipient: recipient, Passphrase: h, TOTP: a.sealTOTP(name, secret),
+			MustChange: true, Created: a.now().UTC().Format(time.DateOnly)}
+		if err := putAccount(tx, name, acc); err != nil {
+			return err
+		}
+		return appendAudit(tx, a.now(), auditEntry{Account: consoleActor, Event: "account_added", Target: name})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Enrolment{Account: name, Passphrase: pass, TOTPSecret: secret, TOTPURI: uri}, nil
+}
+
+// consoleActor names the server's console in the audit log.
+const consoleActor = "(console)"
+
+// List returns every account, sorted by name.
+func (a *Accounts) List() ([]AccountInfo, error) {
+	var out []AccountInfo
+	err := a.db.View(func(tx store.Tx) error {
+		return tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
+			var acc account
+			if err := json.Unmarshal(v, &acc); err != nil {
+				return fmt.Errorf("account %q: %v", k, err)
+			}
+			out = append(out, AccountInfo{Name: string(k), Recipient: acc.Recipient, Disabled: acc.Disabled,
+				Created: acc.Created, MustChange: acc.MustChange, Failures: acc.Failures,
+				Fingerprint: crypto.Fingerprint(acc.Recipient)})
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, err
+}
+
+// update changes one account in a transaction, ends all its sessions if
+// endSessions, and records event in the audit log.
+func (a *Accounts) update(name, event string, endSessions bool, fn func(store.Tx, *account) error) error {
+	return a.db.Update(func(tx store.Tx) error {
+		acc, err := getAccount(tx, name)
+		if err != nil {
+			return err
+		}
+		if err := fn(tx, acc); err != nil {
+			return err
+		}
+		if err := putAccount(tx, name, acc); err != nil {
+			return err
+		}
+		if endSessions {
+			if err := deleteSessionsOf(tx, name); err != nil {
+				return err
+			}
+		}
+		return appendAudit(tx, a.now(), auditEntry{Account: consoleActor, Event: event, Target: name})
+	})
+}
+
+// SetDisabled disables an account (its key leaves the recipient set of new
+// items, its sessions end, it can no longer log in) or enables it again.
+func (a *Accounts) SetDisabled(name string, disabled bool) error {
+	event := "account_enabled"
+	if disabled {
+		event = "account_disabled"
+	}
+	return a.update(name, event, disabled, func(tx store.Tx, acc *account) error {
+		if !disabled {
+			// The key joins the set again: it must still fit.
+			if err := checkRecipientSet(tx, name, acc.Recipient); err != nil {
+				return err
+			}
+			acc.Failures, acc.BackoffUntil = 0, 0
+		}
+		acc.Disabled = disabled
+		return nil
+	})
+}
+
+// ResetTOTP gives an account a new TOTP secret and ends its sessions.
+func (a *Accounts) ResetTOTP(name string) (*Enrolment, error) {
+	secret := newTOTPSecret()
+	uri, err := totpURI(name, secret)
+	if err != nil {
+		return nil, err
+	}
+	err = a.update(name, "totp_reset", true, func(_ store.Tx, acc *account) error {
+		acc.TOTP = a.sealTOTP(name, secret)
+		acc.Failures, acc.BackoffUntil = 0, 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Enrolment{Account: name, TOTPSecret: secret, TOTPURI: uri}, nil
+}
+
+// ResetPassphrase gives an account a new generated passphrase, to be
+// changed at the next login, and ends its sessions.
+func (a *Accounts) ResetPassphrase(name string) (*Enrolment, error) {
+	pass, err := crypto.GeneratePassphrase()
+	if err != nil {
+		return nil, err
+	}
+	h, err := crypto.HashPassphrase(pass, a.Params)
+	if err != nil {
+		return nil, err
+	}
+	err = a.update(name, "passphrase_reset", true, func(_ store.Tx, acc *account) error {
+		acc.Passphrase, acc.MustChange = h, true
+		acc.Failures, acc.BackoffUntil = 0, 0
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Enrolment{Account: name, Passphrase: pass}, nil
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"testimony/store"
+)
+
+// bucketSessions holds investigators' sessions. Key: SHA-256 of the
+// session token, so a copy of the database does not hand out live
+// sessions; value: the session's JSON.
+const bucketSessions = "sessions"
+
+type session struct {
+	Account  string `json:"account"`
+	Created  int64  `json:"created"`   // Unix seconds
+	LastSeen int64  `json:"last_seen"` // Unix seconds
+}
+
+// errNoSession is returned for a missing, expired or revoked session.
+var errNoSession = errors.New("no valid session")
+
+const tokenLen = 32 // 256 bits
+
+func sessionKey(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// newSession creates a session for account in tx and returns its token.
+func newSession(tx store.Tx, account string, now time.Time) (string, error) {
+	b := make([]byte, tokenLen)
+	rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	v, err := json.Marshal(session{Account: account, Created: now.Unix(), LastSeen: now.Unix()})
+	if err != nil {
+		return "", err
+	}
+	return token, tx.Put(bucketSessions, sessionKey(token), v)
+}
+
+// deleteSessionsOf ends every session of account.
+func deleteSessionsOf(tx store.Tx, account string) error {
+	var keys [][]byte
+	err := tx.ForEach(bucketSessions, nil, func(k, v []byte) error {
+		var s session
+		if json.Unmarshal(v, &s) != nil || s.Account == account {
+			keys = append(keys, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(bucketSessions, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cookieName is the session cookie's name: with the __Host- prefix when
+// the cookie is Secure (the prefix requires Secure, Path=/ and no Domain).
+func (s *Server) cookieName() string {
+	if s.cfg.SecureCookies {
+		return "__Host-session"
+	}
+	return "session"
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: token, Path: "/", HttpOnly: true,
+		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+func (s *Server) clearSessionCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.cookieName(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
+		Secure: s.cfg.SecureCookies, SameSite: http.SameSiteStrictMode})
+}
+
+// sessionToken returns the request's session token, if it has a
+// well-formed one.
+func (s *Server) sessionToken(r *http.Request) (string, bool) {
+	c, err := r.Cookie(s.cookieName())
+	if err != nil {
+		return "", false
+	}
+	if b, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil || len(b) != tokenLen {
+		return "", false
+	}
+	return c.Value, true
+}
+
+// principal is the investigator a request acts for.
+type principal struct {
+	Name       string
+	Recipient  string
+	MustChange bool
+	token      string
+}
+
+// sessionTouchEvery bounds how often a session's last-seen time is
+// written: not on every request, to spare the disk.
+const sessionTouchEvery = time.Minute
+
+// authenticate returns the investigator of the request's session. An
+// expired session (idle or absolute time-out) is deleted; a session of a
+// disabled or removed account is refused and deleted.
+func (s *Server) authenticate(r *http.Request) (*principal, error) {
+	token, ok := s.sessionToken(r)
+	if !ok {
+		return nil, errNoSession
+	}
+	key := sessionKey(token)
+	now := s.cfg.Now()
+	var p *principal
+	var expired, touch bool
+	err := s.db.View(func(tx store.Tx) error {
+		v, err := tx.Get(bucketSessions, key)
+		if err != nil {
+			return errNoSession
+		}
+		var ss session
+		if err := json.Unmarshal(v, &ss); err != nil {
+			expired = true
+			return errNoSession
+		}
+		created, last := time.Unix(ss.Created, 0), time.Unix(ss.LastSeen, 0)
+		if now.Sub(last) > s.cfg.SessionIdle || now.Sub(created) > s.cfg.SessionMax || now.Before(created.Add(-time.Minute)) {
+			expired = true
+			return errNoSession
+		}
+		acc, err := getAccount(tx, ss.Account)
+		if err != nil || acc.Disabled {
+			expired = true
+			return errNoSession
+		}
+		touch = now.Sub(last) >= sessionTouchEvery
+		p = &principal{Name: ss.Account, Recipient: acc.Recipient, MustChange: acc.MustChange, token: token}
+		return nil
+	})
+	if expired {
+		s.db.Update(func(tx store.Tx) error { return tx.Delete(bucketSessions, key) })
+	}
+	if err != nil {
+		return nil, err
+	}
+	if touch {
+		err := s.db.Update(func(tx store.Tx) error {
+			v, err := tx.Get(bucketSessions, key)
+			if err != nil {
+				return errNoSession // logged out meanwhile
+			}
+			var ss session
+			if err := json.Unmarshal(v, &ss); err != nil {
+				return errNoSession
+			}
+			ss.LastSeen = now.Unix()
+			nv, err := json.Marshal(ss)
+			if err != nil {
+				return err
+			}
+			return tx.Put(bucketSessions, key, nv)
+		})
+		if err != nil {
+			return nil, errNoSession
+		}
+	}
+	return p, nil
+}
+
+// endSession deletes the request's session.
+func endSession(tx store.Tx, token string) error {
+	return tx.Delete(bucketSessions, sessionKey(token))
+}
