@@ -61,6 +61,7 @@ type Server struct {
 	db  *store.DB
 	key *crypto.ServerKey
 	log *slog.Logger
+	inv investigatorSite // the investigator site's state (investigator_site.go)
 }
 
 // New makes a server. log receives only allow-listed fields (see logging.go).

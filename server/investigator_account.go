@@ -1,0 +1,230 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+
+	"github.com/skip2/go-qrcode"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+type passphraseData struct{ Min int }
+
+type accountData struct {
+	Name, Recipient, KeyFP string
+	Min                    int
+}
+
+func (s *Server) passphrasePage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.render(w, http.StatusOK, "passphrase", invPage{Title: "Choose a new passphrase", User: p,
+		Data: passphraseData{crypto.MinPassphrase}})
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.accountPageWith(w, http.StatusOK, p, doneText(r.URL.Query().Get("done")), "")
+}
+
+func (s *Server) accountPageWith(w http.ResponseWriter, status int, p *principal, flash, errMsg string) error {
+	return s.render(w, status, "account", invPage{Title: "Your account", User: p, Flash: flash, Error: errMsg,
+		Data: accountData{Name: p.Name, Recipient: p.Recipient, KeyFP: crypto.Fingerprint(p.Recipient), Min: crypto.MinPassphrase}})
+}
+
+// checkSecrets verifies an investigator's passphrase and, if code is not
+// nil, a TOTP code, for a change of their own account. It counts a failure
+// toward the account's back-off, as a login does. On success it returns the
+// matched TOTP step (0 without a code).
+func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *string) (int64, bool, error) {
+	var acc *account
+	err := s.db.View(func(tx store.Tx) error {
+		var err error
+		acc, err = getAccount(tx, p.Name)
+		return err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	release, err := s.acquireArgon(r)
+	if err != nil {
+		return 0, false, err
+	}
+	now := s.cfg.Now()
+	ok := crypto.VerifyPassphrase(acc.Passphrase, pass)
+	var step int64
+	if code != nil {
+		secret, err := s.accounts().openTOTP(p.Name, acc.TOTP)
+		if err != nil {
+			release()
+			return 0, false, err
+		}
+		step = totpMatch(secret, strings.ReplaceAll(strings.TrimSpace(*code), " ", ""), now)
+		ok = ok && step != 0 && step > acc.LastStep
+	}
+	release()
+	ok = ok && now.Unix() >= acc.BackoffUntil
+	if !ok {
+		err := s.db.Update(func(tx store.Tx) error {
+			cur, err := getAccount(tx, p.Name)
+			if err != nil {
+				return err
+			}
+			cur.Failures++
+			if d := backoffFor(cur.Failures); d > 0 {
+				cur.BackoffUntil = now.Add(d).Unix()
+			}
+			if err := putAccount(tx, p.Name, cur); err != nil {
+				return err
+			}
+			return appendAudit(tx, now, auditEntry{Account: p.Name, Event: "account_check_failed"})
+		})
+		return 0, false, err
+	}
+	return step, true, nil
+}
+
+// changePassphrase serves both the forced first change and the account
+// page's. It ends every session of the account and gives this browser a
+// new one.
+func (s *Server) changePassphrase(forced bool) authed {
+	return func(w http.ResponseWriter, r *http.Request, p *principal) error {
+		if err := parseForm(w, r); err != nil {
+			return err
+		}
+		cur, nw, confirm := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("confirm")
+		fail := func(key string) error {
+			if forced {
+				return s.render(w, http.StatusBadRequest, "passphrase", invPage{Title: "Choose a new passphrase", User: p,
+					Error: invText(key), Data: passphraseData{crypto.MinPassphrase}})
+			}
+			return s.accountPageWith(w, http.StatusBadRequest, p, "", invText(key))
+		}
+		switch {
+		case nw != confirm:
+			return fail("inv.passphrase.mismatch")
+		case len([]rune(nw)) < crypto.MinPassphrase || len(nw) > crypto.MaxPassphrase:
+			return fail("inv.passphrase.short")
+		case nw == cur:
+			return fail("inv.passphrase.same")
+		}
+		_, ok, err := s.checkSecrets(r, p, cur, nil)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fail("inv.passphrase.wrong")
+		}
+		release, err := s.acquireArgon(r)
+		if err != nil {
+			return err
+		}
+		h, err := crypto.HashPassphrase(nw, s.site().argon)
+		release()
+		if err != nil {
+			return err
+		}
+		var token string
+		err = s.db.Update(func(tx store.Tx) error {
+			acc, err := getAccount(tx, p.Name)
+			if err != nil {
+				return err
+			}
+			acc.Passphrase, acc.MustChange, acc.Failures, acc.BackoffUntil = h, false, 0, 0
+			if err := putAccount(tx, p.Name, acc); err != nil {
+				return err
+			}
+			if err := deleteSessionsOf(tx, p.Name); err != nil {
+				return err
+			}
+			if token, err = newSession(tx, p.Name, s.cfg.Now()); err != nil {
+				return err
+			}
+			return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "passphrase_changed"})
+		})
+		if err != nil {
+			return err
+		}
+		s.setSessionCookie(w, token)
+		to := "/account?done=password"
+		if forced {
+			to = "/?done=password"
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return nil
+	}
+}
+
+type enrolData struct {
+	Secret, URI string
+	QR          template.HTML
+}
+
+// reenrolTOTP gives the account a new TOTP secret after the passphrase and
+// a current code are given again. All its sessions end, this one too; the
+// new secret is shown once.
+func (s *Server) reenrolTOTP(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	code := r.PostForm.Get("code")
+	step, ok, err := s.checkSecrets(r, p, r.PostForm.Get("passphrase"), &code)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.accountPageWith(w, http.StatusBadRequest, p, "", invText("inv.totp.wrong"))
+	}
+	secret := newTOTPSecret()
+	uri, err := totpURI(p.Name, secret)
+	if err != nil {
+		return err
+	}
+	a := s.accounts()
+	err = s.db.Update(func(tx store.Tx) error {
+		acc, err := getAccount(tx, p.Name)
+		if err != nil {
+			return err
+		}
+		if step <= acc.LastStep { // used by a concurrent request meanwhile
+			return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.totp.wrong"}
+		}
+		acc.TOTP, acc.LastStep = a.sealTOTP(p.Name, secret), step
+		if err := putAccount(tx, p.Name, acc); err != nil {
+			return err
+		}
+		if err := deleteSessionsOf(tx, p.Name); err != nil {
+			return err
+		}
+		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "totp_reenrolled"})
+	})
+	if err != nil {
+		return err
+	}
+	s.clearSessionCookie(w)
+	return s.render(w, http.StatusOK, "enrol", invPage{Title: "Your new authenticator",
+		Data: enrolData{Secret: secret, URI: uri, QR: qrSVG(uri)}})
+}
+
+// qrSVG draws a QR code of text as inline SVG: no image request, no
+// script, nothing the CSP has to allow.
+func qrSVG(text string) template.HTML {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return ""
+	}
+	bm := q.Bitmap()
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="QR code"><path d="`, len(bm), len(bm))
+	for y, row := range bm {
+		for x, on := range row {
+			if on {
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x, y)
+			}
+		}
+	}
+	b.WriteString(`"/></svg>`)
+	return template.HTML(b.String())
+}

@@ -1,0 +1,42 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+type auditData struct {
+	OK      bool
+	Check   string
+	Entries []AuditEntry
+	Older   uint64
+}
+
+// auditPageSize is the number of audit entries on one page.
+const auditPageSize = 100
+
+// auditPage shows the audit log, newest first, with the result of checking
+// its chain.
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	before, _ := strconv.ParseUint(r.URL.Query().Get("before"), 10, 64)
+	d := auditData{}
+	n, err := VerifyAudit(s.db)
+	var ae *AuditError
+	switch {
+	case err == nil:
+		d.OK, d.Check = true, "The chain of "+strconv.Itoa(n)+" entries is intact."
+	case errors.As(err, &ae):
+		d.Check = "The audit log is damaged: " + ae.Error() + ". Run \"testimonyd audit verify\" on the server."
+	default:
+		return err
+	}
+	d.Entries, err = readAudit(s.db, before, auditPageSize)
+	if err != nil {
+		return err
+	}
+	if len(d.Entries) == auditPageSize && d.Entries[len(d.Entries)-1].Seq > 1 {
+		d.Older = d.Entries[len(d.Entries)-1].Seq
+	}
+	return s.render(w, http.StatusOK, "audit", invPage{Title: "Audit log", User: p, Data: d})
+}

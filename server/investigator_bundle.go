@@ -1,0 +1,99 @@
+package server
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"time"
+
+	"testimony/store"
+)
+
+// bundle streams a bundle (store.WriteBundle: items/<id>.age and
+// index.json) of the chosen items: those selected, all (of one source, if
+// named), or everything since a day. Nothing is buffered: the tar goes to
+// the client as it is read from the store.
+func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	source := f.Get("source")
+	if source != "" && !sourceRE.MatchString(source) {
+		return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
+	}
+	all, err := s.db.Items()
+	if err != nil {
+		return err
+	}
+	var items []store.Item
+	switch f.Get("scope") {
+	case "selected", "":
+		want := map[string]bool{}
+		for _, id := range f["item"] {
+			want[id] = true
+		}
+		for _, it := range all {
+			if want[it.ID] {
+				items = append(items, it)
+			}
+		}
+		if len(want) == 0 {
+			return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.error.bundle"}
+		}
+	case "all":
+		for _, it := range all {
+			if source == "" || it.Source == source {
+				items = append(items, it)
+			}
+		}
+	case "since":
+		since := f.Get("since")
+		if _, err := time.Parse(time.DateOnly, since); err != nil {
+			return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.error.bundle"}
+		}
+		for _, it := range all {
+			if it.Day >= since && (source == "" || it.Source == source) {
+				items = append(items, it)
+			}
+		}
+	default:
+		return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.error.bundle"}
+	}
+	if len(items) == 0 {
+		return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nothing"}
+	}
+	slices.SortFunc(items, func(a, b store.Item) int {
+		return cmp.Or(cmp.Compare(a.Day, b.Day), cmp.Compare(a.ID, b.ID))
+	})
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	day := s.today()
+	err = s.db.Update(func(tx store.Tx) error {
+		for _, id := range ids {
+			if err := tx.Put(bucketSeen, seenKey(p.Name, id), []byte(day)); err != nil {
+				return err
+			}
+		}
+		e := auditEntry{Account: p.Name, Event: "download_bundle", Count: len(ids), Source: source}
+		if len(ids) == 1 {
+			e.Item = ids[0]
+		}
+		return appendAudit(tx, s.cfg.Now(), e)
+	})
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/x-tar")
+	h.Set("Content-Disposition", `attachment; filename="testimony-`+day+`.tar"`)
+	if _, err := s.db.WriteBundle(w, day, ids); err != nil {
+		// Headers and part of the tar are gone: break the connection so the
+		// client cannot take a short bundle for a whole one.
+		s.log.Error("bundle download broke off", "count", len(ids), "err", err.Error())
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"cmp"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// bucketSeen marks which items each investigator has seen. Key: account
+// name, a zero byte, item id; value: the day.
+const bucketSeen = "seen"
+
+// bucketSources is the witness site's record of each source (pseudonym →
+// JSON with at least the reply key); the investigator site reads it to
+// encrypt replies and removes it with the source.
+const bucketSources = "sources"
+
+type sourceRecord struct {
+	ReplyRecipient string `json:"reply_recipient"`
+	Day            string `json:"day"`
+}
+
+func seenKey(account, id string) []byte { return []byte(account + "\x00" + id) }
+
+// seenBy returns the ids of the items account has seen.
+func seenBy(tx store.Tx, account string) (map[string]bool, error) {
+	m := map[string]bool{}
+	prefix := []byte(account + "\x00")
+	err := tx.ForEach(bucketSeen, prefix, func(k, v []byte) error {
+		m[string(k[len(prefix):])] = true
+		return nil
+	})
+	return m, err
+}
+
+// pageSize is the number of items on one page of the case list.
+const pageSize = 50
+
+var sourceRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+type caseRow struct {
+	store.Item
+	Seen, Replied bool
+	InSet         string // "yes", "no" or "unknown"
+}
+
+type casesData struct {
+	Rows                          []caseRow
+	Total, New                    int
+	Page, Pages, Prev, Next       int
+	Sort, Source, Recipient, KeyFP string
+	CanReply                      bool
+}
+
+// inSet says whether key is in the recipient set of fingerprint fp.
+func inSet(sets map[string][]string, fp, key string) string {
+	keys, ok := sets[fp]
+	if !ok {
+		return "unknown"
+	}
+	if slices.Contains(keys, key) {
+		return "yes"
+	}
+	return "no"
+}
+
+// caseRows lists the items (of one source, if source is not empty) with
+// what the investigator needs to know of each, sorted.
+func (s *Server) caseRows(p *principal, source, sortBy string) ([]caseRow, error) {
+	// The current set is most likely the one of recent items: record it.
+	if rs, err := s.recipients(); err == nil {
+		if err := s.rememberRecipientSet(rs); err != nil {
+			return nil, err
+		}
+	}
+	items, err := s.db.Items()
+	if err != nil {
+		return nil, err
+	}
+	sets, err := s.recipientSets()
+	if err != nil {
+		return nil, err
+	}
+	var seen map[string]bool
+	if err := s.db.View(func(tx store.Tx) error { seen, err = seenBy(tx, p.Name); return err }); err != nil {
+		return nil, err
+	}
+	replied := map[string]bool{}
+	for _, it := range items {
+		if it.Kind == crypto.KindReply {
+			replied[it.Source] = true
+		}
+	}
+	var rows []caseRow
+	for _, it := range items {
+		if source != "" && it.Source != source {
+			continue
+		}
+		rows = append(rows, caseRow{Item: it, Seen: seen[it.ID], Replied: replied[it.Source],
+			InSet: inSet(sets, it.Recipients, p.Recipient)})
+	}
+	slices.SortFunc(rows, func(a, b caseRow) int {
+		var c int
+		switch sortBy {
+		case "source":
+			c = cmp.Compare(a.Source, b.Source)
+		case "kind":
+			c = cmp.Compare(a.Kind, b.Kind)
+		case "size":
+			c = cmp.Compare(b.Size, a.Size)
+		}
+		if c == 0 {
+			c = cmp.Compare(b.Day, a.Day) // newest first
+		}
+		if c == 0 {
+			c = cmp.Compare(a.ID, b.ID)
+		}
+		return c
+	})
+	return rows, nil
+}
+
+func (s *Server) caseList(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.casePage(w, r, p, r.URL.Query().Get("source"))
+}
+
+func (s *Server) sourcePage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.casePage(w, r, p, invVar(r, "source"))
+}
+
+func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal, source string) error {
+	q := r.URL.Query()
+	if source != "" && !sourceRE.MatchString(source) {
+		return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
+	}
+	sortBy := q.Get("sort")
+	switch sortBy {
+	case "source", "kind", "size", "day":
+	default:
+		sortBy = "day"
+	}
+	rows, err := s.caseRows(p, source, sortBy)
+	if err != nil {
+		return err
+	}
+	d := casesData{Total: len(rows), Sort: sortBy, Source: source, Recipient: p.Recipient, KeyFP: crypto.Fingerprint(p.Recipient)}
+	for _, row := range rows {
+		if !row.Seen {
+			d.New++
+		}
+	}
+	title := "Cases"
+	if source != "" {
+		title = "Source " + source
+		rec, err := s.sourceRecord(source)
+		if err != nil && len(rows) == 0 {
+			return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
+		}
+		d.CanReply = err == nil && rec.ReplyRecipient != ""
+	}
+	d.Pages = max(1, (len(rows)+pageSize-1)/pageSize)
+	d.Page, _ = strconv.Atoi(q.Get("page"))
+	d.Page = min(max(d.Page, 1), d.Pages)
+	d.Prev, d.Next = d.Page-1, d.Page+1
+	lo := (d.Page - 1) * pageSize
+	d.Rows = rows[lo:min(lo+pageSize, len(rows))]
+	return s.render(w, http.StatusOK, "cases", invPage{Title: title, User: p, Flash: doneText(q.Get("done")), Data: d})
+}
+
+// sourceRecord reads a source's record from the witness site's bucket.
+func (s *Server) sourceRecord(source string) (*sourceRecord, error) {
+	var rec sourceRecord
+	err := s.db.View(func(tx store.Tx) error {
+		v, err := tx.Get(bucketSources, []byte(source))
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(v, &rec)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
+}

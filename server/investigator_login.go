@@ -1,0 +1,172 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// Back-off: after loginFreeFailures failed logins in a row, an account
+// refuses logins for loginBackoffBase, doubling with each further failure
+// up to loginBackoffMax. It is per account, not per client address: behind
+// Tor every client is 127.0.0.1.
+const (
+	loginFreeFailures = 5
+	loginBackoffBase  = 30 * time.Second
+	loginBackoffMax   = time.Hour
+)
+
+func backoffFor(failures int) time.Duration {
+	if failures < loginFreeFailures {
+		return 0
+	}
+	d := loginBackoffBase
+	for i := loginFreeFailures; i < failures && d < loginBackoffMax; i++ {
+		d *= 2
+	}
+	return min(d, loginBackoffMax)
+}
+
+// loginFailed is the one answer to every failed login, whatever the
+// reason: unknown account, wrong passphrase, wrong or reused code,
+// disabled account, back-off. The body is the same bytes every time.
+func (s *Server) loginFailed(w http.ResponseWriter) error {
+	return s.render(w, http.StatusUnauthorized, "login", invPage{Title: "Log in", Error: invText("inv.login.failed")})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.authenticate(r); err == nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return nil
+	}
+	return s.render(w, http.StatusOK, "login", invPage{Title: "Log in"})
+}
+
+// acquireArgon takes one of the argon2id slots, or fails when the client
+// goes away first.
+func (s *Server) acquireArgon(r *http.Request) (release func(), err error) {
+	slots := s.site().argonSlots
+	select {
+	case slots <- struct{}{}:
+		return func() { <-slots }, nil
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
+	}
+}
+
+// login checks account, passphrase and TOTP code. An unknown account costs
+// the same argon2id and TOTP work as a known one, and every failure gets
+// the same page and status. The accepted TOTP step is stored in the same
+// transaction that creates the session, and a step at or before the last
+// accepted one is refused, so a code works once.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	site := s.site()
+	name := r.PostForm.Get("account")
+	pass := r.PostForm.Get("passphrase")
+	code := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("code")), " ", "")
+
+	release, err := s.acquireArgon(r)
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	var acc *account
+	err = s.db.View(func(tx store.Tx) error {
+		var err error
+		acc, err = getAccount(tx, name)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNoAccount) {
+		release()
+		return err
+	}
+	hash, secret := site.dummy, site.dummyTOTP
+	if acc != nil {
+		hash = acc.Passphrase
+		if sec, err := s.accounts().openTOTP(name, acc.TOTP); err == nil {
+			secret = sec
+		} else {
+			s.log.Error("login: stored TOTP secret unusable", "account", name, "err", err.Error())
+			acc = nil // fail like an unknown account; the work stays the same
+		}
+	}
+	passOK := crypto.VerifyPassphrase(hash, pass)
+	step := totpMatch(secret, code, now)
+	release()
+
+	var token string
+	var mustChange bool
+	ok := false
+	err = s.db.Update(func(tx store.Tx) error {
+		ok = false
+		cur, err := getAccount(tx, name)
+		if errors.Is(err, ErrNoAccount) || acc == nil {
+			return appendAudit(tx, now, auditEntry{Account: unknownAccount, Event: "login_failed"})
+		}
+		if err != nil {
+			return err
+		}
+		good := passOK && step != 0 && step > cur.LastStep && !cur.Disabled && now.Unix() >= cur.BackoffUntil
+		if !good {
+			cur.Failures++
+			if d := backoffFor(cur.Failures); d > 0 {
+				cur.BackoffUntil = now.Add(d).Unix()
+			}
+			if err := putAccount(tx, name, cur); err != nil {
+				return err
+			}
+			return appendAudit(tx, now, auditEntry{Account: name, Event: "login_failed"})
+		}
+		cur.LastStep, cur.Failures, cur.BackoffUntil = step, 0, 0
+		if err := putAccount(tx, name, cur); err != nil {
+			return err
+		}
+		if old, had := s.sessionToken(r); had {
+			if err := endSession(tx, old); err != nil { // no session fixation
+				return err
+			}
+		}
+		if token, err = newSession(tx, name, now); err != nil {
+			return err
+		}
+		mustChange, ok = cur.MustChange, true
+		return appendAudit(tx, now, auditEntry{Account: name, Event: "login"})
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.loginFailed(w)
+	}
+	s.log.Info("investigator logged in", "account", name, "event", "login")
+	s.setSessionCookie(w, token)
+	to := "/"
+	if mustChange {
+		to = "/passphrase"
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+	return nil
+}
+
+// logout ends the session on the server, not only in the browser.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *principal) error {
+	err := s.db.Update(func(tx store.Tx) error {
+		if err := endSession(tx, p.token); err != nil {
+			return err
+		}
+		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "logout"})
+	})
+	if err != nil {
+		return err
+	}
+	s.clearSessionCookie(w)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+	return nil
+}
