@@ -51,11 +51,11 @@ type caseRow struct {
 }
 
 type casesData struct {
-	Rows                          []caseRow
-	Total, New                    int
-	Page, Pages, Prev, Next       int
+	Rows                           []caseRow
+	Total, New                     int
+	Page, Pages, Prev, Next        int
 	Sort, Source, Recipient, KeyFP string
-	CanReply                      bool
+	CanReply                       bool
 }
 
 // inSet says whether key is in the recipient set of fingerprint fp.
