@@ -18,3 +18,8 @@ func errorf(format string, args ...any) {
 func warnf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "testimonyd: warning: "+format+"\n", args...)
 }
+
+// outf prints a console command's result to stdout.
+func outf(format string, args ...any) {
+	fmt.Fprintf(os.Stdout, format, args...)
+}

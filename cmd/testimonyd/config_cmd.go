@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+func init() {
+	register(command{"config", "config check: validate a configuration and print it, secrets redacted", runConfig})
+}
+
+const configUsage = `Usage: testimonyd config check [--config FILE] [setting flags]
+
+Reads the configuration file (TOML, documented in deploy/testimonyd.toml),
+applies the flags over it, checks every setting and prints the effective
+configuration with secrets shown as <redacted>. Exits 1 if anything is wrong,
+naming each problem.`
+
+func runConfig(args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		fmt.Fprintln(os.Stderr, configUsage)
+		return errUsage
+	}
+	fl := flag.NewFlagSet("config check", flag.ContinueOnError)
+	fl.Usage = func() { fmt.Fprintln(os.Stderr, configUsage); fl.PrintDefaults() }
+	sf := addSettingFlags(fl)
+	if err := fl.Parse(args[1:]); err != nil {
+		return errUsage
+	}
+	if fl.NArg() > 0 {
+		return fmt.Errorf("config check: unexpected argument %q", fl.Arg(0))
+	}
+	s, err := sf.load()
+	if err != nil {
+		var joined interface{ Unwrap() []error }
+		if errors.As(err, &joined) {
+			for _, e := range joined.Unwrap() {
+				errorf("%v", e)
+			}
+			return fmt.Errorf("config check: %d problems", len(joined.Unwrap()))
+		}
+		return err
+	}
+	outf("# the configuration is valid; effective settings:\n")
+	return s.writeRedacted(os.Stdout)
+}
