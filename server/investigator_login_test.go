@@ -1,0 +1,182 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestLoginWithOathtoolCodes: codes from Debian's oathtool (an independent
+// RFC 6238 implementation) are accepted; the same code a second time is
+// refused; a code two steps old is refused; one step of skew either way is
+// accepted.
+func TestLoginWithOathtoolCodes(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	alice := e.addInvestigator("alice")
+	c := e.client()
+	r := c.login(alice)
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/passphrase" {
+		t.Fatalf("first login: status %d, location %q, want 303 to /passphrase:\n%s", r.status, r.header.Get("Location"), r.body)
+	}
+	if c.cookie == nil {
+		t.Fatal("no session cookie after login")
+	}
+
+	// The same code again, from another browser: refused.
+	c2 := e.client()
+	if r := c2.login(alice); r.status != http.StatusUnauthorized || c2.cookie != nil {
+		t.Fatalf("replayed code: status %d, cookie %v; want 401 and none", r.status, c2.cookie)
+	}
+
+	// A code two steps old, never used: refused.
+	bob := e.addInvestigator("bob")
+	old := oathtool(t, bob.TOTPSecret, e.clock.Now().Add(-60*time.Second))
+	r = c2.post("/login", url.Values{"account": {"bob"}, "passphrase": {bob.pass}, "code": {old}})
+	if r.status != http.StatusUnauthorized {
+		t.Fatalf("code two steps old: status %d, want 401", r.status)
+	}
+	// One step old is within the skew.
+	prev := oathtool(t, bob.TOTPSecret, e.clock.Now().Add(-30*time.Second))
+	r = c2.post("/login", url.Values{"account": {"bob"}, "passphrase": {bob.pass}, "code": {prev}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("code one step old: status %d, want 303", r.status)
+	}
+	// After a code of step S was used, a code of an earlier step is refused
+	// even inside the skew window.
+	e.clock.Add(30 * time.Second)
+	carol := e.addInvestigator("carol")
+	next := oathtool(t, carol.TOTPSecret, e.clock.Now().Add(30*time.Second))
+	if r := e.client().post("/login", url.Values{"account": {"carol"}, "passphrase": {carol.pass}, "code": {next}}); r.status != http.StatusSeeOther {
+		t.Fatalf("code one step ahead: status %d, want 303", r.status)
+	}
+	if r := e.client().login(carol); r.status != http.StatusUnauthorized {
+		t.Fatalf("current code after a later step was used: status %d, want 401", r.status)
+	}
+	// A new step gives a new code, accepted.
+	e.clock.Add(60 * time.Second)
+	if r := e.client().login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("fresh code: status %d, want 303: %s", r.status, r.body)
+	}
+}
+
+// TestLoginBackoff: after loginFreeFailures failures an account refuses even
+// the right passphrase and code for a while; another account still logs in;
+// after the back-off the account logs in again.
+func TestLoginBackoff(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	alice, bob := e.addInvestigator("alice"), e.addInvestigator("bob")
+	c := e.client()
+	for i := 0; i < loginFreeFailures; i++ {
+		r := c.post("/login", url.Values{"account": {"alice"}, "passphrase": {"guess number " + string(rune('a'+i))},
+			"code": {oathtool(t, alice.TOTPSecret, e.clock.Now())}})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong passphrase %d: status %d", i, r.status)
+		}
+	}
+	if r := c.login(alice); r.status != http.StatusUnauthorized {
+		t.Fatalf("right credentials during back-off: status %d, want 401", r.status)
+	}
+	if r := e.client().login(bob); r.status != http.StatusSeeOther {
+		t.Fatalf("another account during alice's back-off: status %d, want 303", r.status)
+	}
+	e.clock.Add(2 * loginBackoffBase) // past the back-off (the refused try above doubled it)
+	if r := c.login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("after the back-off: status %d, want 303: %s", r.status, r.body)
+	}
+}
+
+func TestBackoffGrows(t *testing.T) {
+	if backoffFor(loginFreeFailures-1) != 0 || backoffFor(loginFreeFailures) != loginBackoffBase ||
+		backoffFor(loginFreeFailures+1) != 2*loginBackoffBase || backoffFor(1000) != loginBackoffMax {
+		t.Fatal("back-off is not 0, base, 2×base … up to the cap")
+	}
+}
+
+// TestLoginFailuresLookAlike: an unknown account, a wrong passphrase and a
+// wrong code give the same status and byte-identical bodies, and take the
+// same time: the medians of 50 tries each differ by less than 20%. The
+// three kinds are interleaved so that drift of the machine hits all alike.
+// The argon2id costs are cheap here, but the same for all three paths.
+func TestLoginFailuresLookAlike(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	e.s.inv.argon = cheapArgon
+	alice := e.addInvestigator("alice")
+	c := e.client()
+	kinds := []struct {
+		name string
+		form func() url.Values
+	}{
+		{"unknown account", func() url.Values {
+			return url.Values{"account": {"mallory"}, "passphrase": {alice.pass}, "code": {oathtool(t, alice.TOTPSecret, e.clock.Now())}}
+		}},
+		{"wrong passphrase", func() url.Values {
+			return url.Values{"account": {"alice"}, "passphrase": {"not the passphrase at all"}, "code": {oathtool(t, alice.TOTPSecret, e.clock.Now())}}
+		}},
+		{"wrong code", func() url.Values {
+			return url.Values{"account": {"alice"}, "passphrase": {alice.pass}, "code": {"000000"}}
+		}},
+	}
+	const tries = 50
+	times := make([][]time.Duration, len(kinds))
+	var first []byte
+	status := 0
+	for i := 0; i < tries+2; i++ {
+		for k, kind := range kinds {
+			form := kind.form()
+			t0 := time.Now()
+			r := c.post("/login", form)
+			d := time.Since(t0)
+			if status == 0 {
+				status, first = r.status, r.body
+			}
+			if r.status != status || r.status != http.StatusUnauthorized {
+				t.Fatalf("%s: status %d, want %d", kind.name, r.status, status)
+			}
+			if !bytes.Equal(r.body, first) {
+				t.Fatalf("%s: body differs from the first failure's:\n%s\n---\n%s", kind.name, r.body, first)
+			}
+			if i >= 2 { // warm-up
+				times[k] = append(times[k], d)
+			}
+		}
+	}
+	med := make([]time.Duration, len(kinds))
+	for k := range kinds {
+		slices.Sort(times[k])
+		med[k] = times[k][len(times[k])/2]
+		t.Logf("%s: median %v", kinds[k].name, med[k])
+	}
+	lo, hi := slices.Min(med), slices.Max(med)
+	if float64(hi-lo) > 0.2*float64(lo) {
+		t.Errorf("median login failure times differ by more than 20%%: %v", med)
+	}
+	if bytes.Contains(first, []byte("mallory")) || bytes.Contains(first, []byte("alice")) {
+		t.Error("the failure page echoes the account name")
+	}
+}
+
+// TestUnknownAccountNotInAudit: a failed login with an unknown name leaves
+// no trace of the typed name (it may be a passphrase typed in the wrong
+// field); a known account's failure is recorded under its name.
+func TestUnknownAccountNotInAudit(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	e.addInvestigator("alice")
+	c := e.client()
+	c.post("/login", url.Values{"account": {"secret words typed here"}, "passphrase": {"x"}, "code": {"123456"}})
+	c.post("/login", url.Values{"account": {"alice"}, "passphrase": {"wrong wrong"}, "code": {"123456"}})
+	entries, err := readAudit(e.db, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, en := range entries {
+		got = append(got, en.Account+" "+en.Event)
+	}
+	want := []string{"alice login_failed", unknownAccount + " login_failed", consoleActor + " account_added"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit: %q, want %q", got, want)
+	}
+}
