@@ -7,7 +7,8 @@
 // Every stored object is one standard age file. Its plaintext is a POSIX tar
 // (PAX) whose first entry is manifest.json, then one entry per attachment
 // named attachments/NN-<safe name>, then zero padding up to the PADMÉ length
-// of the tar (at least 16 KiB). So
+// of the tar, and never less than the tar of 16 KiB of content, so that a
+// 1 KiB and a 15 KiB testimony give files of the same size. So
 //
 //	age -d -i key.txt item.age | tar x
 //

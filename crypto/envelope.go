@@ -145,7 +145,7 @@ func (e *Envelope) Close() error {
 	if err := e.tar.Close(); err != nil {
 		return err
 	}
-	pad := PaddedLen(e.count.n) - e.count.n
+	pad := envelopeLen(e.count.n) - e.count.n
 	for pad > 0 {
 		n := min(pad, int64(len(zeros)))
 		if _, err := e.age.Write(zeros[:n]); err != nil {
