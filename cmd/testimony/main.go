@@ -1,11 +1,15 @@
 // Command testimony is the investigator's offline tool. It runs on an
-// air-gapped machine and has no network code: it makes keys and opens the
-// encrypted items and bundles downloaded from the investigator site.
+// air-gapped machine and has no network code: it makes keys, opens the
+// encrypted items and bundles downloaded from the investigator site into
+// readable case folders, reports on them, and re-encrypts chosen items for
+// a partner organisation.
 package main
 
 import (
-	"fmt"
+	"errors"
+	"flag"
 	"os"
+	"strings"
 )
 
 const usage = `testimony: the investigator's offline tool
@@ -13,9 +17,121 @@ const usage = `testimony: the investigator's offline tool
 Usage:
     testimony keygen [-o FILE] [--classic]
     testimony open -i IDENTITY [-o DIR] FILE...
+    testimony report DIR
+    testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
+    testimony version
+
+keygen writes a new age identity file (post-quantum hybrid unless --classic)
+to FILE, or to standard output, and prints its public key on standard error.
+It never overwrites a file.
+
+open decrypts items (.age) and bundles (.tar from the investigator site)
+with the identities in IDENTITY into DIR (default "cases"): one folder per
+source, one sub-folder per item with manifest.json, testimony.txt, a page,
+and the attachments under safe names; then testimonies.csv and index.html.
+Items already in DIR are skipped. Items the identity cannot decrypt are
+listed; damaged or truncated files are named. The exit status is 1 if any
+item could not be opened.
+
+report reads a folder written by open and writes DIR/report.html (charts
+and a corroboration table), with a summary on standard output.
+
+share re-encrypts ITEMs (.age files or bundles) to a partner's post-quantum
+public keys (a recipients file) as a new bundle OUT, and records it in
+shared.log next to OUT.
 `
 
-func main() {
-	fmt.Fprint(os.Stderr, usage)
-	os.Exit(2)
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// errUsage is returned by a command whose arguments were wrong; the reason
+// has already been printed.
+var errUsage = errors.New("usage")
+
+// errFailed is returned by a command that has already reported its
+// failures one by one.
+var errFailed = errors.New("failed")
+
+var commands = map[string]func(args []string) error{
+	"keygen": runKeygen,
+	"open":   runOpen,
 }
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	if len(args) == 0 {
+		printUsage()
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		printUsage()
+		return 0
+	case "-version", "--version", "version":
+		printf("testimony %s\n", version)
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		errorf("unknown command %q; run \"testimony help\"", args[0])
+		return 2
+	}
+	switch err := cmd(args[1:]); {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, errFailed):
+		return 1
+	default:
+		errorf("%v", err)
+		return 1
+	}
+}
+
+// newFlags returns a flag set for a command that prints our usage text.
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("testimony "+name, flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = printUsage
+	return fs
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments ("open FILE -i key"), and returns the positional
+// ones. Everything after "--" is positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	if i := indexOf(args, "--"); i >= 0 {
+		args, rest = args[:i], args[i+1:]
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	return append(pos, rest...), nil
+}
+
+func indexOf(args []string, s string) int {
+	for i, a := range args {
+		if a == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"archive/tar"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"testimony/crypto"
+)
+
+// BenchmarkOpenBundle compares opening a bundle of 64 items of 1 MiB with
+// our code (into a fresh folder, every check included) to the stock age
+// CLI decrypting the same items, one process per item as a user would.
+// Target (issue 2): ours at least 70% of the baseline's throughput.
+func BenchmarkOpenBundle(b *testing.B) {
+	const items, size = 64, 1 << 20
+	dir := b.TempDir()
+	ageBin := filepath.Join(dir, "age")
+	if out, err := exec.Command("go", "build", "-o", ageBin, "filippo.io/age/cmd/age").CombinedOutput(); err != nil {
+		b.Fatalf("building the age CLI: %v\n%s", err, out)
+	}
+	id, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "key.txt")
+	f, err := os.Create(keyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	crypto.WriteIdentityFile(f, id, "2026-11-28T00:00:00Z")
+	f.Close()
+	rs, err := crypto.NewRecipients("bench", id.Recipient)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var specs []*itemSpec
+	for i := range items {
+		data := make([]byte, size)
+		rand.Read(data)
+		specs = append(specs, &itemSpec{Day: "2026-03-01", Source: fmt.Sprintf("src-%02d", i%8),
+			Answers:     map[string]crypto.Answer{"role": crypto.TextAnswer("deportee")},
+			Attachments: []attachmentSpec{{Name: "video.mp4", Text: string(data)}}})
+	}
+	bundle := filepath.Join(dir, "bundle.tar")
+	if err := writeBundle(bundle, specs, func(*itemSpec) (*crypto.Recipients, error) { return rs, nil }); err != nil {
+		b.Fatal(err)
+	}
+	// The same items as files, for the stock CLI.
+	var itemFiles []string
+	var total int64
+	bf, err := os.Open(bundle)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := tar.NewReader(bf)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !strings.HasPrefix(h.Name, "items/") {
+			continue
+		}
+		p := filepath.Join(dir, filepath.Base(h.Name))
+		out, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.Copy(out, tr)
+		out.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += n
+		itemFiles = append(itemFiles, p)
+	}
+	bf.Close()
+	if len(itemFiles) != items {
+		b.Fatalf("%d items in the bundle, want %d", len(itemFiles), items)
+	}
+	ids, err := readIdentities([]string{keyFile})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	b.Run("baseline", func(b *testing.B) {
+		b.SetBytes(total)
+		for b.Loop() {
+			for _, p := range itemFiles {
+				cmd := exec.Command(ageBin, "-d", "-i", keyFile, "-o", os.DevNull, p)
+				if out, err := cmd.CombinedOutput(); err != nil {
+					b.Fatalf("age -d: %v\n%s", err, out)
+				}
+			}
+		}
+	})
+	b.Run("ours", func(b *testing.B) {
+		b.SetBytes(total)
+		n := 0
+		for b.Loop() {
+			out := filepath.Join(dir, fmt.Sprintf("out-%d", n))
+			n++
+			res, err := openInto(ids, out, []string{bundle})
+			if err != nil || res.opened != items || res.failed != 0 {
+				b.Fatalf("open: %+v, %v", res, err)
+			}
+			b.StopTimer()
+			os.RemoveAll(out)
+			b.StartTimer()
+		}
+	})
+}

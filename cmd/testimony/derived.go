@@ -1,0 +1,65 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+
+	"testimony/crypto"
+)
+
+// writeDerived writes the files made from a checked item, for reading:
+// testimony.txt.
+func (o *opener) writeDerived(tmp string, m *crypto.Manifest, info itemInfo) error {
+	return o.writeFile(tmp+"/testimony.txt", testimonyText(m, info))
+}
+
+// testimonyText renders an item as plain text: what it is, the answers in
+// questionnaire order, and the attachments.
+func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Testimony: %s of %s\n", m.Kind, m.Day)
+	fmt.Fprintf(&b, "Item:      %s\n", info.ID)
+	fmt.Fprintf(&b, "Source:    %s\n", info.Source)
+	if m.Lang != "" {
+		fmt.Fprintf(&b, "Language:  %s\n", m.Lang)
+	}
+	if m.Form.ID != "" {
+		fmt.Fprintf(&b, "Form:      %s, version %d\n", m.Form.ID, m.Form.Version)
+	}
+	b.WriteString("\nAnswers\n-------\n")
+	keys := answerKeys(m.Answers)
+	if len(keys) == 0 {
+		b.WriteString("(none)\n")
+	}
+	for _, k := range keys {
+		text := answerText(m.Answers[k])
+		label := questionLabel(k)
+		if strings.Contains(text, "\n") || len(text) > 60 {
+			fmt.Fprintf(&b, "%s (%s):\n", label, k)
+			for _, line := range strings.Split(text, "\n") {
+				fmt.Fprintf(&b, "    %s\n", strings.TrimRight(line, "\r"))
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "%s (%s): %s\n", label, k, text)
+	}
+	b.WriteString("\nAttachments (folder attachments/)\n---------------------------------\n")
+	if len(m.Attachments) == 0 {
+		b.WriteString("(none)\n")
+	}
+	for i, a := range m.Attachments {
+		fmt.Fprintf(&b, "%s  %d bytes, %s, sha256 %s\n", attachmentFile(i, a), a.Size, orUnknown(a.Type), a.SHA256)
+		if crypto.SafeName(a.Name) != a.Name {
+			fmt.Fprintf(&b, "    name given by the witness: %q\n", a.Name)
+		}
+	}
+	return b.Bytes()
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "type unknown"
+	}
+	return s
+}

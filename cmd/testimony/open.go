@@ -1,0 +1,530 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// unknownSource is the source folder of an item opened on its own, outside
+// a bundle: only a bundle's index.json says whose it is.
+const unknownSource = "unknown-source"
+
+// partialDir holds items being written; each moves to its place only once
+// the age authentication of its last chunk has passed.
+const partialDir = ".partial"
+
+func runOpen(args []string) error {
+	fl := newFlags("open")
+	var idFiles multiFlag
+	fl.Var(&idFiles, "i", "read the identities (secret keys) from `FILE`; repeatable")
+	dir := fl.String("o", "cases", "write the cases into `DIR`")
+	files, err := parseInterleaved(fl, args)
+	if err != nil {
+		return err
+	}
+	if len(idFiles) == 0 {
+		errorf("open needs -i IDENTITY, the file of your secret key")
+		return errUsage
+	}
+	if len(files) == 0 {
+		errorf("open needs at least one item (.age) or bundle to open")
+		return errUsage
+	}
+	ids, err := readIdentities(idFiles)
+	if err != nil {
+		return err
+	}
+	res, err := openInto(ids, *dir, files)
+	if err != nil {
+		return err
+	}
+	infof("%d opened, %d already in %s, %d failed", res.opened, res.skipped, *dir, res.failed)
+	if res.failed > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+func readIdentities(files []string) ([]age.Identity, error) {
+	var ids []age.Identity
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		got, err := crypto.ParseIdentities(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		ids = append(ids, got...)
+	}
+	return ids, nil
+}
+
+// openResult counts what open did.
+type openResult struct {
+	opened, skipped, failed int
+}
+
+// opener decrypts items into one output folder. Every path it creates goes
+// through root, so nothing lands outside the folder and no symbolic link in
+// it is followed out of it.
+type opener struct {
+	ids  []age.Identity
+	root *os.Root
+	res  openResult
+	buf  []byte
+}
+
+// openInto opens each file (an item or a bundle) into dir, then writes the
+// folder's spreadsheet and index.
+func openInto(ids []age.Identity, dir string, files []string) (*openResult, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	o := &opener{ids: ids, root: root, buf: make([]byte, 256<<10)}
+	for _, f := range files {
+		o.openFile(f)
+	}
+	root.Remove(partialDir) // only if empty: another open may be running
+	return &o.res, nil
+}
+
+func (o *opener) fail(format string, args ...any) {
+	o.res.failed++
+	errorf(format, args...)
+}
+
+type fileKind int
+
+const (
+	kindUnknown fileKind = iota
+	kindItem
+	kindArmoredItem
+	kindBundle
+)
+
+// sniff tells an age file from a bundle by its first bytes, and rewinds.
+func sniff(f io.ReadSeeker) (fileKind, error) {
+	head := make([]byte, 512)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return kindUnknown, err
+	}
+	head = head[:n]
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return kindUnknown, err
+	}
+	switch {
+	case bytes.HasPrefix(head, []byte("age-encryption.org/v1\n")):
+		return kindItem, nil
+	case bytes.HasPrefix(bytes.TrimSpace(head), []byte("-----BEGIN AGE ENCRYPTED FILE-----")):
+		return kindArmoredItem, nil
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return kindBundle, nil
+	}
+	return kindUnknown, nil
+}
+
+func (o *opener) openFile(name string) {
+	f, err := os.Open(name)
+	if err != nil {
+		o.fail("%v", err)
+		return
+	}
+	defer f.Close()
+	kind, err := sniff(f)
+	if err != nil {
+		o.fail("%s: %v", name, err)
+		return
+	}
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	bar := newProgress(filepath.Base(name), size)
+	defer bar.finish()
+	r := &progressReader{r: f, p: bar}
+	switch kind {
+	case kindItem, kindArmoredItem:
+		var src io.Reader = bufio.NewReaderSize(r, 256<<10)
+		if kind == kindArmoredItem {
+			src = armor.NewReader(src)
+		}
+		x := o.extract(name, src, itemRef{id: loneItemID(name), source: unknownSource})
+		if x != nil {
+			o.place(name, x)
+		}
+	case kindBundle:
+		o.openBundle(name, f, r)
+	default:
+		o.fail("%s: neither an age item nor a bundle", name)
+	}
+}
+
+var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// loneItemID names an item opened on its own after its file name, which
+// is its id when it was downloaded from the investigator site.
+func loneItemID(name string) string {
+	base := strings.TrimSuffix(filepath.Base(name), ".age")
+	if hexID.MatchString(base) {
+		return base
+	}
+	return crypto.SafeName(base)
+}
+
+// itemRef is what is known of an item before it is decrypted: from a
+// bundle's index.json, or only a name for a lone item.
+type itemRef struct {
+	id, source string
+	kind, day  string // from index.json; empty for a lone item
+}
+
+// itemInfo is written as item.json beside each item's manifest: what the
+// bundle said of the item, which the manifest does not hold.
+type itemInfo struct {
+	ID     string `json:"id"`
+	Source string `json:"source"`
+	Kind   string `json:"kind"`
+	Day    string `json:"day"`
+}
+
+// sourceFolder is the folder name of a source pseudonym.
+func sourceFolder(source string) string {
+	if source == "" {
+		return unknownSource
+	}
+	return crypto.SafeName(source)
+}
+
+// itemFolder is where an item goes: <source>/<day>-<kind>-<id8>, so that a
+// source's items sort in day order.
+func itemFolder(source, day, kind, id string) string {
+	id8 := id
+	if utf8.RuneCountInString(id8) > 8 {
+		id8 = string([]rune(id8)[:8])
+	}
+	return path.Join(sourceFolder(source), day+"-"+kind+"-"+id8)
+}
+
+// extracted is an item decrypted and checked into a temporary folder,
+// ready to move to its place.
+type extracted struct {
+	tmp, final string
+}
+
+func (o *opener) exists(name string) bool {
+	_, err := o.root.Lstat(name)
+	return err == nil
+}
+
+func (o *opener) tempDir() (string, error) {
+	if err := o.root.MkdirAll(partialDir, 0o700); err != nil {
+		return "", err
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	name := partialDir + "/" + hex.EncodeToString(b)
+	return name, o.root.Mkdir(name, 0o700)
+}
+
+// createFile creates a new file inside root; it never replaces one.
+func (o *opener) createFile(name string) (*os.File, error) {
+	return o.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+func (o *opener) writeFile(name string, data []byte) error {
+	f, err := o.createFile(name)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err1 := f.Close(); err == nil {
+		err = err1
+	}
+	return err
+}
+
+// extract decrypts one item from r into a temporary folder. what names the
+// item in messages. It returns nil when the item was not extracted: it is
+// already in the folder, or it failed (and was reported).
+func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
+	er, err := crypto.OpenEnvelope(r, o.ids...)
+	if err != nil {
+		if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
+			o.fail("%s: cannot decrypt with this identity (not encrypted to it)", what)
+			return nil
+		}
+		o.fail("%s: damaged or truncated: %v", what, err)
+		return nil
+	}
+	m := er.Manifest()
+	if ref.kind != "" && (ref.kind != m.Kind || ref.day != m.Day) {
+		o.fail("%s: index.json says %s of %s, the item says %s of %s: not opened", what, ref.kind, ref.day, m.Kind, m.Day)
+		return nil
+	}
+	final := itemFolder(ref.source, m.Day, m.Kind, ref.id)
+	if o.exists(final) {
+		o.res.skipped++
+		return nil
+	}
+	tmp, err := o.tempDir()
+	if err != nil {
+		o.fail("%s: %v", what, err)
+		return nil
+	}
+	if err := o.writeItem(tmp, er, ref); err != nil {
+		o.root.RemoveAll(tmp)
+		if errors.Is(err, errOutput) {
+			o.fail("%s: %v", what, err)
+		} else {
+			o.fail("%s: damaged or truncated: %v", what, err)
+		}
+		return nil
+	}
+	return &extracted{tmp: tmp, final: final}
+}
+
+// errOutput wraps errors in writing the output folder, as opposed to
+// errors in the item.
+var errOutput = errors.New("writing the output folder")
+
+func outErr(err error) error { return fmt.Errorf("%w: %v", errOutput, err) }
+
+// writeItem writes the manifest and attachments, checks the rest of the
+// item (Finish), and only then the derived files.
+func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) error {
+	m := er.Manifest()
+	mj, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := o.writeFile(tmp+"/"+crypto.ManifestName, append(mj, '\n')); err != nil {
+		return outErr(err)
+	}
+	if err := o.root.Mkdir(tmp+"/attachments", 0o700); err != nil {
+		return outErr(err)
+	}
+	for i := 0; ; i++ {
+		a, r, err := er.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		f, err := o.createFile(tmp + "/attachments/" + attachmentFile(i, a))
+		if err != nil {
+			return outErr(err)
+		}
+		_, err = copyTo(f, r, o.buf)
+		if err1 := f.Close(); err == nil && err1 != nil {
+			err = outErr(err1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := er.Finish(); err != nil {
+		return err
+	}
+	info := itemInfo{ID: ref.id, Source: sourceFolder(ref.source), Kind: m.Kind, Day: m.Day}
+	ij, _ := json.MarshalIndent(info, "", "  ")
+	if err := o.writeFile(tmp+"/item.json", append(ij, '\n')); err != nil {
+		return outErr(err)
+	}
+	if err := o.writeDerived(tmp, m, info); err != nil {
+		return outErr(err)
+	}
+	return nil
+}
+
+// attachmentFile is the file name of the i-th attachment: its number and
+// its safe name, never a path taken from the item.
+func attachmentFile(i int, a crypto.Attachment) string {
+	return fmt.Sprintf("%02d-%s", i+1, crypto.SafeName(a.Name))
+}
+
+// copyTo copies r to f; errors writing f are wrapped in errOutput.
+func copyTo(f io.Writer, r io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			w, werr := f.Write(buf[:k])
+			n += int64(w)
+			if werr != nil {
+				return n, outErr(werr)
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// place moves an extracted item to its folder.
+func (o *opener) place(what string, x *extracted) {
+	if err := o.root.MkdirAll(path.Dir(x.final), 0o700); err != nil {
+		o.root.RemoveAll(x.tmp)
+		o.fail("%s: %v", what, err)
+		return
+	}
+	if err := o.root.Rename(x.tmp, x.final); err != nil {
+		o.root.RemoveAll(x.tmp)
+		if o.exists(x.final) { // another open put it there meanwhile
+			o.res.skipped++
+			return
+		}
+		o.fail("%s: %v", what, err)
+		return
+	}
+	o.res.opened++
+}
+
+// readIndex reads a bundle's index.json without reading the items (tar
+// seeks over them), so that items already opened are not decrypted again.
+func readIndex(f io.ReadSeeker) (*store.BundleIndex, error) {
+	tr := tar.NewReader(f)
+	var idx *store.BundleIndex
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Name != "index.json" {
+			continue
+		}
+		if h.Size > store.MaxIndex {
+			return nil, fmt.Errorf("index.json of %d bytes", h.Size)
+		}
+		idx = new(store.BundleIndex)
+		if err := json.NewDecoder(tr).Decode(idx); err != nil {
+			return nil, fmt.Errorf("index.json: %v", err)
+		}
+	}
+	if idx == nil {
+		return nil, errors.New("no index.json")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return idx, nil
+}
+
+// openBundle opens each item of a bundle. Items are kept in the temporary
+// folder until the whole bundle has been checked against its index.json,
+// then moved into place; an item that does not match is dropped.
+func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
+	idx, err := readIndex(f)
+	if err != nil {
+		o.fail("%s: damaged or truncated bundle: %v; nothing opened from it", name, err)
+		return
+	}
+	entries := map[string]store.BundleEntry{}
+	for _, e := range idx.Items {
+		entries[e.ID] = e
+	}
+	pending := map[string]*extracted{}
+	reported := map[string]bool{}
+	dropAll := func() {
+		for _, x := range pending {
+			o.root.RemoveAll(x.tmp)
+		}
+	}
+	br := store.NewBundleReader(bufio.NewReaderSize(r, 256<<10))
+	for {
+		id, ir, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			dropAll()
+			o.fail("%s: damaged or truncated bundle: %v; nothing opened from it", name, err)
+			return
+		}
+		e, ok := entries[id]
+		if !ok {
+			continue // not in index.json: Verify reports it
+		}
+		what := fmt.Sprintf("%s: item %s", name, id)
+		ref := itemRef{id: id, source: e.Source, kind: e.Kind, day: e.Day}
+		if o.exists(itemFolder(ref.source, ref.day, ref.kind, ref.id)) {
+			o.res.skipped++
+			continue
+		}
+		before := o.res.failed
+		x := o.extract(what, ir, ref)
+		if x == nil {
+			if o.res.failed > before {
+				reported[id] = true
+			}
+			continue
+		}
+		pending[id] = x
+	}
+	bad, err := br.Verify()
+	if err == nil && !reflect.DeepEqual(br.Index(), idx) {
+		err = errors.New("index.json changed while it was read")
+	}
+	if err != nil && len(bad) == 0 {
+		dropAll()
+		o.fail("%s: %v; nothing opened from it", name, err)
+		return
+	}
+	badSet := map[string]bool{}
+	sort.Strings(bad)
+	for _, id := range bad {
+		badSet[id] = true
+		if x := pending[id]; x != nil {
+			o.root.RemoveAll(x.tmp)
+		}
+		if !reported[id] {
+			o.fail("%s: item %s does not match index.json (missing, extra or altered): not opened", name, id)
+		}
+	}
+	ids := make([]string, 0, len(pending))
+	for id := range pending {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		if !badSet[id] {
+			o.place(fmt.Sprintf("%s: item %s", name, id), pending[id])
+		}
+	}
+}
