@@ -191,6 +191,9 @@ func (e *invEnv) plantItem(source, kind, text string) store.Item {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if err := e.s.rememberRecipientSet(rs); err != nil { // as the witness site does
+		e.t.Fatal(err)
+	}
 	w := e.db.NewItem()
 	day := e.s.today()
 	env, err := crypto.NewEnvelope(w, rs, &crypto.Manifest{Kind: kind, Day: day, Lang: "ru",
