@@ -112,3 +112,11 @@ func (db *DB) Update(fn func(Tx) error) error {
 func (db *DB) View(fn func(Tx) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
 }
+
+// Batch runs fn like [DB.Update], but may coalesce it with concurrent
+// calls into one transaction (one fsync), as bbolt's DB.Batch does. fn may
+// run more than once, and must be idempotent. When Batch returns nil the
+// change is on disk.
+func (db *DB) Batch(fn func(Tx) error) error {
+	return mapFull(db.bolt.Batch(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+}
