@@ -10,6 +10,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 )
@@ -65,10 +68,16 @@ func NewEnvelope(dst io.Writer, rs *Recipients, m *Manifest) (*Envelope, error) 
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	mj, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	// Indented for the reader of a bare `tar x`; <, > and & kept as they
+	// are, not inflated to \u003c, so the length says less about the text.
+	var mb bytes.Buffer
+	enc := json.NewEncoder(&mb)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
 		return nil, err
 	}
+	mj := mb.Bytes()
 	if len(mj) > MaxManifest {
 		return nil, fmt.Errorf("%w: manifest is %d bytes, at most %d", ErrBadManifest, len(mj), MaxManifest)
 	}
@@ -118,10 +127,18 @@ func (e *Envelope) WriteAttachment(r io.Reader) error {
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(e.tar, h), io.LimitReader(r, a.Size+1))
+	n, err := io.Copy(io.MultiWriter(e.tar, h), io.LimitReader(r, a.Size))
 	if err != nil {
 		e.err = err
 		return err
+	}
+	if n == a.Size {
+		// One byte more than the manifest says is a mismatch too, not a
+		// tar "write too long".
+		var one [1]byte
+		if k, _ := io.ReadFull(r, one[:]); k > 0 {
+			n++
+		}
 	}
 	if n != a.Size || hex.EncodeToString(h.Sum(nil)) != a.SHA256 {
 		e.err = fmt.Errorf("attachment %d: %w", e.next+1, ErrDigestMismatch)
@@ -203,8 +220,7 @@ func readEnvelope(pr io.Reader) (*EnvelopeReader, error) {
 		return nil, fmt.Errorf("%w: reading manifest: %v", ErrNotEnvelope, err)
 	}
 	m := new(Manifest)
-	dec := json.NewDecoder(bytes.NewReader(buf))
-	if err := dec.Decode(m); err != nil {
+	if err := json.Unmarshal(buf, m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadManifest, err)
 	}
 	if err := m.Validate(); err != nil {
@@ -254,12 +270,22 @@ func (r *EnvelopeReader) Next() (Attachment, io.Reader, error) {
 	if err != nil {
 		return Attachment{}, nil, fmt.Errorf("%w: attachment %d missing: %v", ErrNotEnvelope, r.next+1, err)
 	}
-	if h.Name != AttachmentPath(r.next, a.Name) || h.Typeflag != tar.TypeReg || h.Size != a.Size {
+	if !attachmentEntry(h.Name, r.next) || h.Typeflag != tar.TypeReg || h.Size != a.Size {
 		return Attachment{}, nil, fmt.Errorf("%w: entry %q does not match attachment %d of the manifest", ErrNotEnvelope, h.Name, r.next+1)
 	}
 	r.next++
 	r.cur = &hashingReader{r: r.tar, h: sha256.New(), want: a}
 	return a, r.cur, nil
+}
+
+// attachmentEntry reports whether name fits the i-th (0-based) attachment:
+// attachments/NN-<one path element>. The element is not compared with
+// [SafeName] of the manifest's name, so that files written by an older
+// SafeName stay readable; readers never use it as a path as it is.
+func attachmentEntry(name string, i int) bool {
+	rest, ok := strings.CutPrefix(name, fmt.Sprintf("attachments/%02d-", i+1))
+	return ok && rest != "" && rest != "." && rest != ".." && utf8.ValidString(rest) &&
+		!strings.ContainsFunc(rest, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) })
 }
 
 func (r *EnvelopeReader) drainCurrent() error {

@@ -79,13 +79,22 @@ func (a Answer) Values() []string {
 }
 
 func (a Answer) MarshalJSON() ([]byte, error) {
+	var v any = a.Text
 	if a.IsList {
 		if a.List == nil {
 			return []byte("[]"), nil
 		}
-		return json.Marshal(a.List)
+		v = a.List
 	}
-	return json.Marshal(a.Text)
+	// Without HTML escaping: a witness's "<" stays one byte, readable in a
+	// bare manifest.json.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (a *Answer) UnmarshalJSON(b []byte) error {
