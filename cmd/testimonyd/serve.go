@@ -9,56 +9,86 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
+	"testimony/crypto"
 	"testimony/server"
+	"testimony/store"
 )
 
 func init() {
 	register(command{"serve", "serve the witness and investigator sites", runServe})
 }
 
+const serveUsage = `Usage: testimonyd serve [--config FILE] [setting flags]
+
+Serves the witness site and the investigator site, each on its own loopback
+listener, and answers the console commands (backup, status, check, purge)
+on DATA/control.sock. Logs are JSON lines on stderr; the first lines name
+the bound addresses ("serving", with listener and addr).`
+
+// retentionEvery is how often the retention setting is applied.
+const retentionEvery = 24 * time.Hour
+
 func runServe(args []string) error {
 	fl := flag.NewFlagSet("serve", flag.ContinueOnError)
-	dir := fl.String("data", "", "data directory (made by init)")
-	waddr := fl.String("witness-addr", "127.0.0.1:8080", "witness site listen address (loopback)")
-	iaddr := fl.String("investigator-addr", "127.0.0.1:8081", "investigator site listen address (loopback)")
-	public := fl.Bool("allow-public-bind", false, "allow a non-loopback listen address (not for onion services)")
-	level := fl.String("log-level", "info", "log level: debug, info, warn, error")
+	fl.Usage = func() { fmt.Fprintln(os.Stderr, serveUsage); fl.PrintDefaults() }
+	sf := addSettingFlags(fl)
 	if err := fl.Parse(args); err != nil {
 		return errUsage
 	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("--log-level: %v", err)
+	cfg, err := sf.load()
+	if err != nil {
+		return err
 	}
+	lvl, _ := cfg.level()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
-	db, key, err := openData(*dir, false)
+	key, err := crypto.LoadServerKey(filepath.Join(cfg.DataDir, keyFile))
+	if err != nil {
+		return fmt.Errorf("%v (run \"testimonyd init --data %s\" first?)", err, cfg.DataDir)
+	}
+	db, err := openStoreForServe(cfg)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	srv, err := server.New(server.Config{DataDir: *dir}, db, key, log)
+	srv, err := server.New(cfg.serverConfig(), db, key, log)
 	if err != nil {
 		return err
 	}
-	wl, err := server.Listen(*waddr, *public)
+	wl, err := server.Listen(cfg.WitnessAddr, cfg.AllowPublicBind)
 	if err != nil {
-		return fmt.Errorf("witness listener %s: %w", *waddr, err)
+		return fmt.Errorf("witness listener %s: %w", cfg.WitnessAddr, err)
 	}
-	il, err := server.Listen(*iaddr, *public)
+	il, err := server.Listen(cfg.InvestigatorAddr, cfg.AllowPublicBind)
 	if err != nil {
-		return fmt.Errorf("investigator listener %s: %w", *iaddr, err)
+		return fmt.Errorf("investigator listener %s: %w", cfg.InvestigatorAddr, err)
 	}
+	ctl, err := listenControl(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	console := &control{db: db, cfg: cfg, log: log, now: time.Now}
+
 	ws := server.NewHTTPServer(srv.WitnessHandler())
 	is := server.NewHTTPServer(srv.InvestigatorHandler())
 	errc := make(chan error, 2)
 	go func() { errc <- ws.Serve(wl) }()
 	go func() { errc <- is.Serve(il) }()
+	go console.serve(ctl)
 	log.Info("serving", "listener", "witness", "addr", wl.Addr().String())
 	log.Info("serving", "listener", "investigator", "addr", il.Addr().String())
+	log.Info("serving", "listener", "control", "addr", ctl.Addr().String())
+
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	if cfg.RetentionDays > 0 {
+		go console.retain(ctx, retentionEvery)
+	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -70,9 +100,52 @@ func runServe(args []string) error {
 			return err
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	ws.Shutdown(ctx)
-	is.Shutdown(ctx)
+	ctl.Close()
+	ws.Shutdown(sctx)
+	is.Shutdown(sctx)
+	console.wait()
 	return nil
+}
+
+// openStoreForServe opens the database with the configured size cap and
+// checks it (bbolt's page check, then every item's chunks) before anything
+// is served. A damaged file is a clear error that says what to do, never a
+// panic.
+func openStoreForServe(cfg settings) (*store.DB, error) {
+	path := filepath.Join(cfg.DataDir, dbFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no database at %s (run \"testimonyd init --data %s\" first?)", path, cfg.DataDir)
+	}
+	db, err := openAndCheck(path, cfg.maxDBBytes())
+	switch {
+	case errors.Is(err, store.ErrCorrupt):
+		return nil, fmt.Errorf("cannot start: %w\n(restore the last good backup: \"testimonyd restore FILE --data %s\")", err, cfg.DataDir)
+	case err != nil:
+		return nil, fmt.Errorf("cannot start: %w", err)
+	}
+	return db, nil
+}
+
+func openAndCheck(path string, maxSize int) (db *store.DB, err error) {
+	defer func() {
+		// bbolt panics on some damaged pages that pass its meta checksum.
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: %s: %v", store.ErrCorrupt, path, r)
+		}
+	}()
+	db, err = store.Open(path, store.Options{LockTimeout: 2 * time.Second, MaxSize: maxSize})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Check(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"testimony/store"
+)
+
+func init() {
+	register(command{"backup", "write a consistent copy of the database, even while serving", runBackup})
+}
+
+const backupUsage = `Usage: testimonyd backup [-o FILE] [--config FILE | --data DIR]
+
+Writes a consistent copy of the database to FILE (default:
+backup_dir/testimony-YYYY-MM-DD.db), mode 0600, while the server keeps
+taking submissions: the running server streams one read-only snapshot over
+DATA/control.sock; with no server running, the file is read directly. The
+copy is checked ("testimonyd check --file") before it is put in place, so a
+file at FILE is always a whole, checked backup.
+
+The copy holds ciphertext, investigator accounts and sessions; the server
+key (DATA/server.key) is not in it: keep a copy of that file apart, once —
+without it a restored database cannot open TOTP secrets or recognise
+codenames.`
+
+func runBackup(args []string) error {
+	fl := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fl.Usage = func() { fmt.Fprintln(os.Stderr, backupUsage); fl.PrintDefaults() }
+	out := fl.String("o", "", "write the backup to this file")
+	sf := addSettingFlags(fl)
+	if err := fl.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	dst := *out
+	if dst == "" {
+		dst = filepath.Join(cfg.BackupDir, "testimony-"+now.Format(time.DateOnly)+".db")
+	}
+	n, err := backup(cfg.DataDir, dst, now.Format(time.DateOnly))
+	if err != nil {
+		return fmt.Errorf("backup: %w", err)
+	}
+	outf("backup written to %s (%d items, checked)\n", dst, n)
+	return nil
+}
+
+// backup writes a checked copy of the data directory's database to dst and
+// records the day, through the running server if there is one.
+func backup(dataDir, dst, day string) (int, error) {
+	resp, conn, br, err := askServer(dataDir, controlRequest{Op: "backup"})
+	_ = resp
+	if err == nil {
+		defer conn.Close()
+		n, err := writeChecked(dst, func(w io.Writer) (int64, string, error) {
+			h := sha256.New()
+			size, err := readFrames(br, io.MultiWriter(w, h))
+			if err != nil {
+				return 0, "", err
+			}
+			var tr controlResponse
+			line, err := br.ReadBytes('\n')
+			if err == nil {
+				err = json.Unmarshal(line, &tr)
+			}
+			if err != nil || tr.Error != "" {
+				return 0, "", fmt.Errorf("the server did not finish the backup: %v%s", err, tr.Error)
+			}
+			sum := hex.EncodeToString(h.Sum(nil))
+			if tr.Size != size || tr.SHA256 != sum {
+				return 0, "", fmt.Errorf("backup stream damaged: got %d bytes (sha256 %s), server sent %d (%s)", size, sum, tr.Size, tr.SHA256)
+			}
+			return size, sum, nil
+		})
+		if err != nil {
+			return 0, err
+		}
+		if _, _, _, err := askServer(dataDir, controlRequest{Op: "backup-done", Day: day}); err != nil {
+			warnf("backup written, but the server did not record its day: %v", err)
+		}
+		return n, nil
+	}
+	if !errors.Is(err, errNotServing) {
+		return 0, err
+	}
+	db, _, err := openData(dataDir, false)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return 0, fmt.Errorf("%w; its control socket does not answer", err)
+		}
+		return 0, err
+	}
+	defer db.Close()
+	n, err := writeChecked(dst, func(w io.Writer) (int64, string, error) {
+		size, err := db.Backup(w)
+		return size, "", err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := recordBackup(db, day); err != nil {
+		warnf("backup written, but its day was not recorded: %v", err)
+	}
+	return n, nil
+}
+
+// writeChecked writes a database copy to a temporary file beside dst
+// (0600), syncs it, checks it with [checkFile] and only then renames it to
+// dst. It returns the number of items in the copy.
+func writeChecked(dst string, write func(io.Writer) (int64, string, error)) (int, error) {
+	dir := filepath.Dir(dst)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".partial-*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return 0, err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if _, _, err := write(bw); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return 0, err
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	n, err := checkFile(tmp)
+	if err != nil {
+		return 0, fmt.Errorf("the copy does not pass check, not kept: %w", err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return 0, err
+	}
+	syncDir(dir)
+	return n, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"testimony/store"
+)
+
+func init() {
+	register(command{"purge", "delete every item older than --older-than DAYS", runPurge})
+}
+
+const purgeUsage = `Usage: testimonyd purge --older-than DAYS [--config FILE | --data DIR]
+
+Deletes every item (submission, follow-up, reply) whose day is more than DAYS
+days before today (UTC), and nothing else. Works while the server runs (it
+asks the server over DATA/control.sock) and when it does not. The bytes of
+deleted items stay in free pages of the database file until "testimonyd
+compact" rewrites it.`
+
+func runPurge(args []string) error {
+	fl := flag.NewFlagSet("purge", flag.ContinueOnError)
+	fl.Usage = func() { fmt.Fprintln(os.Stderr, purgeUsage); fl.PrintDefaults() }
+	days := fl.Int("older-than", 0, "delete items older than this many days (at least 1)")
+	sf := addSettingFlags(fl)
+	if err := fl.Parse(args); err != nil {
+		return errUsage
+	}
+	if *days < 1 {
+		return errors.New("purge: pass --older-than DAYS, at least 1")
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	resp, _, _, err := askServer(cfg.DataDir, controlRequest{Op: "purge", Days: *days})
+	n := resp.Purged
+	if errors.Is(err, errNotServing) {
+		var db *store.DB
+		if db, err = openConsoleStore(cfg, false); err != nil {
+			return err
+		}
+		n, err = purgeOlder(db, time.Now(), *days)
+		if cerr := db.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("purge: %w", err)
+	}
+	outf("purged %d items older than %d days\n", n, *days)
+	return nil
+}
+
+// purgeCutoff is the first day kept when purging items older than days.
+func purgeCutoff(now time.Time, days int) string {
+	return now.UTC().AddDate(0, 0, -days).Format(time.DateOnly)
+}
+
+// purgeOlder deletes every item whose day is before the cutoff, each in
+// its own transaction, and returns how many went.
+func purgeOlder(db *store.DB, now time.Time, days int) (int, error) {
+	if days < 1 {
+		return 0, errors.New("purge: days must be at least 1")
+	}
+	cutoff := purgeCutoff(now, days)
+	items, err := db.Items()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, it := range items {
+		if it.Day >= cutoff {
+			continue
+		}
+		if err := db.Delete(it.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// openConsoleStore opens the database of a data directory for a console
+// command while no server runs. A held lock here means a server runs but
+// its control socket does not answer.
+func openConsoleStore(cfg settings, readOnly bool) (db *store.DB, err error) {
+	defer func() {
+		// bbolt panics on some damaged pages that pass its meta checksum.
+		if r := recover(); r != nil {
+			db, err = nil, fmt.Errorf("%w: %v", store.ErrCorrupt, r)
+		}
+	}()
+	db, _, err = openData(cfg.DataDir, readOnly)
+	if errors.Is(err, store.ErrLocked) {
+		return nil, fmt.Errorf("%w; its control socket %s/%s does not answer", err, cfg.DataDir, controlFile)
+	}
+	return db, err
+}

@@ -1,0 +1,315 @@
+package main
+
+// The console's control socket.
+//
+// bbolt locks the database file: while serve runs, no other process can
+// open it. So the console commands that make sense on a live service
+// (backup, status, check, purge) are requests to the running server over a
+// unix socket, DATA/control.sock, mode 0600 in the 0700 data directory:
+// only the service's own user (and root) can connect. When nothing answers
+// there, the commands open the file themselves. The commands that replace
+// the file (restore, compact) refuse while the server runs.
+//
+// The protocol is one JSON request line, then one JSON response line. A
+// backup's response line is followed by the database as frames (a 4-byte
+// big-endian length, then that many bytes; length 0 ends the stream) and a
+// trailer line with the size and SHA-256 of what was sent, or the error
+// that cut it short. The copy is one bbolt read transaction: a consistent
+// snapshot holding every item committed before it began, taken while
+// submissions go on.
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"testimony/store"
+)
+
+const controlFile = "control.sock"
+
+// controlRequest is what a console command asks.
+type controlRequest struct {
+	Op   string `json:"op"` // backup, backup-done, status, check, purge
+	Days int    `json:"days,omitempty"`
+	Day  string `json:"day,omitempty"`
+}
+
+// controlResponse is the server's answer.
+type controlResponse struct {
+	Error  string        `json:"error,omitempty"`
+	Status *statusReport `json:"status,omitempty"`
+	Purged int           `json:"purged,omitempty"`
+	// Backup trailer.
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+}
+
+func listenControl(dataDir string) (net.Listener, error) {
+	path := filepath.Join(dataDir, controlFile)
+	// We hold the database lock, so no other server uses this socket: a
+	// file left here is from a server that was killed.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(true)
+	return l, nil
+}
+
+// control answers console requests inside the serving process.
+type control struct {
+	db  *store.DB
+	cfg settings
+	log *slog.Logger
+	now func() time.Time
+	wg  sync.WaitGroup
+	mu  sync.Mutex // one purge at a time
+}
+
+func (c *control) wait() { c.wg.Wait() }
+
+func (c *control) serve(l net.Listener) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer conn.Close()
+			c.handle(conn)
+		}()
+	}
+}
+
+func (c *control) handle(conn net.Conn) {
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(conn, 4096)).ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	conn.SetReadDeadline(time.Time{})
+	var req controlRequest
+	if err := json.Unmarshal(line, &req); err != nil {
+		writeJSONLine(conn, controlResponse{Error: "bad request"})
+		return
+	}
+	enc := func(r controlResponse, err error) {
+		if err != nil {
+			r.Error = err.Error()
+		}
+		writeJSONLine(conn, r)
+	}
+	switch req.Op {
+	case "status":
+		st, err := computeStatus(c.db, c.cfg)
+		st.Serving = true
+		enc(controlResponse{Status: &st}, err)
+	case "check":
+		enc(controlResponse{}, c.db.Check())
+	case "purge":
+		if req.Days < 1 {
+			enc(controlResponse{}, errors.New("purge: days must be at least 1"))
+			return
+		}
+		c.mu.Lock()
+		n, err := purgeOlder(c.db, c.now(), req.Days)
+		c.mu.Unlock()
+		c.log.Info("console", "event", "purge", "count", n)
+		enc(controlResponse{Purged: n}, err)
+	case "backup":
+		if err := writeJSONLine(conn, controlResponse{}); err != nil {
+			return
+		}
+		fw := newFrameWriter(conn)
+		n, err := c.db.Backup(fw)
+		if err == nil {
+			err = fw.Close()
+		}
+		tr := controlResponse{Size: n, SHA256: hex.EncodeToString(fw.h.Sum(nil))}
+		if err != nil {
+			// Cut the stream so the client sees no clean end.
+			c.log.Error("console", "event", "backup", "err", err.Error())
+			return
+		}
+		c.log.Info("console", "event", "backup", "size", n)
+		writeJSONLine(conn, tr)
+	case "backup-done":
+		enc(controlResponse{}, recordBackup(c.db, req.Day))
+	default:
+		enc(controlResponse{}, fmt.Errorf("unknown request %q", req.Op))
+	}
+}
+
+// retain applies retention_days at start-up and then every period.
+func (c *control) retain(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		c.mu.Lock()
+		n, err := purgeOlder(c.db, c.now(), c.cfg.RetentionDays)
+		c.mu.Unlock()
+		if err != nil {
+			c.log.Error("retention", "event", "purge", "err", err.Error())
+		} else {
+			c.log.Info("retention", "event", "purge", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func writeJSONLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// frameWriter frames a stream: 4-byte length, bytes; a 0 length ends it.
+type frameWriter struct {
+	w   io.Writer
+	buf []byte
+	h   hash.Hash
+}
+
+func newFrameWriter(w io.Writer) *frameWriter {
+	return &frameWriter{w: w, buf: make([]byte, 4, 4+256<<10), h: sha256.New()}
+}
+
+func (f *frameWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	f.h.Write(p)
+	for len(p) > 0 {
+		k := min(cap(f.buf)-len(f.buf), len(p))
+		f.buf = append(f.buf, p[:k]...)
+		p = p[k:]
+		if len(f.buf) == cap(f.buf) {
+			if err := f.flush(); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return n, nil
+}
+
+func (f *frameWriter) flush() error {
+	if len(f.buf) == 4 {
+		return nil
+	}
+	binary.BigEndian.PutUint32(f.buf[:4], uint32(len(f.buf)-4))
+	_, err := f.w.Write(f.buf)
+	f.buf = f.buf[:4]
+	return err
+}
+
+func (f *frameWriter) Close() error {
+	if err := f.flush(); err != nil {
+		return err
+	}
+	_, err := f.w.Write([]byte{0, 0, 0, 0})
+	return err
+}
+
+// readFrames copies a framed stream to w until its end frame.
+func readFrames(r io.Reader, w io.Writer) (int64, error) {
+	var hdr [4]byte
+	var total int64
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return total, fmt.Errorf("backup stream cut short: %w", err)
+		}
+		n := binary.BigEndian.Uint32(hdr[:])
+		if n == 0 {
+			return total, nil
+		}
+		if n > 1<<20 {
+			return total, errors.New("backup stream: bad frame")
+		}
+		k, err := io.CopyN(w, r, int64(n))
+		total += k
+		if err != nil {
+			return total, fmt.Errorf("backup stream cut short: %w", err)
+		}
+	}
+}
+
+// errNotServing means no server answers on the control socket.
+var errNotServing = errors.New("no server is running")
+
+// dialControl connects to a running server's control socket, or returns
+// errNotServing.
+func dialControl(dataDir string) (net.Conn, error) {
+	path := filepath.Join(dataDir, controlFile)
+	conn, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, errNotServing
+		}
+		return nil, fmt.Errorf("control socket %s: %w", path, err)
+	}
+	return conn, nil
+}
+
+// askServer sends one request to a running server and reads its answer;
+// errNotServing if none runs. For a backup, the connection stays open for
+// the stream and is returned with its reader.
+func askServer(dataDir string, req controlRequest) (controlResponse, net.Conn, *bufio.Reader, error) {
+	conn, err := dialControl(dataDir)
+	if err != nil {
+		return controlResponse{}, nil, nil, err
+	}
+	if err := writeJSONLine(conn, req); err != nil {
+		conn.Close()
+		return controlResponse{}, nil, nil, err
+	}
+	br := bufio.NewReader(conn)
+	var resp controlResponse
+	line, err := br.ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &resp)
+	}
+	if err != nil {
+		conn.Close()
+		return resp, nil, nil, fmt.Errorf("control socket: no answer from the server: %v", err)
+	}
+	if resp.Error != "" {
+		conn.Close()
+		return resp, nil, nil, errors.New(resp.Error)
+	}
+	if req.Op != "backup" {
+		conn.Close()
+		return resp, nil, nil, nil
+	}
+	return resp, conn, br, nil
+}

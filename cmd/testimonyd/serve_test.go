@@ -1,0 +1,376 @@
+package main
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// The tests of this file run the real testimonyd binary, built once per
+// test process with "go build" (no race detector, no test code in it).
+
+var builtBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// testimonydBinary builds cmd/testimonyd into a fixed place under the
+// temporary directory (replaced atomically, so concurrent test processes
+// do not pile up copies) and returns its path.
+func testimonydBinary(t testing.TB) string {
+	t.Helper()
+	b := &builtBinary
+	b.once.Do(func() {
+		dir := filepath.Join(os.TempDir(), "testimonyd-test-bin")
+		if b.err = os.MkdirAll(dir, 0o700); b.err != nil {
+			return
+		}
+		tmp, err := os.CreateTemp(dir, "build-*")
+		if err != nil {
+			b.err = err
+			return
+		}
+		tmp.Close()
+		out, err := exec.Command("go", "build", "-o", tmp.Name(), ".").CombinedOutput()
+		if err != nil {
+			os.Remove(tmp.Name())
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		b.path = filepath.Join(dir, fmt.Sprintf("testimonyd-%d", os.Getpid()))
+		b.err = os.Rename(tmp.Name(), b.path)
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	return b.path
+}
+
+// result is a finished command.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBin runs testimonyd with args and waits for it (at most a minute).
+func runBin(t testing.TB, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testimonydBinary(t), args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("testimonyd %v: %v", args, err)
+	}
+	return r
+}
+
+// mustRun runs testimonyd and fails the test unless it exits 0.
+func mustRun(t testing.TB, args ...string) result {
+	t.Helper()
+	r := runBin(t, args...)
+	if r.code != 0 {
+		t.Fatalf("testimonyd %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r
+}
+
+// daemon is a running "testimonyd serve".
+type daemon struct {
+	cmd          *exec.Cmd
+	witness, inv string // http://127.0.0.1:PORT
+	logs         *syncBuffer
+	done         chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startServe starts "testimonyd serve" on free loopback ports with extra
+// flags and waits until both listeners and the control socket are up.
+// prefix, if set, is a command (and its arguments) that runs testimonyd.
+func startServe(t *testing.T, dataDir string, prefix []string, extra ...string) *daemon {
+	t.Helper()
+	args := append([]string{testimonydBinary(t), "serve", "--data", dataDir,
+		"--witness-addr", "127.0.0.1:0", "--investigator-addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
+	args = append(append([]string(nil), prefix...), args...)
+	cmd := exec.Command(args[0], args[1:]...)
+	pr, pw := io.Pipe()
+	d := &daemon{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = io.MultiWriter(pw, d.logs)
+	cmd.Stdout = d.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- cmd.Wait(); pw.Close() }()
+	t.Cleanup(func() { d.stop(t) })
+	addrs := make(chan [2]string, 1)
+	go func() {
+		var w, i string
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var l struct{ Msg, Listener, Addr string }
+			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
+				switch l.Listener {
+				case "witness":
+					w = l.Addr
+				case "investigator":
+					i = l.Addr
+				case "control":
+					addrs <- [2]string{w, i}
+				}
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addrs:
+		d.witness, d.inv = "http://"+a[0], "http://"+a[1]
+	case err := <-d.done:
+		t.Fatalf("serve exited early: %v\n%s", err, d.logs.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not start:\n%s", d.logs.String())
+	}
+	return d
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil {
+		return
+	}
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-d.done:
+		d.done <- err
+		if err != nil && !t.Failed() {
+			t.Errorf("serve exited with %v\n%s", err, d.logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		d.cmd.Process.Kill()
+		t.Errorf("serve did not stop on SIGINT")
+	}
+}
+
+// newDataDir runs "testimonyd init" in a fresh directory.
+func newDataDir(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	mustRun(t, "init", "--data", dir)
+	return dir
+}
+
+// planted is an item written straight into a store by a test.
+type planted struct {
+	id, day string
+	marker  []byte // 64 bytes from the middle of its ciphertext
+}
+
+// plantItems writes items (age envelopes of size bytes of attachment, to
+// rs) with the given days into the data directory's database while no
+// server runs.
+func plantItems(t *testing.T, dataDir string, rs *crypto.Recipients, size int, days ...string) []planted {
+	t.Helper()
+	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out []planted
+	for i, day := range days {
+		var ct bytes.Buffer
+		att := bytes.Repeat([]byte{byte('a' + i%26)}, size)
+		m := &crypto.Manifest{Kind: crypto.KindSubmission, Day: day, Form: crypto.FormRef{ID: "test", Version: 1},
+			Answers:     map[string]crypto.Answer{"what": crypto.TextAnswer(fmt.Sprintf("planted item %d", i))},
+			Attachments: []crypto.Attachment{{Name: "a.bin", Size: int64(size), SHA256: sha256Hex(att), Type: "application/octet-stream"}}}
+		env, err := crypto.NewEnvelope(&ct, rs, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.WriteAttachment(bytes.NewReader(att)); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Close(); err != nil {
+			t.Fatal(err)
+		}
+		w := db.NewItem()
+		if _, err := w.Write(ct.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		it, err := w.Commit(store.Item{Kind: crypto.KindSubmission, Day: day, Recipients: rs.Fingerprint(), Source: "s-test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mid := ct.Len() / 2
+		out = append(out, planted{id: it.ID, day: day, marker: bytes.Clone(ct.Bytes()[mid : mid+64])})
+	}
+	return out
+}
+
+func testRecipients(t *testing.T) (*crypto.Recipients, *crypto.Identity) {
+	t.Helper()
+	id, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := crypto.NewRecipients("test", id.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs, id
+}
+
+func daysAgo(n int) string { return time.Now().UTC().AddDate(0, 0, -n).Format(time.DateOnly) }
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// TestServeRefusesPublicBind: a non-loopback address without
+// --allow-public-bind is refused before anything listens, with a message
+// that says why and what flag would allow it.
+func TestServeRefusesPublicBind(t *testing.T) {
+	dir := newDataDir(t)
+	for _, flagv := range []string{"--witness-addr=0.0.0.0:0", "--investigator-addr=[::]:0"} {
+		r := runBin(t, "serve", "--data", dir, "--witness-addr=127.0.0.1:0", "--investigator-addr=127.0.0.1:0", flagv)
+		if r.code != 1 {
+			t.Fatalf("%s: exit %d, want 1\n%s", flagv, r.code, r.stderr)
+		}
+		for _, want := range []string{"refusing to listen on a non-loopback address", "--allow-public-bind", "onion"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("%s: stderr lacks %q:\n%s", flagv, want, r.stderr)
+			}
+		}
+	}
+	// The same address with the flag is accepted: the refusal is the
+	// flag's doing, not the address's.
+	d := startServe(t, dir, nil, "--allow-public-bind", "--witness-addr=0.0.0.0:0")
+	if !strings.HasPrefix(d.witness, "http://0.0.0.0:") && !strings.HasPrefix(d.witness, "http://[::]:") {
+		t.Errorf("witness listener %s, want 0.0.0.0", d.witness)
+	}
+}
+
+// TestServeCorruptDatabase: a damaged database file stops start-up with
+// a clear error naming the damage and the way out, never a panic.
+func TestServeCorruptDatabase(t *testing.T) {
+	rs, _ := testRecipients(t)
+	for _, tc := range []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"garbage", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Repeat([]byte("not a database "), 4096), 0o600)
+		}},
+		{"truncated", func(t *testing.T, path string) { os.Truncate(path, 100) }},
+		{"both meta pages zeroed", func(t *testing.T, path string) {
+			f, _ := os.OpenFile(path, os.O_RDWR, 0)
+			f.WriteAt(make([]byte, 2*4096), 0)
+			f.Close()
+		}},
+		{"data pages overwritten", func(t *testing.T, path string) {
+			b, _ := os.ReadFile(path)
+			for i := 2 * 4096; i < len(b); i += 97 {
+				b[i] ^= 0x5a
+			}
+			os.WriteFile(path, b, 0o600)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := newDataDir(t)
+			plantItems(t, dir, rs, 50<<10, daysAgo(1), daysAgo(0))
+			tc.damage(t, filepath.Join(dir, dbFile))
+			r := runBin(t, "serve", "--data", dir, "--witness-addr=127.0.0.1:0", "--investigator-addr=127.0.0.1:0")
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1\nstderr: %s", r.code, r.stderr)
+			}
+			if strings.Contains(r.stderr, "panic") || strings.Contains(r.stderr, "goroutine ") {
+				t.Errorf("start-up panicked:\n%s", r.stderr)
+			}
+			for _, want := range []string{"cannot start", "damaged", "testimonyd restore"} {
+				if !strings.Contains(r.stderr, want) {
+					t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+				}
+			}
+			// check says the same, also without a panic.
+			r = runBin(t, "check", "--data", dir)
+			if r.code != 1 || strings.Contains(r.stderr, "goroutine ") || !strings.Contains(r.stderr, "damaged") {
+				t.Errorf("check: exit %d\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+// TestServeAppliesRetention: with retention_days set, the server purges
+// old items at start-up (and daily), and nothing else.
+func TestServeAppliesRetention(t *testing.T) {
+	rs, _ := testRecipients(t)
+	dir := newDataDir(t)
+	items := plantItems(t, dir, rs, 20<<10, daysAgo(90), daysAgo(31), daysAgo(30), daysAgo(2), daysAgo(0))
+	d := startServe(t, dir, nil, "--retention-days", "30")
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.logs.String(), `"msg":"retention"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no retention log line:\n%s", d.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(d.logs.String(), `"count":2`) {
+		t.Errorf("retention did not report 2 items purged:\n%s", d.logs.String())
+	}
+	r := mustRun(t, "status", "--data", dir, "--json")
+	var st statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Serving || st.Items != 3 || st.OldestDay != items[2].day || st.RetentionDays != 30 {
+		t.Errorf("status after retention: %+v", st)
+	}
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+func init() {
+	register(command{"status", "counts, sizes, recipient set and last backup, for the console", runStatus})
+}
+
+const statusUsage = `Usage: testimonyd status [--config FILE | --data DIR] [--json]
+
+Prints the item counts by kind, the sizes of the database and its items, the
+recipient set new items are encrypted to (number of keys and fingerprint),
+the oldest and newest item days and the day of the last backup. Works while
+the server runs and when it does not.`
+
+// statusReport is what "status" prints.
+type statusReport struct {
+	DataDir       string         `json:"data_dir"`
+	Serving       bool           `json:"serving"`
+	FileBytes     int64          `json:"file_bytes"`
+	Items         int            `json:"items"`
+	ItemBytes     int64          `json:"item_bytes"`
+	Kinds         map[string]int `json:"kinds"`
+	OldestDay     string         `json:"oldest_day,omitempty"`
+	NewestDay     string         `json:"newest_day,omitempty"`
+	Recipients    int            `json:"recipients"`
+	Fingerprint   string         `json:"fingerprint,omitempty"`
+	RecipientsErr string         `json:"recipients_error,omitempty"`
+	Investigators int            `json:"active_investigators"`
+	Escrow        int            `json:"escrow_keys"`
+	LastBackup    string         `json:"last_backup,omitempty"`
+	RetentionDays int            `json:"retention_days"`
+	MaxDBMB       int64          `json:"max_db_mb"`
+}
+
+// Where the day of the last backup is kept.
+const (
+	bucketOps     = "ops"
+	keyLastBackup = "last_backup"
+)
+
+func recordBackup(db *store.DB, day string) error {
+	if len(day) != len("2006-01-02") {
+		return errors.New("bad day")
+	}
+	return db.Update(func(tx store.Tx) error { return tx.Put(bucketOps, []byte(keyLastBackup), []byte(day)) })
+}
+
+// bucketInvestigators and its record follow the contract of
+// server/recipients.go: {"recipient": "age1…", "disabled": bool}.
+const bucketInvestigators = "investigators"
+
+func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
+	st := statusReport{DataDir: cfg.DataDir, Kinds: map[string]int{}, RetentionDays: cfg.RetentionDays, MaxDBMB: cfg.MaxDBMB}
+	s, err := db.Stats()
+	if err != nil {
+		return st, err
+	}
+	st.FileBytes, st.Items, st.ItemBytes = s.FileBytes, s.Items, s.ItemBytes
+	items, err := db.Items()
+	if err != nil {
+		return st, err
+	}
+	for _, it := range items {
+		st.Kinds[it.Kind]++
+		if st.OldestDay == "" || it.Day < st.OldestDay {
+			st.OldestDay = it.Day
+		}
+		if it.Day > st.NewestDay {
+			st.NewestDay = it.Day
+		}
+	}
+	keys := slices.Clone(cfg.EscrowRecipients)
+	st.Escrow = len(keys)
+	err = db.View(func(tx store.Tx) error {
+		if v, err := tx.Get(bucketOps, []byte(keyLastBackup)); err == nil {
+			st.LastBackup = string(v)
+		}
+		return tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
+			var r struct {
+				Recipient string `json:"recipient"`
+				Disabled  bool   `json:"disabled"`
+			}
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("investigator record %q: %v", k, err)
+			}
+			if !r.Disabled && r.Recipient != "" {
+				keys = append(keys, r.Recipient)
+				st.Investigators++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return st, err
+	}
+	rs, err := crypto.NewRecipients("recipient set (investigators and escrow)", keys...)
+	if err != nil {
+		st.RecipientsErr = err.Error()
+	} else {
+		st.Recipients, st.Fingerprint = rs.Len(), rs.Fingerprint()
+	}
+	return st, nil
+}
+
+func runStatus(args []string) error {
+	fl := flag.NewFlagSet("status", flag.ContinueOnError)
+	fl.Usage = func() { fmt.Fprintln(os.Stderr, statusUsage); fl.PrintDefaults() }
+	asJSON := fl.Bool("json", false, "print JSON")
+	sf := addSettingFlags(fl)
+	if err := fl.Parse(args); err != nil {
+		return errUsage
+	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	var st statusReport
+	resp, _, _, err := askServer(cfg.DataDir, controlRequest{Op: "status"})
+	if resp.Status != nil {
+		st = *resp.Status
+	}
+	if errors.Is(err, errNotServing) {
+		var db *store.DB
+		if db, err = openConsoleStore(cfg, true); err != nil {
+			return err
+		}
+		st, err = computeStatus(db, cfg)
+		db.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if *asJSON {
+		return writeJSONLine(os.Stdout, st)
+	}
+	printStatus(st)
+	return nil
+}
+
+func printStatus(st statusReport) {
+	serving := "no"
+	if st.Serving {
+		serving = "yes"
+	}
+	var kinds []string
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range st.Kinds {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		kinds = append(kinds, fmt.Sprintf("%s %d", k, st.Kinds[k]))
+	}
+	days := "none"
+	if st.Items > 0 {
+		days = st.OldestDay + " to " + st.NewestDay
+	}
+	rec := fmt.Sprintf("%d keys (%d investigators, %d escrow), fingerprint %s", st.Recipients, st.Investigators, st.Escrow, st.Fingerprint)
+	if st.RecipientsErr != "" {
+		rec = "unusable, submissions are refused: " + st.RecipientsErr
+	}
+	last := st.LastBackup
+	if last == "" {
+		last = "never"
+	}
+	retention := "keep everything"
+	if st.RetentionDays > 0 {
+		retention = fmt.Sprintf("%d days", st.RetentionDays)
+	}
+	limit := "no cap"
+	if st.MaxDBMB > 0 {
+		limit = fmt.Sprintf("cap %d MiB", st.MaxDBMB)
+	}
+	outf("data directory  %s\n", st.DataDir)
+	outf("serving         %s\n", serving)
+	outf("database        %s (%s)\n", mib(st.FileBytes), limit)
+	outf("items           %d, %s of ciphertext: %s\n", st.Items, mib(st.ItemBytes), strings.Join(kinds, ", "))
+	outf("item days       %s\n", days)
+	outf("recipient set   %s\n", rec)
+	outf("retention       %s\n", retention)
+	outf("last backup     %s\n", last)
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
