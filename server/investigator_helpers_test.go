@@ -39,7 +39,7 @@ func (c *fakeClock) Add(d time.Duration) {
 var cheapArgon = crypto.Argon2Params{Time: 1, Memory: 8 << 10, Threads: 1}
 
 type invEnv struct {
-	t     *testing.T
+	t     testing.TB
 	s     *Server
 	db    *store.DB
 	clock *fakeClock
@@ -47,7 +47,7 @@ type invEnv struct {
 	h     http.Handler
 }
 
-func newInvEnv(t *testing.T, cfg Config) *invEnv {
+func newInvEnv(t testing.TB, cfg Config) *invEnv {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{})
 	if err != nil {
