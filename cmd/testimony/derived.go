@@ -8,12 +8,6 @@ import (
 	"testimony/crypto"
 )
 
-// writeDerived writes the files made from a checked item, for reading:
-// testimony.txt.
-func (o *opener) writeDerived(tmp string, m *crypto.Manifest, info itemInfo) error {
-	return o.writeFile(tmp+"/testimony.txt", testimonyText(m, info))
-}
-
 // testimonyText renders an item as plain text: what it is, the answers in
 // questionnaire order, and the attachments.
 func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
@@ -53,6 +47,20 @@ func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
 		if crypto.SafeName(a.Name) != a.Name {
 			fmt.Fprintf(&b, "    name given by the witness: %q\n", a.Name)
 		}
+		for _, n := range info.Images {
+			if n.File != attachmentFile(i, a) {
+				continue
+			}
+			fmt.Fprintf(&b, "    %s; GPS present: %s\n", n.Format, yesNo(n.GPS))
+			switch {
+			case n.Error != "":
+				fmt.Fprintf(&b, "    no working copy: %s\n", n.Error)
+			case len(n.Stripped) > 0:
+				fmt.Fprintf(&b, "    working copy %s, without: %s\n", n.Clean, strings.Join(n.Stripped, ", "))
+			default:
+				fmt.Fprintf(&b, "    working copy %s (no metadata found)\n", n.Clean)
+			}
+		}
 	}
 	return b.Bytes()
 }
@@ -62,4 +70,11 @@ func orUnknown(s string) string {
 		return "type unknown"
 	}
 	return s
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }

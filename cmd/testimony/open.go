@@ -114,6 +114,9 @@ func openInto(ids []age.Identity, dir string, files []string) (*openResult, erro
 		o.openFile(f)
 	}
 	root.Remove(partialDir) // only if empty: another open may be running
+	if err := writeCasework(root); err != nil {
+		return &o.res, fmt.Errorf("writing the index of %s: %v", dir, err)
+	}
 	return &o.res, nil
 }
 
@@ -215,6 +218,8 @@ type itemInfo struct {
 	Source string `json:"source"`
 	Kind   string `json:"kind"`
 	Day    string `json:"day"`
+	// Images lists the JPEG and PNG attachments and their working copies.
+	Images []imageNote `json:"images,omitempty"`
 }
 
 // sourceFolder is the folder name of a source pseudonym.
@@ -357,10 +362,6 @@ func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) e
 		return err
 	}
 	info := itemInfo{ID: ref.id, Source: sourceFolder(ref.source), Kind: m.Kind, Day: m.Day}
-	ij, _ := json.MarshalIndent(info, "", "  ")
-	if err := o.writeFile(tmp+"/item.json", append(ij, '\n')); err != nil {
-		return outErr(err)
-	}
 	if err := o.writeDerived(tmp, m, info); err != nil {
 		return outErr(err)
 	}

@@ -1,0 +1,419 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+
+	"testimony/crypto"
+)
+
+// The case folder written by open: <source>/<day>-<kind>-<id8>/ per item,
+// and at its root testimonies.csv (one row per submission) and index.html
+// (every case, linking each item's page). Both are rebuilt from the item
+// folders after every open, so an incremental open keeps them complete.
+
+// imageNote records a JPEG or PNG attachment and its working copy.
+type imageNote struct {
+	File     string   `json:"file"`            // the original, untouched
+	Clean    string   `json:"clean,omitempty"` // the working copy without metadata
+	Format   string   `json:"format"`
+	GPS      bool     `json:"gps"`
+	Stripped []string `json:"stripped"`
+	Error    string   `json:"error,omitempty"` // why there is no working copy
+}
+
+// maxStrip bounds the images that get a working copy (they are read whole).
+const maxStrip = 256 << 20
+
+// writeDerived writes the files made from a checked item: working copies
+// of its images, item.json, testimony.txt and testimony.html.
+func (o *opener) writeDerived(tmp string, m *crypto.Manifest, info itemInfo) error {
+	for i, a := range m.Attachments {
+		file := attachmentFile(i, a)
+		note, err := o.cleanCopy(tmp+"/attachments", file, a.Size)
+		if err != nil {
+			return err
+		}
+		if note != nil {
+			info.Images = append(info.Images, *note)
+		}
+	}
+	ij, _ := json.MarshalIndent(info, "", "  ")
+	if err := o.writeFile(tmp+"/item.json", append(ij, '\n')); err != nil {
+		return err
+	}
+	if err := o.writeFile(tmp+"/testimony.txt", testimonyText(m, info)); err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := itemPage.Execute(&page, itemView(&caseItem{Info: info, M: m}, "")); err != nil {
+		return err
+	}
+	return o.writeFile(tmp+"/testimony.html", page.Bytes())
+}
+
+// cleanCopy makes the working copy of a JPEG or PNG attachment; it
+// returns nil for other files.
+func (o *opener) cleanCopy(dir, file string, size int64) (*imageNote, error) {
+	f, err := o.root.Open(dir + "/" + file)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	format := imageFormat(head[:n])
+	if format == "" {
+		f.Close()
+		return nil, nil
+	}
+	note := &imageNote{File: file, Format: format, Stripped: []string{}}
+	if size > maxStrip {
+		f.Close()
+		note.Error = "too large for a working copy"
+		return note, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, err
+	}
+	src, err := io.ReadAll(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out bytes.Buffer
+	res, err := stripImage(&out, src)
+	note.GPS = res.GPS
+	if res.Stripped != nil {
+		note.Stripped = res.Stripped
+	}
+	if err != nil {
+		note.Error = "could not be read: " + err.Error()
+		return note, nil
+	}
+	note.Clean = cleanName(file, format)
+	if err := o.writeFile(dir+"/"+note.Clean, out.Bytes()); err != nil {
+		return nil, err
+	}
+	return note, nil
+}
+
+// caseItem is one item of the case folder, read back.
+type caseItem struct {
+	Dir  string // <source>/<day>-<kind>-<id8>
+	Info itemInfo
+	M    *crypto.Manifest
+}
+
+var kindOrder = map[string]int{crypto.KindSubmission: 0, crypto.KindFollowup: 1, crypto.KindReply: 2}
+
+// loadCases reads every item folder under root, sorted by source, then
+// day. Folders that cannot be read are reported and left out.
+func loadCases(root *os.Root) ([]*caseItem, error) {
+	fsys := root.FS()
+	sources, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, err
+	}
+	var items []*caseItem
+	for _, s := range sources {
+		if !s.IsDir() || strings.HasPrefix(s.Name(), ".") {
+			continue
+		}
+		dirs, err := fs.ReadDir(fsys, s.Name())
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range dirs {
+			if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				continue
+			}
+			dir := s.Name() + "/" + d.Name()
+			it := &caseItem{Dir: dir, M: new(crypto.Manifest)}
+			ij, err := root.ReadFile(dir + "/item.json")
+			if err == nil {
+				err = json.Unmarshal(ij, &it.Info)
+			}
+			if err == nil {
+				var mj []byte
+				mj, err = root.ReadFile(dir + "/" + crypto.ManifestName)
+				if err == nil {
+					err = json.Unmarshal(mj, it.M)
+				}
+			}
+			if err != nil {
+				warnf("%s: not an item folder (%v); left out", dir, err)
+				continue
+			}
+			items = append(items, it)
+		}
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.Info.Source != b.Info.Source {
+			return a.Info.Source < b.Info.Source
+		}
+		if a.M.Day != b.M.Day {
+			return a.M.Day < b.M.Day
+		}
+		if kindOrder[a.M.Kind] != kindOrder[b.M.Kind] {
+			return kindOrder[a.M.Kind] < kindOrder[b.M.Kind]
+		}
+		return a.Info.ID < b.Info.ID
+	})
+	return items, nil
+}
+
+// replaceFile writes name in root through a temporary file and a rename,
+// so a reader never sees half of it.
+func replaceFile(root *os.Root, name string, data []byte) error {
+	b := make([]byte, 6)
+	rand.Read(b)
+	tmp := "." + name + "." + hex.EncodeToString(b)
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err1 := f.Close(); err == nil {
+		err = err1
+	}
+	if err == nil {
+		err = root.Rename(tmp, name)
+	}
+	if err != nil {
+		root.Remove(tmp)
+	}
+	return err
+}
+
+// writeCasework rebuilds testimonies.csv and index.html from the folder.
+func writeCasework(root *os.Root) error {
+	items, err := loadCases(root)
+	if err != nil {
+		return err
+	}
+	var csvBuf bytes.Buffer
+	if err := writeCSV(&csvBuf, items); err != nil {
+		return err
+	}
+	if err := replaceFile(root, "testimonies.csv", csvBuf.Bytes()); err != nil {
+		return err
+	}
+	var page bytes.Buffer
+	if err := indexPage.Execute(&page, indexView(items)); err != nil {
+		return err
+	}
+	return replaceFile(root, "index.html", page.Bytes())
+}
+
+// csvColumns are the answer keys of the spreadsheet: the questionnaire's,
+// then any other key found in the items, sorted.
+func csvColumns(items []*caseItem) []string {
+	var keys []string
+	for _, q := range questions {
+		keys = append(keys, q.key)
+	}
+	var extra []string
+	for _, it := range items {
+		for k := range it.M.Answers {
+			if !slices.Contains(keys, k) && !slices.Contains(extra, k) {
+				extra = append(extra, k)
+			}
+		}
+	}
+	sort.Strings(extra)
+	return append(keys, extra...)
+}
+
+// writeCSV writes one row per submission, UTF-8 with a byte order mark so
+// that spreadsheet programs read Cyrillic right; multiple choices are
+// joined with ";".
+func writeCSV(w io.Writer, items []*caseItem) error {
+	io.WriteString(w, "\uFEFF")
+	cw := csv.NewWriter(w)
+	cols := csvColumns(items)
+	header := append([]string{"source", "item", "day", "lang", "form", "folder"}, cols...)
+	header = append(header, "attachments")
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.M.Kind != crypto.KindSubmission {
+			continue
+		}
+		form := ""
+		if it.M.Form.ID != "" {
+			form = fmt.Sprintf("%s v%d", it.M.Form.ID, it.M.Form.Version)
+		}
+		row := []string{it.Info.Source, it.Info.ID, it.M.Day, it.M.Lang, form, it.Dir}
+		for _, k := range cols {
+			row = append(row, csvCell(strings.Join(it.M.Answers[k].Values(), ";")))
+		}
+		var names []string
+		for i, a := range it.M.Attachments {
+			names = append(names, attachmentFile(i, a))
+		}
+		row = append(row, csvCell(strings.Join(names, ";")))
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvCell defuses cells a spreadsheet would run as a formula (CSV
+// injection: a witness's answer must never become a command).
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// Views for the templates.
+
+type answerRow struct {
+	Key, Label, Text string
+	Long             bool
+}
+
+type fileLink struct {
+	Name, Href string
+	Size       int64
+	Type       string
+	Note       string // for an image: what the working copy lost
+	Clean      string // href of the working copy
+	GPS        bool
+	IsImage    bool
+}
+
+type itemViewT struct {
+	Dir, Href, Source, ID, Kind, Day, Lang string
+	Answers                                []answerRow
+	Files                                  []fileLink
+	Key                                    []answerRow // key answers for the index
+	GPSAny                                 bool
+}
+
+// itemView prepares an item for a page; base is the item's folder as seen
+// from the page ("" for its own page).
+func itemView(it *caseItem, base string) itemViewT {
+	v := itemViewT{Dir: it.Dir, Href: base + "testimony.html", Source: it.Info.Source, ID: it.Info.ID,
+		Kind: it.M.Kind, Day: it.M.Day, Lang: it.M.Lang}
+	for _, k := range answerKeys(it.M.Answers) {
+		t := answerText(it.M.Answers[k])
+		row := answerRow{Key: k, Label: questionLabel(k), Text: t, Long: strings.Contains(t, "\n") || len(t) > 80}
+		v.Answers = append(v.Answers, row)
+		if slices.Contains(keyAnswers, k) && t != "" {
+			v.Key = append(v.Key, row)
+		}
+	}
+	for i, a := range it.M.Attachments {
+		file := attachmentFile(i, a)
+		l := fileLink{Name: file, Href: base + "attachments/" + file, Size: a.Size, Type: a.Type}
+		for _, n := range it.Info.Images {
+			if n.File != file {
+				continue
+			}
+			l.IsImage = true
+			l.GPS = n.GPS
+			if n.GPS {
+				v.GPSAny = true
+			}
+			if n.Clean != "" {
+				l.Clean = base + "attachments/" + n.Clean
+			}
+			switch {
+			case n.Error != "":
+				l.Note = n.Format + ", no working copy: " + n.Error
+			case len(n.Stripped) == 0:
+				l.Note = n.Format + ", no metadata found"
+			default:
+				l.Note = n.Format + ", removed from the working copy: " + strings.Join(n.Stripped, ", ")
+			}
+		}
+		v.Files = append(v.Files, l)
+	}
+	return v
+}
+
+// keyAnswers are shown for each item in index.html.
+var keyAnswers = []string{"role", "facility", "detention_from", "detention_to", "conditions",
+	"deport_date", "depart_airport", "transit_country", "arrival_airport", "flight_treatment"}
+
+type sourceView struct {
+	Name  string
+	Items []itemViewT
+}
+
+type indexViewT struct {
+	Sources     []sourceView
+	Items       int
+	Submissions int
+}
+
+func indexView(items []*caseItem) indexViewT {
+	var v indexViewT
+	for _, it := range items {
+		if len(v.Sources) == 0 || v.Sources[len(v.Sources)-1].Name != it.Info.Source {
+			v.Sources = append(v.Sources, sourceView{Name: it.Info.Source})
+		}
+		s := &v.Sources[len(v.Sources)-1]
+		s.Items = append(s.Items, itemView(it, pathEscape(it.Dir)+"/"))
+		v.Items++
+		if it.M.Kind == crypto.KindSubmission {
+			v.Submissions++
+		}
+	}
+	return v
+}
+
+// pathEscape escapes each element of a relative path for an href.
+func pathEscape(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = (&urlPath{s}).String()
+	}
+	return strings.Join(parts, "/")
+}
+
+type urlPath struct{ s string }
+
+func (u *urlPath) String() string {
+	var b strings.Builder
+	for _, c := range []byte(u.s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~()+,", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}
+
+var funcs = template.FuncMap{
+	"kib": func(n int64) string {
+		switch {
+		case n >= 1<<20:
+			return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+		case n >= 1<<10:
+			return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+		}
+		return fmt.Sprintf("%d bytes", n)
+	},
+	"base": path.Base,
+}
