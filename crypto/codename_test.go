@@ -35,8 +35,8 @@ func TestNormalizeCodename(t *testing.T) {
 	for _, in := range []string{
 		want,
 		"  Abacus  BAGFUL\tcabana\ndab-eager.fable,gab ",
-		"abacus\u00a0bagful cabana dab eager fable gab",   // no-break space
-		"ａｂａｃｕｓ bagful cabana dab eager fable gab", // full-width letters (NFKC)
+		"abacus\u00a0bagful cabana dab eager fable gab", // no-break space
+		"ａｂａｃｕｓ bagful cabana dab eager fable gab",      // full-width letters (NFKC)
 	} {
 		if got := NormalizeCodename(in); got != want {
 			t.Errorf("NormalizeCodename(%q) = %q, want %q", in, got, want)

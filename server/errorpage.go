@@ -1,17 +1,33 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"html"
 	"net/http"
 )
 
-// renderError writes the plain error page for e. It never shows e.Err.
+// renderError writes the error page for e, in the look of the request's
+// site (see [siteOf]). It never shows e.Err.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *HTTPError) {
+	if siteOf(r) == siteInvestigator {
+		s.renderInvestigatorError(w, e.Status, translate(defaultLang, e.Msg))
+		return
+	}
+	// The language comes from the query only: the body may be unread or
+	// too large, and is never parsed here.
+	lang := pageLang(r.URL.Query().Get("lang"))
+	err := s.renderWitness(w, e.Status, "error", lang, wPage{Title: "w.error.pagetitle", Message: e.Msg})
+	if err == nil {
+		return
+	}
+	// The templates are broken: a plain page still says what happened.
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d</title></head><body><h1>%d</h1><p>%s</p></body></html>\n",
+		e.Status, e.Status, html.EscapeString(translate(defaultLang, e.Msg)))
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Del("Content-Length")
 	w.WriteHeader(e.Status)
-	fmt.Fprintf(w, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>%d</title></head><body><h1>%s</h1></body></html>\n",
-		e.Status, html.EscapeString(e.Msg))
+	w.Write(b.Bytes())
 }

@@ -1,8 +1,28 @@
 package server
 
 import (
+	"context"
 	"net/http"
 )
+
+// site names the site a request belongs to, kept in the request's context
+// by [Server.harden] so that an error page is rendered in that site's look.
+type site int
+
+const (
+	siteWitness site = iota + 1
+	siteInvestigator
+)
+
+type siteKey struct{}
+
+// siteOf returns the site of a request, the witness site by default.
+func siteOf(r *http.Request) site {
+	if v, ok := r.Context().Value(siteKey{}).(site); ok {
+		return v
+	}
+	return siteWitness
+}
 
 // witnessCSP is the witness pages' Content-Security-Policy: no script, no
 // frames, no other origin; styles and images from this origin only.
@@ -24,17 +44,18 @@ func setSecurityHeaders(h http.Header) {
 	// no HSTS: onion services are not HTTPS.
 }
 
-// harden wraps a site's handler in the middleware every response goes
+// harden wraps site st's handler in the middleware every response goes
 // through, in this order: security headers, panic recovery, a method
 // filter (GET, HEAD, POST), and cross-origin protection for state-changing
 // requests.
-func (s *Server) harden(next http.Handler) http.Handler {
+func (s *Server) harden(st site, next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, &HTTPError{Status: http.StatusForbidden, Msg: "error.crossorigin"})
 	}))
 	inner := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), siteKey{}, st))
 		setSecurityHeaders(w.Header())
 		defer func() {
 			if v := recover(); v != nil {

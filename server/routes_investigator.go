@@ -44,7 +44,7 @@ func (s *Server) InvestigatorHandler() http.Handler {
 	post("/account/passphrase", page(s.changePassphrase(false)))
 	post("/account/totp", page(s.reenrolTOTP))
 	get("/audit", page(s.auditPage))
-	return s.harden(r)
+	return s.harden(siteInvestigator, r)
 }
 
 // invVar is a variable of the investigator route that matched.

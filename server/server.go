@@ -62,6 +62,7 @@ type Server struct {
 	key *crypto.ServerKey
 	log *slog.Logger
 	inv investigatorSite // the investigator site's state (investigator_site.go)
+	wit witnessSite      // the witness site's state (witness_site.go)
 }
 
 // New makes a server. log receives only allow-listed fields (see logging.go).
@@ -72,7 +73,11 @@ func New(cfg Config, db *store.DB, key *crypto.ServerKey, log *slog.Logger) (*Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log}, nil
+	s := &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log}
+	if err := s.cleanSpool(); err != nil { // spool.go
+		return nil, err
+	}
+	return s, nil
 }
 
 // today is the current UTC day, the only time kept with an item.

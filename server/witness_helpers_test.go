@@ -1,0 +1,294 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// lockedBuffer collects log output from concurrent handlers.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// witEnv is a witness site on a test server, with three investigators'
+// hybrid keys as escrow recipients.
+type witEnv struct {
+	t    testing.TB
+	dir  string
+	db   *store.DB
+	s    *Server
+	ids  []*crypto.Identity
+	ts   *httptest.Server
+	logs *lockedBuffer
+}
+
+func newWitEnv(t testing.TB, cfg Config) *witEnv {
+	t.Helper()
+	e := &witEnv{t: t, dir: t.TempDir(), logs: &lockedBuffer{}}
+	db, err := store.Open(filepath.Join(e.dir, "testimony.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	e.db = db
+	if cfg.Escrow == nil {
+		for range 3 {
+			id, err := crypto.GenerateIdentity(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.ids = append(e.ids, id)
+			cfg.Escrow = append(cfg.Escrow, id.Recipient)
+		}
+	}
+	cfg.DataDir = e.dir
+	log := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.s, err = New(cfg, db, crypto.NewServerKeyForTest(9), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ts = httptest.NewServer(e.s.WitnessHandler())
+	t.Cleanup(e.ts.Close)
+	return e
+}
+
+// part is one part of a multipart body; a file part has a file name (or
+// file set to true for an empty name).
+type part struct {
+	name, filename, body, ctype string
+	file                        bool
+	rawHeader                   string // if set, the part's whole header block
+}
+
+// multipartBody builds a body in the given order.
+func multipartBody(t testing.TB, parts ...part) (string, []byte) {
+	t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for _, p := range parts {
+		h := textproto.MIMEHeader{}
+		switch {
+		case p.file || p.filename != "":
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"; filename="%s"`, p.name, p.filename))
+			ct := p.ctype
+			if ct == "" {
+				ct = "application/octet-stream"
+			}
+			h.Set("Content-Type", ct)
+		case p.rawHeader != "":
+			h.Set("Content-Disposition", p.rawHeader)
+		default:
+			h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="%s"`, p.name))
+		}
+		w, err := mw.CreatePart(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, p.body)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+// post sends a body and returns the status and page.
+func (e *witEnv) post(path, ctype string, body []byte, hdr ...string) (int, string) {
+	e.t.Helper()
+	req, err := http.NewRequest("POST", e.ts.URL+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", ctype)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+func (e *witEnv) get(path string) (*http.Response, string) {
+	e.t.Helper()
+	res, err := e.ts.Client().Get(e.ts.URL + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res, string(b)
+}
+
+// submit posts a testimony made of parts.
+func (e *witEnv) submit(parts ...part) (int, string) {
+	ct, body := multipartBody(e.t, parts...)
+	return e.post("/submit", ct, body)
+}
+
+var codenameRE = regexp.MustCompile(`(?s)<p class="codename" id="codename">(.*?)</p>`)
+var tagRE = regexp.MustCompile(`<[^>]*>`)
+
+// codenameOf reads the codename off a receipt page.
+func codenameOf(t testing.TB, page string) string {
+	t.Helper()
+	m := codenameRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no codename on the page:\n%s", page)
+	}
+	return strings.Join(strings.Fields(tagRE.ReplaceAllString(m[1], " ")), " ")
+}
+
+// items returns the store's items of a kind.
+func (e *witEnv) items(kind string) []store.Item {
+	e.t.Helper()
+	all, err := e.db.Items()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []store.Item
+	for _, it := range all {
+		if kind == "" || it.Kind == kind {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// open decrypts an item with the first investigator's key and returns its
+// manifest and attachments' bytes.
+func (e *witEnv) open(it store.Item) (*crypto.Manifest, [][]byte) {
+	e.t.Helper()
+	_, rd, err := e.db.Open(it.ID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	er, err := crypto.OpenEnvelope(rd, e.ids[0].AgeIdentity())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var files [][]byte
+	for {
+		_, r, err := er.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		files = append(files, b)
+	}
+	if err := er.Finish(); err != nil {
+		e.t.Fatal(err)
+	}
+	return er.Manifest(), files
+}
+
+// spoolFiles lists what is in the spool directory.
+func (e *witEnv) spoolFiles() []string {
+	e.t.Helper()
+	ents, err := os.ReadDir(filepath.Join(e.dir, spoolDirName))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, d := range ents {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// plantReply stores a reply to a source the way the investigator site
+// does: one envelope to the source's reply key and the recipient set.
+func (e *witEnv) plantReply(codename, message string) {
+	e.t.Helper()
+	src := crypto.Pseudonym(e.s.key, codename)
+	var rec sourceRecord
+	err := e.db.View(func(tx store.Tx) error {
+		v, err := tx.Get(bucketSources, []byte(src))
+		if err != nil {
+			return err
+		}
+		return jsonUnmarshal(v, &rec)
+	})
+	if err != nil {
+		e.t.Fatalf("source record: %v", err)
+	}
+	keys := append([]string{rec.ReplyRecipient}, e.s.cfg.Escrow...)
+	rs, err := crypto.NewRecipients("reply", keys...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m := &crypto.Manifest{Kind: crypto.KindReply, Day: e.s.today(), Answers: map[string]crypto.Answer{"message": crypto.TextAnswer(message)}}
+	iw := e.db.NewItem()
+	env, err := crypto.NewEnvelope(iw, rs, m)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := env.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	if _, err := iw.Commit(store.Item{Kind: crypto.KindReply, Day: m.Day, Source: src, Recipients: rs.Fingerprint()}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// fullTestimony is a valid submission with every kind of field.
+func fullTestimony(marker string, files ...part) []part {
+	p := []part{
+		{name: "lang", body: "en"},
+		{name: "role", body: "relative"},
+		{name: "consent_proxy", body: "yes"},
+		{name: "facility", body: "A county detention centre " + marker},
+		{name: "detention_from", body: "2025-03"},
+		{name: "detention_to", body: "2025-08-20"},
+		{name: "conditions", body: "overcrowding"},
+		{name: "conditions", body: "medical_denied"},
+		{name: "deport_date", body: "2025-08-27"},
+		{name: "depart_airport", body: "Alexandria"},
+		{name: "transit_country", body: "Egypt"},
+		{name: "arrival_airport", body: "Moscow"},
+		{name: "flight_treatment", body: "shackled"},
+		{name: "arrival_questioned", body: "unsure"},
+		{name: "account", body: "My brother was held for months. " + marker},
+		{name: "consent_use", body: "statistics_only"},
+		{name: "contact", body: "codename_only"},
+	}
+	return append(p, files...)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

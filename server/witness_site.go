@@ -1,0 +1,126 @@
+package server
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+//go:embed templates/witness static/witness.css
+var witnessFS embed.FS
+
+// witnessSite is the witness site's state, made once on first use: the
+// parsed templates, the questionnaire and the style sheet.
+type witnessSite struct {
+	once  sync.Once
+	pages map[string]*template.Template
+	quest *Questionnaire
+	css   []byte
+	err   error
+}
+
+// wsite returns the witness site's state, making it the first time.
+func (s *Server) wsite() *witnessSite {
+	v := &s.wit
+	v.once.Do(func() {
+		if _, v.err = loadCatalog(); v.err != nil {
+			return
+		}
+		if v.quest, v.err = loadQuestionnaire(s.cfg.DataDir); v.err != nil {
+			return
+		}
+		if v.css, v.err = witnessFS.ReadFile("static/witness.css"); v.err != nil {
+			return
+		}
+		v.pages, v.err = parseWitnessTemplates()
+	})
+	return v
+}
+
+// witnessFuncs are the template functions of the witness pages. t is
+// shared with the investigator site's Go code as translate.
+var witnessFuncs = template.FuncMap{
+	"t": translate,
+}
+
+func parseWitnessTemplates() (map[string]*template.Template, error) {
+	base, err := template.New("layout.html").Funcs(witnessFuncs).ParseFS(witnessFS, "templates/witness/layout.html")
+	if err != nil {
+		return nil, err
+	}
+	names, err := fs.Glob(witnessFS, "templates/witness/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		short := strings.TrimSuffix(strings.TrimPrefix(n, "templates/witness/"), ".html")
+		if short == "layout" {
+			continue
+		}
+		t, err := template.Must(base.Clone()).ParseFS(witnessFS, n)
+		if err != nil {
+			return nil, err
+		}
+		pages[short] = t
+	}
+	return pages, nil
+}
+
+// wPage is what every witness page template gets. Title and Message are
+// message keys, translated in the template.
+type wPage struct {
+	Lang    string
+	Dir     string
+	Title   string
+	Message string
+	Status  int
+	Data    any
+}
+
+// renderWitness writes page name with status, in language lang (already
+// checked by pageLang). The page is rendered to memory first, so a template
+// error becomes a clean error page, not half a page.
+func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang string, p wPage) error {
+	site := s.wsite()
+	if site.err != nil {
+		return site.err
+	}
+	t := site.pages[name]
+	if t == nil {
+		return fmt.Errorf("no witness template %q", name)
+	}
+	p.Lang, p.Dir, p.Status = lang, textDir(lang), status
+	if p.Title == "" {
+		p.Title = "w." + name + ".pagetitle"
+	}
+	var b bytes.Buffer
+	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Del("Content-Length")
+	w.WriteHeader(status)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// witnessCSS serves the style sheet. It may be cached: it is the same for
+// everybody and says nothing about the visitor.
+func (s *Server) witnessCSS(w http.ResponseWriter, r *http.Request) error {
+	site := s.wsite()
+	if site.err != nil {
+		return site.err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=604800")
+	_, err := w.Write(site.css)
+	return err
+}

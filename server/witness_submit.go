@@ -1,0 +1,144 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// formData is what the form template gets.
+type formData struct {
+	Q      *Questionnaire
+	Values formValues
+	Errors map[string]string // field key → message key
+	Limit  string            // the upload limit, for people
+}
+
+// humanSize writes a byte count for people: "500 MB".
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%d MB", n>>20)
+	default:
+		return fmt.Sprintf("%d KB", max(n>>10, 1))
+	}
+}
+
+func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
+	return s.renderWitness(w, http.StatusOK, "landing", pageLang(r.URL.Query().Get("lang")), wPage{})
+}
+
+func (s *Server) formPage(w http.ResponseWriter, r *http.Request) error {
+	site := s.wsite()
+	if site.err != nil {
+		return site.err
+	}
+	return s.renderWitness(w, http.StatusOK, "form", pageLang(r.URL.Query().Get("lang")), wPage{
+		Data: formData{Q: site.quest, Values: formValues{}, Limit: humanSize(s.cfg.MaxUpload)},
+	})
+}
+
+// errUnavailable is the answer when no usable recipient set exists: the
+// site must not store what nobody could read.
+func (s *Server) checkRecipients() (*crypto.Recipients, error) {
+	rs, err := s.recipients()
+	if err != nil {
+		s.log.Error("recipient set unusable; refusing submissions", "err", err.Error())
+		return nil, &HTTPError{Status: http.StatusServiceUnavailable, Msg: "error.unavailable"}
+	}
+	return rs, nil
+}
+
+// submit receives a testimony: the answers and files stream in, the files
+// through the encrypted spool; once the answers are valid the envelope is
+// written into the store and committed, and only then, with the item safe
+// on disk, does the witness get the receipt and their codename.
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
+	site := s.wsite()
+	if site.err != nil {
+		return site.err
+	}
+	rs, err := s.checkRecipients()
+	if err != nil {
+		return err
+	}
+	q := site.quest
+	isText := func(k string) bool { return k == "lang" || (q.Field(k) != nil && !q.IsFile(k)) }
+	fileKey := ""
+	for _, sec := range q.Sections {
+		for _, f := range sec.Fields {
+			if f.Type == fieldFile {
+				fileKey = f.Key
+			}
+		}
+	}
+	up, err := s.readUpload(w, r, isText, fileKey)
+	if err != nil {
+		return err
+	}
+	defer up.remove()
+	lang := pageLang(up.values.Get("lang"))
+	answers, errs := q.validate(up.values)
+	if errs != nil {
+		return s.renderWitness(w, http.StatusUnprocessableEntity, "form", lang, wPage{
+			Data: formData{Q: q, Values: up.values, Errors: errs, Limit: humanSize(s.cfg.MaxUpload)},
+		})
+	}
+	codename, err := crypto.NewCodename()
+	if err != nil {
+		return err
+	}
+	src := crypto.Pseudonym(s.key, codename)
+	rid, err := crypto.ReplyIdentity(s.key, codename)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureSource(src, rid.Recipient().String()); err != nil {
+		return err
+	}
+	m := &crypto.Manifest{Kind: crypto.KindSubmission, Lang: lang, Form: q.Ref(), Answers: answers}
+	if err := s.storeEnvelope(m, src, up, rs); err != nil {
+		return err
+	}
+	return s.renderWitness(w, http.StatusOK, "receipt", lang, wPage{
+		Data: struct{ Words []string }{strings.Fields(codename)},
+	})
+}
+
+// storeEnvelope writes m and the upload's files as one item and commits
+// it: when it returns nil, the item is on disk. On error nothing is left
+// (the item writer is aborted; chunks of a crash are removed at the next
+// open).
+func (s *Server) storeEnvelope(m *crypto.Manifest, source string, up *upload, rs *crypto.Recipients) error {
+	m.Day = s.today()
+	for _, f := range up.files {
+		m.Attachments = append(m.Attachments, crypto.Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256, Type: f.Type})
+	}
+	iw := s.db.NewItem()
+	defer iw.Abort()
+	env, err := crypto.NewEnvelope(iw, rs, m)
+	if err != nil {
+		return err
+	}
+	for _, f := range up.files {
+		rc, err := up.sp.open(f)
+		if err != nil {
+			return err
+		}
+		err = env.WriteAttachment(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := env.Close(); err != nil {
+		return err
+	}
+	_, err = iw.Commit(store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source})
+	return err
+}

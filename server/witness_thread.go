@@ -1,0 +1,189 @@
+package server
+
+import (
+	"cmp"
+	"net/http"
+	"slices"
+	"strings"
+
+	"filippo.io/age"
+
+	"testimony/crypto"
+	"testimony/store"
+)
+
+// A witness comes back with their codename. We keep no session and no
+// cookie: the thread page is the answer to the POST of the codename, and
+// its follow-up form carries the codename in a hidden field (the page is
+// served over the onion service, with Cache-Control: no-store). Closing
+// the tab ends the visit; nothing on the server remembers it.
+//
+// A wrong codename gets the same status and the same page as a right one
+// with no replies, after the same work (pseudonym, look-up, reply
+// identity, scan of the replies). Only text that cannot be a codename at
+// all (not seven words of the list) is told apart, which says nothing
+// about which codenames exist. A follow-up sent under a codename with no
+// record makes the record, as a first submission would: it is kept, never
+// silently dropped, and its answer looks like any other.
+
+// maxCodenameForm bounds the url-encoded login form.
+const maxCodenameForm = 16 << 10
+
+func (s *Server) codenamePage(w http.ResponseWriter, r *http.Request) error {
+	return s.renderWitness(w, http.StatusOK, "codename", pageLang(r.URL.Query().Get("lang")), wPage{})
+}
+
+// threadData is what the thread template gets.
+type threadData struct {
+	Codename string
+	Replies  []replyView
+	Sent     bool
+	Text     string // a follow-up text re-shown after an error
+	Limit    string
+}
+
+type replyView struct {
+	Day         string
+	Message     string
+	Attachments []crypto.Attachment
+}
+
+// thread answers the login form.
+func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxCodenameForm)
+	if err := r.ParseForm(); err != nil { // url-encoded only: never spills to disk
+		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
+	}
+	lang := pageLang(r.PostForm.Get("lang"))
+	raw := r.PostForm.Get("codename")
+	if !checkText(raw) {
+		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badtext"}
+	}
+	codename, err := crypto.CheckCodename(raw)
+	if err != nil {
+		return s.renderWitness(w, http.StatusOK, "codename", lang, wPage{Message: "w.login.notcodename"})
+	}
+	return s.showThread(w, http.StatusOK, lang, codename, threadData{})
+}
+
+// showThread renders the thread of a (well-formed) codename: the replies
+// decrypted with the identity derived from it, and the follow-up form.
+func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename string, d threadData) error {
+	src := crypto.Pseudonym(s.key, codename)
+	if _, err := s.sourceExists(src); err != nil { // the same look-up for every codename
+		return err
+	}
+	id, err := crypto.ReplyIdentity(s.key, codename)
+	if err != nil {
+		return err
+	}
+	replies, err := s.replies(src, id)
+	if err != nil {
+		return err
+	}
+	d.Codename, d.Replies, d.Limit = codename, replies, humanSize(s.cfg.MaxUpload)
+	return s.renderWitness(w, status, "thread", lang, wPage{Data: d})
+}
+
+// replies decrypts the replies to a source, oldest first. A reply that
+// does not decrypt with the identity (it cannot happen unless the record
+// was tampered with) is skipped, not shown as an error.
+func (s *Server) replies(src string, id age.Identity) ([]replyView, error) {
+	items, err := s.db.Items()
+	if err != nil {
+		return nil, err
+	}
+	var mine []store.Item
+	for _, it := range items {
+		if it.Kind == crypto.KindReply && it.Source == src {
+			mine = append(mine, it)
+		}
+	}
+	slices.SortFunc(mine, func(a, b store.Item) int {
+		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.ID, b.ID))
+	})
+	var out []replyView
+	for _, it := range mine {
+		_, rd, err := s.db.Open(it.ID)
+		if err != nil {
+			continue // deleted meanwhile
+		}
+		er, err := crypto.OpenEnvelope(rd, id)
+		if err != nil {
+			s.log.Warn("a reply does not open with its source's key", "item", it.ID, "err", err.Error())
+			continue
+		}
+		m := er.Manifest()
+		out = append(out, replyView{Day: m.Day, Message: m.Answers["message"].Text, Attachments: m.Attachments})
+	}
+	return out, nil
+}
+
+// followup receives a witness's follow-up: a text and files, encrypted to
+// the investigators only, under the source of the codename.
+func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
+	rs, err := s.checkRecipients()
+	if err != nil {
+		return err
+	}
+	isText := func(k string) bool { return k == "lang" || k == "codename" || k == "message" }
+	up, err := s.readUpload(w, r, isText, "files")
+	if err != nil {
+		return err
+	}
+	defer up.remove()
+	lang := pageLang(up.values.Get("lang"))
+	codename, err := crypto.CheckCodename(up.values.Get("codename"))
+	if err != nil || len(up.values["codename"]) != 1 {
+		return s.renderWitness(w, http.StatusUnprocessableEntity, "codename", lang, wPage{Message: "w.login.notcodename"})
+	}
+	if len(up.values["message"]) > 1 {
+		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
+	}
+	text := strings.TrimSpace(strings.ReplaceAll(up.values.Get("message"), "\r\n", "\n"))
+	if text == "" && len(up.files) == 0 {
+		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
+	}
+	if len(text) > maxFieldBytes {
+		return s.showThreadError(w, lang, codename, "error.textlong", "")
+	}
+	src := crypto.Pseudonym(s.key, codename)
+	rid, err := crypto.ReplyIdentity(s.key, codename)
+	if err != nil {
+		return err
+	}
+	if err := s.ensureSource(src, rid.Recipient().String()); err != nil {
+		return err
+	}
+	m := &crypto.Manifest{
+		Kind:    crypto.KindFollowup,
+		Lang:    lang,
+		Form:    crypto.FormRef{ID: "followup", Version: 1},
+		Answers: map[string]crypto.Answer{},
+	}
+	if text != "" {
+		m.Answers["message"] = crypto.TextAnswer(text)
+	}
+	if err := s.storeEnvelope(m, src, up, rs); err != nil {
+		return err
+	}
+	return s.showThread(w, http.StatusOK, lang, codename, threadData{Sent: true})
+}
+
+func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, text string) error {
+	// The message is shown through the page's Message; render by hand to
+	// set it.
+	src := crypto.Pseudonym(s.key, codename)
+	id, err := crypto.ReplyIdentity(s.key, codename)
+	if err != nil {
+		return err
+	}
+	replies, err := s.replies(src, id)
+	if err != nil {
+		return err
+	}
+	return s.renderWitness(w, http.StatusUnprocessableEntity, "thread", lang, wPage{
+		Message: msg,
+		Data:    threadData{Codename: codename, Replies: replies, Text: text, Limit: humanSize(s.cfg.MaxUpload)},
+	})
+}
