@@ -55,6 +55,8 @@ var errFailed = errors.New("failed")
 var commands = map[string]func(args []string) error{
 	"keygen": runKeygen,
 	"open":   runOpen,
+	"report": runReport,
+	"share":  runShare,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
