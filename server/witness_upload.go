@@ -17,8 +17,8 @@ import (
 
 // Limits of a witness upload besides the configured byte limits.
 const (
-	maxParts       = 200      // parts of one multipart body
-	maxFileName    = 1024     // bytes of a file name as sent
+	maxParts       = 200  // parts of one multipart body
+	maxFileName    = 1024 // bytes of a file name as sent
 	readWindow     = 2 * time.Minute
 	readWindowStep = 1 << 20 // the read deadline moves on after each MiB
 )
@@ -104,8 +104,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	u = &upload{values: formValues{}, sp: sp}
 	defer func() {
 		if err != nil {
-			u.remove()
-			u = nil
+			sp.remove() // u is nil by now
 		}
 	}()
 	var parts int
