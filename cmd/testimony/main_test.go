@@ -134,16 +134,26 @@ func writeBundle(out string, specs []*itemSpec, rs func(*itemSpec) (*crypto.Reci
 		return err
 	}
 	defer db.Close()
+	ids, err := storeItems(db, specs, rs)
+	if err != nil {
+		return err
+	}
+	return exportBundle(db, out, ids)
+}
+
+// storeItems writes items into a store as the server does: the envelope
+// streamed into an item writer, then the record committed.
+func storeItems(db *store.DB, specs []*itemSpec, rs func(*itemSpec) (*crypto.Recipients, error)) ([]string, error) {
 	var ids []string
 	for _, s := range specs {
 		r, err := rs(s)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		w := db.NewItem()
 		if err := s.write(w, r); err != nil {
 			w.Abort()
-			return err
+			return nil, err
 		}
 		kind := s.Kind
 		if kind == "" {
@@ -155,10 +165,15 @@ func writeBundle(out string, specs []*itemSpec, rs func(*itemSpec) (*crypto.Reci
 		}
 		it, err := w.Commit(store.Item{Kind: kind, Day: day, Source: s.Source, Recipients: r.Fingerprint()})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ids = append(ids, it.ID)
 	}
+	return ids, nil
+}
+
+// exportBundle writes the bundle of ids with store.WriteBundle.
+func exportBundle(db *store.DB, out string, ids []string) error {
 	f, err := os.Create(out)
 	if err != nil {
 		return err

@@ -200,15 +200,30 @@ func flightGroups(subs []*caseItem) []group {
 		if distinctSources(its) < 2 {
 			continue
 		}
-		m := its[0].M
-		route := strings.TrimSpace(answer(m, "depart_airport"))
-		if t := strings.TrimSpace(answer(m, "transit_country")); t != "" {
+		route := spelling(its, "depart_airport")
+		if t := spelling(its, "transit_country"); t != "" {
 			route += " → " + t
 		}
-		route += " → " + strings.TrimSpace(answer(m, "arrival_airport"))
-		out = append(out, group{What: strings.TrimSpace(answer(m, "deport_date")) + ", " + route, Items: its, Sources: distinctSources(its)})
+		route += " → " + spelling(its, "arrival_airport")
+		out = append(out, group{What: spelling(its, "deport_date") + ", " + route, Items: its, Sources: distinctSources(its)})
 	}
 	return out
+}
+
+// spelling is how most items of a group write an answer (the first in
+// sort order on a tie), since witnesses write the same place differently.
+func spelling(its []*caseItem, key string) string {
+	n := map[string]int{}
+	for _, it := range its {
+		n[strings.Join(strings.Fields(answer(it.M, key)), " ")]++
+	}
+	best, first := "", true
+	for s, c := range n {
+		if first || c > n[best] || c == n[best] && s < best {
+			best, first = s, false
+		}
+	}
+	return best
 }
 
 type stay struct {

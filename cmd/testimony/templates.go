@@ -42,7 +42,7 @@ var indexPage = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYP
 <title>Cases</title>` + pageStyle + `</head>
 <body>
 <h1>Cases</h1>
-<p>{{len .Sources}} sources, {{.Submissions}} submissions, {{.Items}} items in all. Search with your browser's find (Ctrl+F). The spreadsheet is <a href="testimonies.csv">testimonies.csv</a>{{if false}}{{end}}.</p>
+<p>{{len .Sources}} sources, {{.Submissions}} submissions, {{.Items}} items in all. Search with your browser's find (Ctrl+F). The spreadsheet is <a href="testimonies.csv">testimonies.csv</a>.</p>
 {{range .Sources}}
 <h2 id="{{.Name}}">Source {{.Name}}</h2>
 <table><tr><th>Item</th><th>Key answers</th><th>Attachments</th></tr>
