@@ -2,10 +2,13 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -139,53 +142,40 @@ func (db *DB) Stats() (Stats, error) {
 	return s, err
 }
 
+// errRollback ends a writable transaction that only read.
+var errRollback = errors.New("rollback")
+
 // Check verifies the file: bbolt's own page check, then that every item
-// has all its chunks with the recorded total size, and that no chunk
-// belongs to no item. It returns every problem found, joined.
-func (db *DB) Check() error {
+// has all its chunks (numbered from 0, none beyond its count) with the
+// recorded total size, and that every chunk belongs to an item or to a
+// write in progress (see [Open]). It returns every problem found, joined.
+// A damaged page that makes bbolt panic (or fault) is reported as
+// [ErrCorrupt] too. On a store open for writing, Check runs in a write
+// transaction (bbolt's check reads the freelist that writers change), so
+// writers wait for it.
+func (db *DB) Check() (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
 	var problems []string
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		for err := range tx.Check() {
-			problems = append(problems, err.Error())
-		}
-		items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
-		if items == nil || chunks == nil || tx.Bucket(bucketMeta) == nil {
-			problems = append(problems, "missing buckets")
-			return nil
-		}
-		sizes := map[string]int64{}
-		counts := map[string]int{}
-		c := chunks.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(k) != idLen+4 {
-				problems = append(problems, fmt.Sprintf("chunk with a bad key %x", k))
-				continue
-			}
-			id := string(k[:idLen])
-			if items.Get(k[:idLen]) == nil {
-				problems = append(problems, fmt.Sprintf("orphan chunk %x", k))
-				continue
-			}
-			sizes[id] += int64(len(v))
-			counts[id]++
-		}
-		return items.ForEach(func(k, v []byte) error {
-			var it Item
-			if err := json.Unmarshal(v, &it); err != nil {
-				problems = append(problems, fmt.Sprintf("item %x: unreadable record: %v", k, err))
-				return nil
-			}
-			if it.ID != hex.EncodeToString(k) {
-				problems = append(problems, fmt.Sprintf("item %x: record names %s", k, it.ID))
-			}
-			id := string(k)
-			if counts[id] != it.Chunks || sizes[id] != it.Size {
-				problems = append(problems, fmt.Sprintf("item %x: %d chunks with %d bytes, record says %d and %d",
-					k, counts[id], sizes[id], it.Chunks, it.Size))
-			}
-			return nil
+	check := func(tx *bolt.Tx) error {
+		problems = checkTx(tx)
+		return nil
+	}
+	if db.bolt.IsReadOnly() {
+		err = db.bolt.View(check)
+	} else {
+		err = db.bolt.Update(func(tx *bolt.Tx) error {
+			check(tx)
+			return errRollback
 		})
-	})
+		if err == errRollback {
+			err = nil
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -193,6 +183,70 @@ func (db *DB) Check() error {
 		return fmt.Errorf("%w: %s", ErrCorrupt, bytes.Join(toBytes(problems), []byte("; ")))
 	}
 	return nil
+}
+
+func checkTx(tx *bolt.Tx) []string {
+	var problems []string
+	for err := range tx.Check() {
+		problems = append(problems, err.Error())
+	}
+	items, chunks, pending := tx.Bucket(bucketItems), tx.Bucket(bucketChunks), tx.Bucket(bucketPending)
+	if items == nil || chunks == nil || tx.Bucket(bucketMeta) == nil {
+		return append(problems, "missing buckets")
+	}
+	isPending := func(id []byte) bool { return pending != nil && pending.Get(id) != nil }
+	records := map[string]Item{}
+	items.ForEach(func(k, v []byte) error {
+		var it Item
+		if err := json.Unmarshal(v, &it); err != nil {
+			problems = append(problems, fmt.Sprintf("item %x: unreadable record: %v", k, err))
+			return nil
+		}
+		if it.ID != hex.EncodeToString(k) {
+			problems = append(problems, fmt.Sprintf("item %x: record names %s", k, it.ID))
+		}
+		if isPending(k) {
+			problems = append(problems, fmt.Sprintf("item %x: committed and pending", k))
+		}
+		records[string(k)] = it
+		return nil
+	})
+	sizes := map[string]int64{}
+	counts := map[string]int{}
+	c := chunks.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) != idLen+4 {
+			problems = append(problems, fmt.Sprintf("chunk with a bad key %x", k))
+			continue
+		}
+		id := string(k[:idLen])
+		it, ok := records[id]
+		switch {
+		case !ok && isPending(k[:idLen]):
+			continue // a write in progress, or interrupted
+		case !ok:
+			problems = append(problems, fmt.Sprintf("orphan chunk %x", k))
+			continue
+		}
+		if seq := binary.BigEndian.Uint32(k[idLen:]); int64(seq) >= int64(it.Chunks) {
+			problems = append(problems, fmt.Sprintf("item %x: chunk %d beyond its %d chunks", k[:idLen], seq, it.Chunks))
+		}
+		sizes[id] += int64(len(v))
+		counts[id]++
+	}
+	items.ForEach(func(k, v []byte) error {
+		it, ok := records[string(k)]
+		if !ok {
+			return nil
+		}
+		id := string(k)
+		if counts[id] != it.Chunks || sizes[id] != it.Size {
+			problems = append(problems, fmt.Sprintf("item %x: %d chunks with %d bytes, record says %d and %d",
+				k, counts[id], sizes[id], it.Chunks, it.Size))
+		}
+		return nil
+	})
+	return problems
 }
 
 func toBytes(ss []string) [][]byte {

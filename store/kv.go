@@ -13,7 +13,8 @@ import (
 type Tx struct{ tx *bolt.Tx }
 
 func reserved(bucket string) bool {
-	return bucket == string(bucketMeta) || bucket == string(bucketItems) || bucket == string(bucketChunks)
+	return bucket == string(bucketMeta) || bucket == string(bucketItems) || bucket == string(bucketChunks) ||
+		bucket == string(bucketPending)
 }
 
 func (t Tx) bucket(name string, create bool) (*bolt.Bucket, error) {

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"os"
+	"runtime/debug"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -18,7 +20,7 @@ import (
 
 // SchemaVersion is the version of the layout this code writes. Open
 // migrates older files forward and refuses newer ones.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ChunkSize is the size of the chunks an item's bytes are kept in.
 const ChunkSize = 1 << 20
@@ -27,7 +29,12 @@ var (
 	bucketMeta   = []byte("meta")
 	bucketItems  = []byte("items")
 	bucketChunks = []byte("chunks")
-	keySchema    = []byte("schema")
+	// bucketPending holds the ids of items whose chunks are being written
+	// and whose record is not committed yet: their chunks are work in
+	// progress (or the remains of an interrupted write), not damage. Open
+	// removes them.
+	bucketPending = []byte("pending")
+	keySchema     = []byte("schema")
 )
 
 // Errors.
@@ -49,10 +56,19 @@ type Options struct {
 	// MaxSize caps the file's size in bytes; 0 means no cap.
 	MaxSize int
 	// MaxBatchSize and MaxBatchDelay tune how concurrent small writes are
-	// coalesced into one transaction; zero values pick 64 and 2 ms.
+	// coalesced into one transaction; zero values pick
+	// [DefaultMaxBatchSize] and [DefaultMaxBatchDelay].
 	MaxBatchSize  int
 	MaxBatchDelay time.Duration
 }
+
+// Defaults for [Options.MaxBatchSize] and [Options.MaxBatchDelay]. bbolt's
+// own (1000 calls, 10 ms) make every batch wait for its timer when fewer
+// writers than that run at once, which is slower than plain transactions.
+const (
+	DefaultMaxBatchSize  = 64
+	DefaultMaxBatchDelay = 2 * time.Millisecond
+)
 
 // DB is an open store.
 type DB struct {
@@ -72,59 +88,47 @@ type Item struct {
 }
 
 // Open opens or creates the store at path, migrates it to [SchemaVersion]
-// and removes orphan chunks left by interrupted writes.
-func Open(path string, o Options) (*DB, error) {
+// and removes orphan chunks left by interrupted writes. A file that is not
+// a sound store gives an error wrapping [ErrCorrupt]; a file held by
+// another process, [ErrLocked] once [Options.LockTimeout] has passed.
+func Open(path string, o Options) (db *DB, err error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
 	}
 	if o.MaxBatchSize == 0 {
-		o.MaxBatchSize = 64
+		o.MaxBatchSize = DefaultMaxBatchSize
 	}
 	if o.MaxBatchDelay == 0 {
-		o.MaxBatchDelay = 2 * time.Millisecond
+		o.MaxBatchDelay = DefaultMaxBatchDelay
 	}
-	if _, err := os.Stat(path); err == nil && !o.ReadOnly {
-		// bbolt panics on some damaged files; check the header first.
-		if err := checkHeader(path); err != nil {
-			return nil, err
-		}
-	}
-	b, err := openBolt(path, o)
-	if err != nil {
+	if err := checkFile(path); err != nil {
 		return nil, err
 	}
-	b.MaxBatchSize = o.MaxBatchSize
-	b.MaxBatchDelay = o.MaxBatchDelay
-	db := &DB{bolt: b, path: path}
-	if !o.ReadOnly {
-		if err := db.migrate(); err != nil {
-			b.Close()
-			return nil, err
-		}
-		if _, err := db.removeOrphans(); err != nil {
-			b.Close()
-			return nil, err
-		}
-	} else if err := db.checkVersion(); err != nil {
-		b.Close()
-		return nil, err
-	}
-	return db, nil
-}
-
-func openBolt(path string, o Options) (b *bolt.DB, err error) {
+	// bbolt panics on some damaged pages, and a page past the end of a
+	// truncated file faults: report either as ErrCorrupt, and release the
+	// file (and its lock) that bbolt may have left open.
+	var file *os.File
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		// bbolt may panic on a damaged file; report it as an error.
 		if r := recover(); r != nil {
-			b, err = nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)
+			if db != nil {
+				closeQuietly(db.bolt)
+			} else if file != nil {
+				file.Close()
+			}
+			db, err = nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)
 		}
 	}()
-	b, err = bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        o.LockTimeout,
-		ReadOnly:       o.ReadOnly,
-		MaxSize:        o.MaxSize,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: false,
+	b, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      o.LockTimeout,
+		ReadOnly:     o.ReadOnly,
+		MaxSize:      o.MaxSize,
+		FreelistType: bolt.FreelistMapType,
+		OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		},
 	})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout):
@@ -134,13 +138,70 @@ func openBolt(path string, o Options) (b *bolt.DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	return b, nil
+	b.MaxBatchSize = o.MaxBatchSize
+	b.MaxBatchDelay = o.MaxBatchDelay
+	db = &DB{bolt: b, path: path}
+	if !o.ReadOnly {
+		err = db.migrate()
+		if err == nil {
+			_, err = db.removeOrphans()
+		}
+	} else {
+		err = db.checkVersion()
+	}
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	return db, nil
 }
 
-// checkHeader refuses a file that is not a bbolt database before bbolt
-// maps it.
-func checkHeader(path string) error {
+func closeQuietly(b *bolt.DB) {
+	defer func() { recover() }()
+	b.Close()
+}
+
+// The layout of a bbolt meta page: a 16-byte page header, then the meta.
+const (
+	metaMagic      = 0xED0CDAED
+	metaVersion    = 2
+	pgidNoFreelist = ^uint64(0)
+)
+
+type metaPage struct {
+	magic, version, pageSize   uint32
+	root, freelist, pgid, txid uint64
+	checksumOK                 bool
+}
+
+func parseMeta(p []byte) metaPage {
+	le := binary.LittleEndian
+	m := p[16:]
+	h := fnv.New64a()
+	h.Write(m[:56])
+	return metaPage{
+		magic: le.Uint32(m[0:]), version: le.Uint32(m[4:]), pageSize: le.Uint32(m[8:]),
+		root: le.Uint64(m[16:]), freelist: le.Uint64(m[32:]), pgid: le.Uint64(m[40:]), txid: le.Uint64(m[48:]),
+		checksumOK: h.Sum64() == le.Uint64(m[56:]),
+	}
+}
+
+func (m metaPage) valid(fileSize int64) bool {
+	return m.magic == metaMagic && m.version == metaVersion && m.checksumOK &&
+		m.root >= 2 && m.root < m.pgid && (m.freelist == pgidNoFreelist || m.freelist >= 2 && m.freelist < m.pgid) &&
+		m.pgid <= uint64(fileSize)/uint64(m.pageSize)
+}
+
+// checkFile refuses, before bbolt maps it, a file that is not a bbolt
+// database or that is shorter than its own meta page says (a truncated
+// file, whose missing pages would fault when touched). bbolt keeps two
+// meta pages and falls back to the older one if the newer one was torn;
+// so do we, but the first page must at least carry the magic number.
+func checkFile(path string) error {
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -149,16 +210,43 @@ func checkHeader(path string) error {
 	if err != nil {
 		return err
 	}
-	if st.Size() == 0 {
-		return nil
+	size := st.Size()
+	if size == 0 {
+		return nil // bbolt initialises an empty file
 	}
-	var hdr [32]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	hdr := make([]byte, 16+64)
+	if _, err := io.ReadFull(f, hdr); err != nil {
 		return fmt.Errorf("%w: %s: too short", ErrCorrupt, path)
 	}
-	// Page header (16 bytes) then meta: magic 0xED0CDAED.
-	if binary.LittleEndian.Uint32(hdr[16:20]) != 0xED0CDAED {
+	m0 := parseMeta(hdr)
+	if m0.magic != metaMagic {
 		return fmt.Errorf("%w: %s: not a testimony database", ErrCorrupt, path)
+	}
+	ps := m0.pageSize
+	if ps < 1024 || ps > 1<<24 || ps&(ps-1) != 0 {
+		return fmt.Errorf("%w: %s: page size %d", ErrCorrupt, path, ps)
+	}
+	if size < 2*int64(ps) {
+		return fmt.Errorf("%w: %s: %d bytes, shorter than its two meta pages", ErrCorrupt, path, size)
+	}
+	if _, err := f.ReadAt(hdr, int64(ps)); err != nil {
+		return fmt.Errorf("%w: %s: reading the second meta page: %v", ErrCorrupt, path, err)
+	}
+	m1 := parseMeta(hdr)
+	// bbolt uses the valid meta page with the higher transaction id.
+	var use *metaPage
+	for _, m := range []*metaPage{&m0, &m1} {
+		if m.magic == metaMagic && m.version == metaVersion && m.checksumOK && m.pageSize == ps &&
+			(use == nil || m.txid > use.txid) {
+			use = m
+		}
+	}
+	switch {
+	case use == nil:
+		return fmt.Errorf("%w: %s: no valid meta page", ErrCorrupt, path)
+	case !use.valid(size):
+		return fmt.Errorf("%w: %s: the meta page names %d pages of %d bytes, the file has %d bytes",
+			ErrCorrupt, path, use.pgid, ps, size)
 	}
 	return nil
 }
@@ -195,6 +283,10 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
+	func(tx *bolt.Tx) error { // 1 → 2: pending writes are recorded
+		_, err := tx.CreateBucketIfNotExists(bucketPending)
+		return err
+	},
 }
 
 func (db *DB) migrate() error {
@@ -217,11 +309,17 @@ func (db *DB) migrate() error {
 }
 
 // removeOrphans deletes chunks that belong to no item record: the remains
-// of writes that never committed.
+// of writes that never committed. It runs at Open, before any writer.
 func (db *DB) removeOrphans() (int, error) {
 	n := 0
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
+		if err := tx.DeleteBucket(bucketPending); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketPending); err != nil {
+			return err
+		}
 		c := chunks.Cursor()
 		var orphans [][]byte
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -316,7 +414,13 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 func (w *ItemWriter) flush() error {
 	key := chunkKey(w.id, w.chunks)
 	val := w.buf
+	first := w.chunks == 0
 	err := w.db.bolt.Batch(func(tx *bolt.Tx) error {
+		if first {
+			if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketChunks).Put(key, val)
 	})
 	if err != nil {
@@ -353,6 +457,9 @@ func (w *ItemWriter) Commit(it Item) (Item, error) {
 				return err
 			}
 		}
+		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketItems).Put(w.id, rec)
 	})
 	if err != nil {
@@ -382,6 +489,9 @@ func (w *ItemWriter) abort() {
 	w.db.bolt.Update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketItems).Get(w.id) != nil {
 			return nil
+		}
+		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
+			return err
 		}
 		return deleteChunks(tx, w.id)
 	})

@@ -1,0 +1,535 @@
+package store
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var itemSizes = []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + ChunkSize/2}
+
+// TestItemRoundTrip: items of sizes around the chunk size read back byte
+// for byte, whatever the size of the writes, and their records say so.
+func TestItemRoundTrip(t *testing.T) {
+	db := openTemp(t, Options{})
+	for i, size := range itemSizes {
+		for _, step := range []int{1 << 30, 4096, 777} {
+			if size > 2*ChunkSize && step < 4096 {
+				continue // slow and proves nothing more
+			}
+			t.Run(fmt.Sprintf("size=%d/write=%d", size, min(step, size)), func(t *testing.T) {
+				data := pattern(uint64(i*10+step), size)
+				rec := Item{Kind: "submission", Day: "2026-08-27", Recipients: "fp", Source: "src1"}
+				w := db.NewItem()
+				for p := data; len(p) > 0; {
+					k := min(step, len(p))
+					if n, err := w.Write(p[:k]); err != nil || n != k {
+						t.Fatalf("Write: %d, %v", n, err)
+					}
+					p = p[k:]
+				}
+				it, err := w.Commit(rec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if it.ID != w.ID() {
+					t.Errorf("Commit gave id %s, ID() said %s", it.ID, w.ID())
+				}
+				if it.Kind != rec.Kind || it.Day != rec.Day || it.Recipients != rec.Recipients || it.Source != rec.Source {
+					t.Errorf("record %+v lost fields of %+v", it, rec)
+				}
+				wantChunks := (size + ChunkSize - 1) / ChunkSize
+				if it.Size != int64(size) || it.Chunks != wantChunks {
+					t.Errorf("record: size %d chunks %d, want %d and %d", it.Size, it.Chunks, size, wantChunks)
+				}
+				key, _ := hex.DecodeString(it.ID)
+				if n := chunkCount(t, db, key); n != wantChunks {
+					t.Errorf("%d chunks stored, want %d", n, wantChunks)
+				}
+				got, err := db.Item(it.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got != it {
+					t.Errorf("Item() = %+v, Commit gave %+v", got, it)
+				}
+				if back := readItem(t, db, it.ID); !bytes.Equal(back, data) {
+					t.Errorf("read back %d bytes, differ from the %d written", len(back), len(data))
+				}
+				// Small reads give the same bytes.
+				_, r, _ := db.Open(it.ID)
+				var small bytes.Buffer
+				if _, err := io.CopyBuffer(&small, struct{ io.Reader }{r}, make([]byte, 1000)); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(small.Bytes(), data) {
+					t.Error("reading in 1000-byte pieces gave other bytes")
+				}
+			})
+		}
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestItemWriterMisuse(t *testing.T) {
+	db := openTemp(t, Options{})
+	w := db.NewItem()
+	w.Write([]byte("x"))
+	if _, err := w.Commit(Item{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("y")); err == nil {
+		t.Error("Write after Commit succeeded")
+	}
+	if _, err := w.Commit(Item{}); err == nil {
+		t.Error("second Commit succeeded")
+	}
+	w.Abort() // no effect after Commit
+	if got := readItem(t, db, w.ID()); string(got) != "x" {
+		t.Errorf("Abort after Commit changed the item: %q", got)
+	}
+	a, b := db.NewItem(), db.NewItem()
+	if a.ID() == b.ID() || len(a.ID()) != 2*idLen {
+		t.Errorf("ids %q and %q", a.ID(), b.ID())
+	}
+}
+
+func TestItemsAndDelete(t *testing.T) {
+	db := openTemp(t, Options{})
+	want := map[string][]byte{}
+	for i, size := range itemSizes {
+		data := pattern(uint64(i), size)
+		it := writeItem(t, db, data, 64<<10, Item{Kind: "submission", Day: fmt.Sprintf("2026-08-%02d", i+1)})
+		want[it.ID] = data
+	}
+	items, err := db.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range items {
+		ids = append(ids, it.ID)
+		if it.Size != int64(len(want[it.ID])) {
+			t.Errorf("item %s: size %d, want %d", it.ID, it.Size, len(want[it.ID]))
+		}
+	}
+	if len(items) != len(want) {
+		t.Fatalf("Items listed %d, want %d", len(items), len(want))
+	}
+	st, err := db.Stats()
+	if err != nil || st.Items != len(want) {
+		t.Errorf("Stats: %+v, %v", st, err)
+	}
+	slices.Sort(ids)
+	// Delete the largest and the empty one.
+	var big, empty string
+	for id, d := range want {
+		switch len(d) {
+		case 3*ChunkSize + ChunkSize/2:
+			big = id
+		case 0:
+			empty = id
+		}
+	}
+	// A reader opened before the delete fails with ErrNotFound after its
+	// first chunk, not with wrong bytes.
+	_, r, err := db.Open(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := make([]byte, 10)
+	if _, err := io.ReadFull(r, first); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{big, empty} {
+		if err := db.Delete(id); err != nil {
+			t.Fatalf("Delete(%s): %v", id, err)
+		}
+		delete(want, id)
+		if _, err := db.Item(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Item after Delete: %v", err)
+		}
+		if _, _, err := db.Open(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Open after Delete: %v", err)
+		}
+		if err := db.Delete(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("second Delete: %v", err)
+		}
+		key, _ := hex.DecodeString(id)
+		if n := chunkCount(t, db, key); n != 0 {
+			t.Errorf("%d chunks left after Delete", n)
+		}
+	}
+	if _, err := io.ReadAll(r); !errors.Is(err, ErrNotFound) {
+		t.Errorf("reading a deleted item: %v, want ErrNotFound", err)
+	}
+	// The others are intact; nothing else was removed.
+	total := 0
+	for id, d := range want {
+		total += (len(d) + ChunkSize - 1) / ChunkSize
+		if got := readItem(t, db, id); !bytes.Equal(got, d) {
+			t.Errorf("item %s changed by deleting others", id)
+		}
+	}
+	if n := chunkCount(t, db, nil); n != total {
+		t.Errorf("%d chunks in the store, the remaining items have %d", n, total)
+	}
+	if err := db.Check(); err != nil {
+		t.Errorf("Check after deletes: %v", err)
+	}
+	for _, bad := range []string{"", "zz", strings.Repeat("ab", idLen+1), "../../etc/passwd", strings.Repeat("0", 2*idLen)} {
+		if _, err := db.Item(bad); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Item(%q): %v", bad, err)
+		}
+		if err := db.Delete(bad); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Delete(%q): %v", bad, err)
+		}
+	}
+}
+
+// TestAbort: an aborted item is invisible and its chunks are gone at once;
+// a writer that never commits leaves chunks that the next Open removes.
+func TestAbort(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keep := writeItem(t, db, pattern(1, 2*ChunkSize+5), 1<<20, Item{Kind: "submission"})
+
+	w := db.NewItem()
+	w.Write(pattern(2, 2*ChunkSize+100))
+	key, _ := hex.DecodeString(w.ID())
+	if n := chunkCount(t, db, key); n != 2 {
+		t.Fatalf("%d chunks written before Abort, want 2", n)
+	}
+	w.Abort()
+	w.Abort()
+	if n := chunkCount(t, db, key); n != 0 {
+		t.Errorf("%d chunks left after Abort", n)
+	}
+	if _, err := w.Commit(Item{}); err == nil {
+		t.Error("Commit after Abort succeeded")
+	}
+	if _, err := db.Item(w.ID()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("aborted item: %v", err)
+	}
+
+	// An interrupted writer: chunks on disk, no record.
+	lost := db.NewItem()
+	lost.Write(pattern(3, 3*ChunkSize+ChunkSize/2))
+	lostKey, _ := hex.DecodeString(lost.ID())
+	if n := chunkCount(t, db, lostKey); n != 3 {
+		t.Fatalf("%d chunks of the interrupted writer on disk, want 3", n)
+	}
+	items, _ := db.Items()
+	if len(items) != 1 || items[0].ID != keep.ID {
+		t.Errorf("Items while a writer is pending: %+v", items)
+	}
+	// Its chunks are a write in progress, not damage; a read-only Open (as
+	// after a crash) sees them the same way.
+	if err := db.Check(); err != nil {
+		t.Errorf("Check while a writer is pending: %v", err)
+	}
+	db.Close()
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.Check(); err != nil {
+		t.Errorf("Check (read-only) of an interrupted write: %v", err)
+	}
+	if n := chunkCount(t, ro, lostKey); n != 3 {
+		t.Errorf("a read-only Open removed chunks: %d left", n)
+	}
+	ro.Close()
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n := chunkCount(t, db, lostKey); n != 0 {
+		t.Errorf("%d orphan chunks left after Open", n)
+	}
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bucketPending).Cursor().First(); k != nil {
+			t.Errorf("pending entry %x left after Open", k)
+		}
+		return nil
+	})
+	if err := db.Check(); err != nil {
+		t.Errorf("Check after Open: %v", err)
+	}
+	if got := readItem(t, db, keep.ID); !bytes.Equal(got, pattern(1, 2*ChunkSize+5)) {
+		t.Error("removing orphans damaged a committed item")
+	}
+}
+
+// TestCheckFindsDamage tampers with the file's buckets directly and
+// expects Check to name each problem.
+func TestCheckFindsDamage(t *testing.T) {
+	cases := []struct {
+		name   string
+		tamper func(tx *bolt.Tx, id []byte) error
+		want   string
+	}{
+		{"missing chunk", func(tx *bolt.Tx, id []byte) error {
+			return tx.Bucket(bucketChunks).Delete(chunkKey(id, 1))
+		}, "2 chunks with"},
+		{"orphan chunk", func(tx *bolt.Tx, id []byte) error {
+			return tx.Bucket(bucketChunks).Put(chunkKey(newID(), 0), []byte("stray"))
+		}, "orphan chunk"},
+		{"short chunk", func(tx *bolt.Tx, id []byte) error {
+			return tx.Bucket(bucketChunks).Put(chunkKey(id, 2), []byte("short"))
+		}, "record says 3 and"},
+		{"record size", func(tx *bolt.Tx, id []byte) error {
+			var it Item
+			json.Unmarshal(tx.Bucket(bucketItems).Get(id), &it)
+			it.Size++
+			rec, _ := json.Marshal(it)
+			return tx.Bucket(bucketItems).Put(id, rec)
+		}, "record says 3 and"},
+		{"record of another id", func(tx *bolt.Tx, id []byte) error {
+			rec := bytes.Clone(tx.Bucket(bucketItems).Get(id))
+			other := newID()
+			tx.Bucket(bucketItems).Put(other, rec)
+			return nil
+		}, "record names"},
+		{"unreadable record", func(tx *bolt.Tx, id []byte) error {
+			return tx.Bucket(bucketItems).Put(id, []byte("{not json"))
+		}, "unreadable record"},
+		{"chunk with a bad key", func(tx *bolt.Tx, id []byte) error {
+			return tx.Bucket(bucketChunks).Put(append(bytes.Clone(id), 0), []byte("x"))
+		}, "bad key"},
+		{"chunk beyond the record", func(tx *bolt.Tx, id []byte) error {
+			c := tx.Bucket(bucketChunks)
+			v := bytes.Clone(c.Get(chunkKey(id, 2)))
+			c.Delete(chunkKey(id, 2))
+			return c.Put(chunkKey(id, 7), v)
+		}, "chunk 7"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			db := openTemp(t, Options{})
+			writeItem(t, db, pattern(5, 100), 100, Item{Kind: "reply"})
+			it := writeItem(t, db, pattern(6, 2*ChunkSize+1000), 1<<20, Item{Kind: "submission"})
+			if err := db.Check(); err != nil {
+				t.Fatalf("Check before tampering: %v", err)
+			}
+			id, _ := hex.DecodeString(it.ID)
+			if err := db.bolt.Update(func(tx *bolt.Tx) error { return c.tamper(tx, id) }); err != nil {
+				t.Fatal(err)
+			}
+			err := db.Check()
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Check: %v, want ErrCorrupt naming %q", err, c.want)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestBackupWhileWriting: a hot backup taken while writers run opens and
+// passes Check, and holds every item committed before it began.
+func TestBackupWhileWriting(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(filepath.Join(dir, "t.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	before := map[string][]byte{}
+	for i := range 4 {
+		d := pattern(uint64(i), 300<<10+i)
+		before[writeItem(t, db, d, 32<<10, Item{Kind: "submission"}).ID] = d
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				w := db.NewItem()
+				size := []int{4 << 10, 200 << 10, ChunkSize + 3}[i%3]
+				if _, err := w.Write(pattern(uint64(g*1000+i), size)); err != nil {
+					errs <- err
+					return
+				}
+				if i%5 == 4 {
+					w.Abort() // leaves nothing
+					continue
+				}
+				if _, err := w.Commit(Item{Kind: "submission"}); err != nil {
+					errs <- err
+					return
+				}
+				written.Add(1)
+			}
+		})
+	}
+	// Let the writers get going, then back up twice: to a file and to a
+	// stream.
+	for written.Load() < 8 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	backup := filepath.Join(dir, "backup.db")
+	n, err := db.BackupFile(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	m, err := db.Backup(&buf)
+	if err != nil || m != int64(buf.Len()) {
+		t.Fatalf("Backup: %d bytes (%d in the buffer), %v", m, buf.Len(), err)
+	}
+	stop.Store(true)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("writer: %v", err)
+	}
+	st, err := os.Stat(backup)
+	if err != nil || st.Size() != n || st.Mode().Perm() != 0o600 {
+		t.Fatalf("backup file: %v, %v (BackupFile said %d bytes)", st, err, n)
+	}
+	if err := db.Check(); err != nil {
+		t.Errorf("Check of the live store: %v", err)
+	}
+	stream := filepath.Join(dir, "stream.db")
+	os.WriteFile(stream, buf.Bytes(), 0o600)
+	for _, p := range []string{backup, stream} {
+		bdb, err := Open(p, Options{ReadOnly: true})
+		if err != nil {
+			t.Fatalf("opening the backup: %v", err)
+		}
+		if err := bdb.Check(); err != nil {
+			t.Errorf("Check of the backup %s: %v", filepath.Base(p), err)
+		}
+		items, _ := bdb.Items()
+		for id, d := range before {
+			if got := readItem(t, bdb, id); !bytes.Equal(got, d) {
+				t.Errorf("backup lacks item %s committed before it", id)
+			}
+		}
+		t.Logf("%s: %d items (%d written in all while backing up)", filepath.Base(p), len(items), written.Load())
+		bdb.Close()
+	}
+}
+
+// TestCheckWhileWriting runs Check (as the control socket does on a
+// serving store) while writers commit; the race detector watches.
+func TestCheckWhileWriting(t *testing.T) {
+	db := openTemp(t, Options{})
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Go(func() {
+			for i := 0; !stop.Load(); i++ {
+				it := writeItem(t, db, pattern(uint64(g*100+i), 20<<10), 8<<10, Item{Kind: "submission"})
+				if i%2 == 0 {
+					db.Delete(it.ID)
+				}
+			}
+		})
+	}
+	for range 20 {
+		if err := db.Check(); err != nil && !strings.Contains(err.Error(), "orphan chunk") {
+			t.Error(err)
+		}
+	}
+	stop.Store(true)
+	wg.Wait()
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestCompactDropsDeletedBytes: after deleting items, Compact gives a
+// smaller file that no longer holds their bytes, and keeps the rest.
+func TestCompactDropsDeletedBytes(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	type kept struct {
+		id     string
+		data   []byte
+		marker []byte
+	}
+	var all []kept
+	for i := range 6 {
+		data := pattern(uint64(i), 600<<10)
+		marker := []byte(fmt.Sprintf("MARKER-%02d-%s", i, hex.EncodeToString(pattern(uint64(i+50), 16))))
+		copy(data[300<<10:], marker)
+		it := writeItem(t, db, data, 64<<10, Item{Kind: "submission"})
+		all = append(all, kept{it.ID, data, marker})
+	}
+	for i := 0; i < len(all); i += 2 {
+		if err := db.Delete(all[i].id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file, _ := os.ReadFile(path)
+	stale := 0
+	for i := 0; i < len(all); i += 2 {
+		if bytes.Contains(file, all[i].marker) {
+			stale++
+		}
+	}
+	if stale == 0 {
+		t.Fatal("no deleted item's marker left in the file before Compact: the test proves nothing")
+	}
+	dst := filepath.Join(dir, "compact.db")
+	if err := db.Compact(dst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dst + ".compacting"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("temporary file left: %v", err)
+	}
+	small, _ := os.ReadFile(dst)
+	t.Logf("%d bytes before compacting (%d deleted markers in free pages), %d after", len(file), stale, len(small))
+	if len(small) >= len(file) {
+		t.Errorf("compacted file is %d bytes, the original %d", len(small), len(file))
+	}
+	for i, k := range all {
+		if got := bytes.Contains(small, k.marker); got != (i%2 == 1) {
+			t.Errorf("item %d (deleted %v): marker in the compacted file = %v", i, i%2 == 0, got)
+		}
+	}
+	cdb, err := Open(dst, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdb.Close()
+	if err := cdb.Check(); err != nil {
+		t.Error(err)
+	}
+	items, _ := cdb.Items()
+	if len(items) != 3 {
+		t.Errorf("%d items after compacting, want 3", len(items))
+	}
+	for i := 1; i < len(all); i += 2 {
+		if got := readItem(t, cdb, all[i].id); !bytes.Equal(got, all[i].data) {
+			t.Errorf("kept item %d differs after compacting", i)
+		}
+	}
+}

@@ -1,0 +1,423 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func TestOpenCreatesAndRecordsSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "new.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Path() != path {
+		t.Errorf("Path() = %q, want %q", db.Path(), path)
+	}
+	var schema int
+	var buckets []string
+	db.bolt.View(func(tx *bolt.Tx) error {
+		schema = schemaOf(tx)
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			buckets = append(buckets, string(name))
+			return nil
+		})
+	})
+	if schema != SchemaVersion {
+		t.Errorf("schema recorded %d, want %d", schema, SchemaVersion)
+	}
+	if got := strings.Join(buckets, ","); got != "chunks,items,meta,pending" {
+		t.Errorf("buckets %s, want chunks,items,meta,pending", got)
+	}
+	if err := db.Check(); err != nil {
+		t.Errorf("Check of a new store: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("file mode %v, want 0600", st.Mode().Perm())
+	}
+	// Reopening keeps what was there.
+	db, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := writeItem(t, db, []byte("kept"), 10, Item{Kind: "submission"})
+	db.Close()
+	for _, ro := range []bool{false, true} {
+		db, err = Open(path, Options{ReadOnly: ro})
+		if err != nil {
+			t.Fatalf("reopen (read-only %v): %v", ro, err)
+		}
+		if got := readItem(t, db, it.ID); string(got) != "kept" {
+			t.Errorf("after reopen (read-only %v): %q", ro, got)
+		}
+		db.Close()
+	}
+}
+
+func TestOpenMigratesSchemaZero(t *testing.T) {
+	// A file of schema 0: a bare bbolt file with no buckets.
+	path := filepath.Join(t.TempDir(), "old.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if v := schemaOf(tx); v != SchemaVersion {
+			t.Errorf("schema after migration %d, want %d", v, SchemaVersion)
+		}
+		return nil
+	})
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestOpenMigratesSchemaOne: a file of the first layout (no pending
+// bucket) keeps its items, loses its orphan chunks, and checks.
+func TestOpenMigratesSchemaOne(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, orphan := newID(), newID()
+	data := pattern(1, ChunkSize+10)
+	rec := fmt.Sprintf(`{"id":"%x","kind":"submission","day":"2026-08-27","size":%d,"recipients":"fp","source":"s","chunks":2}`, id, len(data))
+	err = b.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketMeta, bucketItems, bucketChunks} {
+			tx.CreateBucket(name)
+		}
+		tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 1))
+		tx.Bucket(bucketItems).Put(id, []byte(rec))
+		tx.Bucket(bucketChunks).Put(chunkKey(id, 0), data[:ChunkSize])
+		tx.Bucket(bucketChunks).Put(chunkKey(id, 1), data[ChunkSize:])
+		return tx.Bucket(bucketChunks).Put(chunkKey(orphan, 0), []byte("left by a crash"))
+	})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read-only, the old file is readable as it is, and its orphan shows.
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readItem(t, ro, fmt.Sprintf("%x", id)); !bytes.Equal(got, data) {
+		t.Error("schema 1 item unreadable read-only")
+	}
+	if err := ro.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "orphan chunk") {
+		t.Errorf("Check of a schema 1 file with an orphan: %v", err)
+	}
+	ro.Close()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if v := schemaOf(tx); v != SchemaVersion {
+			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
+		}
+		return nil
+	})
+	if got := readItem(t, db, fmt.Sprintf("%x", id)); !bytes.Equal(got, data) {
+		t.Error("item changed by the migration")
+	}
+	if n := chunkCount(t, db, orphan); n != 0 {
+		t.Errorf("orphan chunk kept")
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "newer.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, SchemaVersion+1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := os.ReadFile(path)
+	for _, ro := range []bool{false, true} {
+		db, err := Open(path, Options{ReadOnly: ro})
+		if !errors.Is(err, ErrNewer) {
+			if db != nil {
+				db.Close()
+			}
+			t.Fatalf("Open (read-only %v) of a newer schema: %v, want ErrNewer", ro, err)
+		}
+		if !strings.Contains(err.Error(), fmt.Sprint(SchemaVersion+1)) {
+			t.Errorf("error does not name the schema: %v", err)
+		}
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Error("refusing a newer file changed it")
+	}
+}
+
+// TestLockedByOtherProcess: while this process has the store open, a
+// second process gets ErrLocked within its lock time-out, not a hang.
+func TestLockedByOtherProcess(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, ro := range []string{"rw", "ro"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		cmd := child(ctx, t, "TestLockChild", "STORE_LOCK_CHILD="+path, "STORE_LOCK_MODE="+ro)
+		start := time.Now()
+		out, err := cmd.CombinedOutput()
+		cancel()
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s child: %v\n%s", ro, err, out)
+		}
+		if !strings.Contains(string(out), "CHILD: locked") {
+			t.Fatalf("%s child did not report ErrLocked:\n%s", ro, out)
+		}
+		if !strings.Contains(string(out), "in use by another process") {
+			t.Errorf("%s child: the error does not say the file is in use:\n%s", ro, out)
+		}
+		t.Logf("%s child gave up after %v (lock time-out 300ms)", ro, took)
+	}
+	// Once the holder closes, another process gets in.
+	db.Close()
+	cmd := child(context.Background(), t, "TestLockChild", "STORE_LOCK_CHILD="+path, "STORE_LOCK_MODE=rw")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "CHILD: opened") {
+		t.Fatalf("after close, child could not open: %v\n%s", err, out)
+	}
+}
+
+// TestLockChild is the child of TestLockedByOtherProcess.
+func TestLockChild(t *testing.T) {
+	path := os.Getenv("STORE_LOCK_CHILD")
+	if path == "" {
+		t.Skip("child process of TestLockedByOtherProcess")
+	}
+	start := time.Now()
+	db, err := Open(path, Options{LockTimeout: 300 * time.Millisecond, ReadOnly: os.Getenv("STORE_LOCK_MODE") == "ro"})
+	took := time.Since(start)
+	switch {
+	case err == nil:
+		db.Close()
+		fmt.Println("CHILD: opened")
+	case errors.Is(err, ErrLocked):
+		fmt.Printf("CHILD: locked after %v: %v\n", took, err)
+		if took > 5*time.Second {
+			t.Errorf("gave up only after %v", took)
+		}
+	default:
+		t.Fatalf("CHILD: unexpected error %v", err)
+	}
+}
+
+// TestOpenDamagedFile: whatever the damage, Open returns an error that
+// wraps ErrCorrupt, or else Check does; neither panics.
+func TestOpenDamagedFile(t *testing.T) {
+	// A store with some items, to damage in various ways.
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	db, err := Open(good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		writeItem(t, db, pattern(uint64(i), 700<<10), 64<<10, Item{Kind: "submission"})
+	}
+	db.Close()
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int(binary.LittleEndian.Uint32(orig[24:28]))
+	if pageSize < 1024 {
+		t.Fatalf("page size %d read from the header", pageSize)
+	}
+	damaged := func(name string, f func(b []byte) []byte) (string, []byte) {
+		return name, f(bytes.Clone(orig))
+	}
+	cases := map[string][]byte{}
+	add := func(name string, b []byte) { cases[name] = b }
+	add(damaged("random bytes", func(b []byte) []byte { return pattern(99, 64<<10) }))
+	add(damaged("random bytes, bbolt magic", func(b []byte) []byte {
+		r := pattern(98, 64<<10)
+		copy(r, b[:32]) // a header that looks right over garbage
+		return r
+	}))
+	add(damaged("truncated to 10 bytes", func(b []byte) []byte { return b[:10] }))
+	add(damaged("truncated to one page", func(b []byte) []byte { return b[:pageSize] }))
+	add(damaged("truncated to two pages and a bit", func(b []byte) []byte { return b[:2*pageSize+100] }))
+	add(damaged("truncated to half", func(b []byte) []byte { return b[:len(b)/2] }))
+	m0, m1 := parseMeta(orig), parseMeta(orig[pageSize:])
+	meta := m0
+	if m1.txid > m0.txid {
+		meta = m1
+	}
+	used := int(meta.pgid) * pageSize
+	if used > len(orig) || used < 4*pageSize {
+		t.Fatalf("meta page says %d pages in use, the file has %d bytes", meta.pgid, len(orig))
+	}
+	add(damaged("truncated inside the pages in use", func(b []byte) []byte { return b[:used-pageSize] }))
+	add(damaged("zeroed header", func(b []byte) []byte { clear(b[:pageSize]); return b }))
+	add(damaged("both meta pages zeroed", func(b []byte) []byte { clear(b[:2*pageSize]); return b }))
+	add(damaged("root page random", func(b []byte) []byte {
+		copy(b[int(meta.root)*pageSize:], pattern(97, pageSize))
+		return b
+	}))
+	add(damaged("root page zeroed", func(b []byte) []byte {
+		clear(b[int(meta.root)*pageSize:][:pageSize])
+		return b
+	}))
+	add(damaged("freelist page random", func(b []byte) []byte {
+		copy(b[int(meta.freelist)*pageSize:], pattern(96, pageSize))
+		return b
+	}))
+	for name, b := range cases {
+		for _, ro := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/read-only=%v", name, ro), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "bad.db")
+				if err := os.WriteFile(path, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Fatalf("Open or Check panicked: %v", r)
+						}
+					}()
+					var db *DB
+					db, err = Open(path, Options{ReadOnly: ro})
+					if err == nil {
+						// Damage Open need not touch (a read-only Open
+						// reads no freelist) must show in Check.
+						defer db.Close()
+						err = db.Check()
+						t.Logf("Open succeeded; Check: %v", err)
+					}
+				}()
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open, then Check: %v, want an error wrapping ErrCorrupt", err)
+				}
+				t.Logf("%v", err)
+			})
+		}
+	}
+}
+
+// TestMaxSize: at the size cap, writes fail with ErrFull and no partial
+// item becomes visible; what was committed before stays whole.
+func TestMaxSize(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "capped.db")
+	const limit = 8 << 20
+	db, err := Open(path, Options{MaxSize: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed := map[string][]byte{}
+	var full error
+	for i := range 40 {
+		data := pattern(uint64(i), 1<<20+300<<10)
+		w := db.NewItem()
+		_, err := w.Write(data)
+		if err == nil {
+			var it Item
+			it, err = w.Commit(Item{Kind: "submission"})
+			if err == nil {
+				committed[it.ID] = data
+				continue
+			}
+		} else {
+			w.Abort()
+		}
+		full = err
+		break
+	}
+	if !errors.Is(full, ErrFull) {
+		t.Fatalf("writing past the cap: %v, want ErrFull", full)
+	}
+	if len(committed) == 0 {
+		t.Fatal("no item fitted under the cap: the test proves nothing")
+	}
+	// Small writes after the cap fail the same way, or succeed whole.
+	for i := range 20 {
+		w := db.NewItem()
+		data := pattern(uint64(100+i), 3000)
+		w.Write(data)
+		it, err := w.Commit(Item{Kind: "reply"})
+		if err == nil {
+			committed[it.ID] = data
+		} else if !errors.Is(err, ErrFull) {
+			t.Fatalf("small write at the cap: %v", err)
+		}
+	}
+	check := func(db *DB) {
+		t.Helper()
+		items, err := db.Items()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) != len(committed) {
+			t.Errorf("%d items visible, %d committed", len(items), len(committed))
+		}
+		for _, it := range items {
+			want, ok := committed[it.ID]
+			if !ok {
+				t.Errorf("item %s visible but its Commit failed", it.ID)
+				continue
+			}
+			if got := readItem(t, db, it.ID); !bytes.Equal(got, want) {
+				t.Errorf("item %s: %d bytes read back, want %d (same content: %v)", it.ID, len(got), len(want), bytes.Equal(got, want))
+			}
+		}
+	}
+	check(db)
+	db.Close()
+	if st, _ := os.Stat(path); st.Size() > limit {
+		t.Errorf("file is %d bytes, over the cap of %d", st.Size(), limit)
+	}
+	db, err = Open(path, Options{MaxSize: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	check(db)
+	if err := db.Check(); err != nil {
+		t.Errorf("Check after reopen: %v", err)
+	}
+	t.Logf("%d items committed under a cap of %d bytes", len(committed), limit)
+}
