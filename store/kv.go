@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Tx is a transaction over the store's auxiliary buckets: named sets of
@@ -21,7 +22,10 @@ func (t Tx) bucket(name string, create bool) (*bolt.Bucket, error) {
 	if reserved(name) {
 		return nil, fmt.Errorf("bucket %q is reserved", name)
 	}
-	if create && t.tx.Writable() {
+	if create {
+		if !t.tx.Writable() {
+			return nil, bolterrors.ErrTxNotWritable
+		}
 		return t.tx.CreateBucketIfNotExists([]byte(name))
 	}
 	return t.tx.Bucket([]byte(name)), nil
