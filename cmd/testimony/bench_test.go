@@ -2,7 +2,11 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
+	"bytes"
 	"crypto/rand"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -118,5 +122,74 @@ func BenchmarkOpenBundle(b *testing.B) {
 			os.RemoveAll(out)
 			b.StartTimer()
 		}
+	})
+}
+
+// BenchmarkReport10k times report over a case folder of 10,000
+// submissions against just reading its testimonies.csv (issue 7: "report
+// over 10,000 testimonies in under a few seconds", with that ratio).
+func BenchmarkReport10k(b *testing.B) {
+	const n = 10000
+	dir := b.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	ds := generate(3, n)
+	for i, s := range ds.specs[:n] {
+		m, err := s.manifest()
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.Format = crypto.Format
+		m.Attachments = []crypto.Attachment{}
+		id := fmt.Sprintf("%032x", i)
+		folder := itemFolder(s.Source, m.Day, m.Kind, id)
+		if err := root.MkdirAll(folder, 0o700); err != nil {
+			b.Fatal(err)
+		}
+		mj, _ := json.Marshal(m)
+		ij, _ := json.Marshal(itemInfo{ID: id, Source: s.Source, Kind: m.Kind, Day: m.Day})
+		if err := root.WriteFile(folder+"/manifest.json", mj, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		if err := root.WriteFile(folder+"/item.json", ij, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := writeCasework(root); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			f, err := root.Open("testimonies.csv")
+			if err != nil {
+				b.Fatal(err)
+			}
+			rows, err := csv.NewReader(bufio.NewReader(f)).ReadAll()
+			f.Close()
+			if err != nil || len(rows) != n+1 {
+				b.Fatalf("%d rows, %v", len(rows), err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "testimonies/s")
+	})
+	b.Run("ours", func(b *testing.B) {
+		for b.Loop() {
+			items, err := loadCases(root)
+			if err != nil || len(items) != n {
+				b.Fatalf("%d items, %v", len(items), err)
+			}
+			a := analyse(items)
+			var page bytes.Buffer
+			if err := reportPage.Execute(&page, a); err != nil {
+				b.Fatal(err)
+			}
+			if err := replaceFile(root, "report.html", page.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "testimonies/s")
 	})
 }

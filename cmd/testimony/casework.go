@@ -35,7 +35,7 @@ type imageNote struct {
 }
 
 // maxStrip bounds the images that get a working copy (they are read whole).
-const maxStrip = 256 << 20
+const maxStrip = 32 << 20
 
 // writeDerived writes the files made from a checked item: working copies
 // of its images, item.json, testimony.txt and testimony.html.

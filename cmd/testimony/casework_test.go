@@ -64,10 +64,9 @@ func pick(r *rand.Rand, from []string) []string {
 	return out
 }
 
-func generate(seed uint64) *dataset {
+func generate(seed uint64, n int) *dataset {
 	r := rand.New(rand.NewPCG(seed, 7))
 	d := &dataset{}
-	const n = 300
 	for i := range n {
 		lang, account, role := "en", "They kept us in a cold room for days.\nNobody told us where we were going.", "deportee"
 		if i%2 == 0 {
@@ -98,7 +97,7 @@ func generate(seed uint64) *dataset {
 		if role == "relative" {
 			a["consent_proxy"] = crypto.TextAnswer("yes")
 		}
-		d.specs = append(d.specs, &itemSpec{Kind: crypto.KindSubmission, Day: day("2025-06-01", i*2), Lang: lang,
+		d.specs = append(d.specs, &itemSpec{Kind: crypto.KindSubmission, Day: day("2025-06-01", i*2%730), Lang: lang,
 			Source: fmt.Sprintf("src-%03d", i), Answers: a})
 	}
 	perm := r.Perm(n)
@@ -333,7 +332,7 @@ func TestCasework(t *testing.T) {
 	dir := t.TempDir()
 	keyFile, rs := newIdentity(t, dir, "key.txt")
 	partnerFile, partnerRS := newIdentity(t, dir, "partner.txt")
-	ds := generate(1)
+	ds := generate(1, 300)
 
 	jpg, pngb := gpsJPEG(t), gpsPNG(t)
 	first := ds.specs[0]
@@ -569,7 +568,7 @@ func TestCasework(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		more := generate(2).specs[:5]
+		more := generate(2, 300).specs[:5]
 		for i, s := range more {
 			s.Source = fmt.Sprintf("new-%d", i)
 		}

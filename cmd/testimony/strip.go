@@ -45,8 +45,10 @@ func stripImage(w io.Writer, src []byte) (stripResult, error) {
 	return stripResult{}, errNotImage
 }
 
-// stripJPEG drops the APP1…APP15 and COM segments before the scan (EXIF,
-// XMP, ICC, maker data, comments); APP0 (JFIF) and the image data stay.
+// stripJPEG drops the APP1…APP15 and COM segments (EXIF, XMP, ICC, maker
+// data, comments) wherever they are, and anything after the end of the
+// image (phones append videos and maker data there); APP0 (JFIF), the
+// tables and the image data stay as they are.
 func stripJPEG(w io.Writer, src []byte) (stripResult, error) {
 	res := stripResult{Format: "JPEG"}
 	if len(src) < 4 || src[0] != 0xFF || src[1] != 0xD8 {
@@ -57,7 +59,7 @@ func stripJPEG(w io.Writer, src []byte) (stripResult, error) {
 	p := 2
 	for {
 		if p+2 > len(src) {
-			return res, errors.New("JPEG: ends before the image data")
+			return res, errors.New("JPEG: ends before the end of image")
 		}
 		if src[p] != 0xFF {
 			return res, fmt.Errorf("JPEG: no marker at byte %d", p)
@@ -72,8 +74,14 @@ func stripJPEG(w io.Writer, src []byte) (stripResult, error) {
 			p += 2
 			continue
 		}
-		if marker == 0xD9 { // end of image without a scan
+		if marker == 0xD9 { // end of image
 			out.Write(src[p : p+2])
+			if p+2 < len(src) {
+				res.Stripped = appendOnce(res.Stripped, "data after the image")
+				if bytes.Contains(src[p+2:], []byte("GPS")) {
+					res.GPS = true
+				}
+			}
 			break
 		}
 		if p+4 > len(src) {
@@ -111,9 +119,16 @@ func stripJPEG(w io.Writer, src []byte) (stripResult, error) {
 			out.Write(seg)
 		}
 		p += 2 + n
-		if marker == 0xDA { // start of scan: the rest is image data
-			out.Write(src[p:])
-			break
+		if marker == 0xDA { // start of scan: entropy-coded data up to the next marker
+			q := p
+			for q+1 < len(src) && (src[q] != 0xFF || src[q+1] == 0x00 || (src[q+1] >= 0xD0 && src[q+1] <= 0xD7)) {
+				q++
+			}
+			if q+1 >= len(src) {
+				return res, errors.New("JPEG: image data without an end")
+			}
+			out.Write(src[p:q])
+			p = q
 		}
 	}
 	_, err := w.Write(out.Bytes())

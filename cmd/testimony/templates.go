@@ -12,7 +12,7 @@ table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.3
 th{background:#f3f3f3}dt{font-weight:600;margin-top:.6em}dd{margin-left:1em;white-space:pre-wrap}
 .warn{background:#fff3cd;border:1px solid #e0c060;padding:.5em}.gps{color:#a00;font-weight:600}
 .muted{color:#666}.k{color:#555;font-size:.9em}
-svg text{font:12px system-ui,sans-serif}
+svg text{font-family:system-ui,sans-serif;font-size:12px}
 </style>`
 
 var itemPage = template.Must(template.New("item").Funcs(funcs).Parse(`<!DOCTYPE html>
