@@ -21,7 +21,7 @@ type accountData struct {
 }
 
 func (s *Server) passphrasePage(w http.ResponseWriter, r *http.Request, p *principal) error {
-	return s.render(w, http.StatusOK, "passphrase", invPage{Title: "Choose a new passphrase", User: p,
+	return s.render(w, http.StatusOK, "passphrase", invPage{Title: invText("inv.title.first"), User: p,
 		Data: passphraseData{crypto.MinPassphrase}})
 }
 
@@ -30,7 +30,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 func (s *Server) accountPageWith(w http.ResponseWriter, status int, p *principal, flash, errMsg string) error {
-	return s.render(w, status, "account", invPage{Title: "Your account", User: p, Flash: flash, Error: errMsg,
+	return s.render(w, status, "account", invPage{Title: invText("inv.title.account"), User: p, Flash: flash, Error: errMsg,
 		Data: accountData{Name: p.Name, Recipient: p.Recipient, KeyFP: crypto.Fingerprint(p.Recipient), Min: crypto.MinPassphrase}})
 }
 
@@ -97,7 +97,7 @@ func (s *Server) changePassphrase(forced bool) authed {
 		cur, nw, confirm := r.PostForm.Get("current"), r.PostForm.Get("new"), r.PostForm.Get("confirm")
 		fail := func(key string) error {
 			if forced {
-				return s.render(w, http.StatusBadRequest, "passphrase", invPage{Title: "Choose a new passphrase", User: p,
+				return s.render(w, http.StatusBadRequest, "passphrase", invPage{Title: invText("inv.title.first"), User: p,
 					Error: invText(key), Data: passphraseData{crypto.MinPassphrase}})
 			}
 			return s.accountPageWith(w, http.StatusBadRequest, p, "", invText(key))
@@ -204,7 +204,7 @@ func (s *Server) reenrolTOTP(w http.ResponseWriter, r *http.Request, p *principa
 		return err
 	}
 	s.clearSessionCookie(w)
-	return s.render(w, http.StatusOK, "enrol", invPage{Title: "Your new authenticator",
+	return s.render(w, http.StatusOK, "enrol", invPage{Title: invText("inv.title.enrol"),
 		Data: enrolData{Secret: secret, URI: uri, QR: qrSVG(uri)}})
 }
 

@@ -25,9 +25,9 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal)
 	var ae *AuditError
 	switch {
 	case err == nil:
-		d.OK, d.Check = true, "The chain of "+strconv.Itoa(n)+" entries is intact."
+		d.OK, d.Check = true, invText("inv.audit.intact")+" "+strconv.Itoa(n)+"."
 	case errors.As(err, &ae):
-		d.Check = "The audit log is damaged: " + ae.Error() + ". Run \"testimonyd audit verify\" on the server."
+		d.Check = ae.Error() + ". " + invText("inv.audit.broken")
 	default:
 		return err
 	}
@@ -38,5 +38,5 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal)
 	if len(d.Entries) == auditPageSize && d.Entries[len(d.Entries)-1].Seq > 1 {
 		d.Older = d.Entries[len(d.Entries)-1].Seq
 	}
-	return s.render(w, http.StatusOK, "audit", invPage{Title: "Audit log", User: p, Data: d})
+	return s.render(w, http.StatusOK, "audit", invPage{Title: invText("inv.title.audit"), User: p, Data: d})
 }

@@ -115,7 +115,7 @@ func TestInvestigatorInChromium(t *testing.T) {
 		t.Fatalf("passphrase change: %v\n%s", err, html())
 	}
 	page := html()
-	for _, want := range []string{first.ID, src1, src2, "2 new"} {
+	for _, want := range []string{first.ID, src1, src2, "new for you: 2"} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("case list lacks %q", want)
 		}

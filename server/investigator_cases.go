@@ -155,9 +155,9 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal, 
 			d.New++
 		}
 	}
-	title := "Cases"
+	title := invText("inv.title.cases")
 	if source != "" {
-		title = "Source " + source
+		title = invText("inv.title.source") + " " + source
 		rec, err := s.sourceRecord(source)
 		if err != nil && len(rows) == 0 {
 			return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}

@@ -98,26 +98,26 @@ func TestCaseListAndItemPages(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("case list: %d", r.status)
 	}
-	for _, s := range []string{a.ID, b.ID, src1, src2, "submission", "followup", e.s.today(), "2 items", "2 new"} {
+	for _, s := range []string{a.ID, b.ID, src1, src2, "submission", "followup", e.s.today(), "Items: 2", "new for you: 2"} {
 		mustContain(t, r.body, s)
 	}
 	// The item page of a: seen after the mark.
 	r = c.get("/items/" + a.ID)
-	mustContain(t, r.body, "your key in it: yes")
+	mustContain(t, r.body, `<span id="inset">yes</span>`)
 	mustContain(t, r.body, `action="/items/`+a.ID+`/seen"`)
 	if r := c.post("/items/"+a.ID+"/seen", url.Values{}); r.status != http.StatusSeeOther {
 		t.Fatalf("seen: %d", r.status)
 	}
 	r = c.get("/items/" + a.ID)
-	mustContain(t, r.body, "<dd>seen</dd>")
-	mustContain(t, c.get("/").body, "1 new")
+	mustContain(t, r.body, `<dd id="status">seen</dd>`)
+	mustContain(t, c.get("/").body, "new for you: 1")
 
 	// bob logs in: item a predates his key; its set is known, without him.
 	e.clock.Add(31e9)
 	cb := e.client()
 	cb.loginReady(bob)
-	mustContain(t, cb.get("/items/"+a.ID).body, "your key in it: no")
-	mustContain(t, cb.get("/items/"+b.ID).body, "your key in it: yes")
+	mustContain(t, cb.get("/items/"+a.ID).body, `<span id="inset">no</span>`)
+	mustContain(t, cb.get("/items/"+b.ID).body, `<span id="inset">yes</span>`)
 
 	// A source page lists only that source's items and offers a reply.
 	r = c.get("/sources/" + src1)
@@ -148,7 +148,7 @@ func TestCaseListPaging(t *testing.T) {
 	if n1 != pageSize || n2 != 3 {
 		t.Fatalf("pages hold %d and %d items, want %d and 3", n1, n2, pageSize)
 	}
-	mustContain(t, p1.body, "Page 1 of 2")
+	mustContain(t, p1.body, "Page 1 / 2")
 }
 
 // TestItemDownloadOpensWithAge: one item downloaded as .age decrypts with
@@ -361,7 +361,7 @@ func TestDeleteNeedsConfirmation(t *testing.T) {
 	if _, err := e.db.Item(a.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted item still there: %v", err)
 	}
-	mustContain(t, c.get("/sources/"+src1+"/delete").body, "1 items")
+	mustContain(t, c.get("/sources/"+src1+"/delete").body, "Items: 1.")
 	if r := c.post("/sources/"+src1+"/delete", url.Values{"confirm": {"yes"}}); r.status != http.StatusSeeOther {
 		t.Fatalf("delete source: %d", r.status)
 	}

@@ -43,7 +43,7 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err != nil {
 		return err
 	}
-	return s.render(w, http.StatusOK, "item", invPage{Title: "Item " + it.ID, User: p,
+	return s.render(w, http.StatusOK, "item", invPage{Title: invText("inv.title.item") + " " + it.ID, User: p,
 		Flash: doneText(r.URL.Query().Get("done")), Data: d})
 }
 
@@ -109,8 +109,8 @@ func (s *Server) confirmDeleteItem(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	return s.render(w, http.StatusOK, "confirm", invPage{Title: "Delete item " + it.ID, User: p,
-		Data: confirmData{What: "Delete item " + it.ID + " (" + it.Kind + ", " + it.Day + ", source " + it.Source + ")?",
+	return s.render(w, http.StatusOK, "confirm", invPage{Title: invText("inv.title.deleteitem") + " " + it.ID, User: p,
+		Data: confirmData{What: invText("inv.delete.askitem") + " (" + it.Kind + ", " + it.Day + ", " + it.Source + ")",
 			Action: "/items/" + it.ID + "/delete", Back: "/items/" + it.ID}})
 }
 

@@ -35,7 +35,7 @@ func backoffFor(failures int) time.Duration {
 // reason: unknown account, wrong passphrase, wrong or reused code,
 // disabled account, back-off. The body is the same bytes every time.
 func (s *Server) loginFailed(w http.ResponseWriter) error {
-	return s.render(w, http.StatusUnauthorized, "login", invPage{Title: "Log in", Error: invText("inv.login.failed")})
+	return s.render(w, http.StatusUnauthorized, "login", invPage{Title: invText("inv.title.login"), Error: invText("inv.login.failed")})
 }
 
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
@@ -43,7 +43,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return nil
 	}
-	return s.render(w, http.StatusOK, "login", invPage{Title: "Log in"})
+	return s.render(w, http.StatusOK, "login", invPage{Title: invText("inv.title.login")})
 }
 
 // acquireArgon takes one of the argon2id slots, or fails when the client

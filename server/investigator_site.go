@@ -58,8 +58,12 @@ func (s *Server) site() *investigatorSite {
 	return v
 }
 
+// invFuncs are the investigator templates' functions: t turns a catalog
+// key into its (English) text.
+var invFuncs = template.FuncMap{"t": invText}
+
 func parseInvestigatorTemplates() (map[string]*template.Template, *template.Template, error) {
-	base, err := template.New("layout.html").ParseFS(investigatorFS, "templates/investigator/layout.html")
+	base, err := template.New("layout.html").Funcs(invFuncs).ParseFS(investigatorFS, "templates/investigator/layout.html")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -79,7 +83,7 @@ func parseInvestigatorTemplates() (map[string]*template.Template, *template.Temp
 		}
 		pages[short] = t
 	}
-	errPage, err := template.ParseFS(investigatorFS, "templates/investigator/error.html")
+	errPage, err := template.New("error.html").Funcs(invFuncs).ParseFS(investigatorFS, "templates/investigator/error.html")
 	if err != nil {
 		return nil, nil, err
 	}

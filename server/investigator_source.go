@@ -43,8 +43,8 @@ func (s *Server) confirmDeleteSource(w http.ResponseWriter, r *http.Request, p *
 	if err != nil {
 		return err
 	}
-	return s.render(w, http.StatusOK, "confirm", invPage{Title: "Delete source " + src, User: p,
-		Data: confirmData{What: "Delete source " + src + " and all its " + strconv.Itoa(len(items)) + " items, replies included?",
+	return s.render(w, http.StatusOK, "confirm", invPage{Title: invText("inv.title.deletesource") + " " + src, User: p,
+		Data: confirmData{What: invText("inv.delete.asksource") + " " + strconv.Itoa(len(items)) + ".",
 			Action: "/sources/" + src + "/delete", Back: "/sources/" + src}})
 }
 

@@ -1,33 +1,11 @@
 package server
 
-import (
-	_ "embed"
-	"encoding/json"
-	"sync"
-)
-
 // The investigator site is in English only; its strings still live in the
 // message catalog (locales/investigator.en.json, keys "inv.…"), beside the
-// witness site's.
-//
-//go:embed locales/investigator.en.json
-var investigatorCatalog []byte
-
-var invMessages = sync.OnceValue(func() map[string]string {
-	m := map[string]string{}
-	if err := json.Unmarshal(investigatorCatalog, &m); err != nil {
-		panic("locales/investigator.en.json: " + err.Error())
-	}
-	return m
-})
+// witness site's, and go through the same translate.
 
 // invText returns the English text of a catalog key, or the key itself.
-func invText(key string) string {
-	if v, ok := invMessages()[key]; ok {
-		return v
-	}
-	return key
-}
+func invText(key string) string { return translate(defaultLang, key) }
 
 // doneMessages are the confirmations a redirect may ask a page to show
 // (?done=…); only these keys, never text from the URL.
