@@ -135,8 +135,8 @@ func (b *BundleReader) Next() (string, io.Reader, error) {
 		if err != nil {
 			return "", nil, fmt.Errorf("%w: %v", ErrBadBundle, err)
 		}
-		if h.Typeflag == tar.TypeDir {
-			continue
+		if h.Typeflag == tar.TypeDir && (h.Name == "items/" || h.Name == "items") {
+			continue // as tar tools write it; any other directory is refused
 		}
 		if h.Typeflag != tar.TypeReg {
 			return "", nil, fmt.Errorf("%w: entry %q is not a regular file", ErrBadBundle, h.Name)
@@ -196,6 +196,10 @@ func (b *BundleReader) Verify() (bad []string, err error) {
 	}
 	listed := map[string]bool{}
 	for _, e := range b.index.Items {
+		if listed[e.ID] {
+			bad = append(bad, e.ID) // listed twice
+			continue
+		}
 		listed[e.ID] = true
 		h, ok := b.hashes[e.ID]
 		if !ok {
