@@ -41,3 +41,12 @@ demo: build
 
 clean:
 	rm -rf bin/ demo/ bench.out
+
+# A Debian package (plain dpkg-deb) in $(DIST)/: the two binaries, the
+# systemd unit, the sample config as a conffile and the torrc. It creates
+# the testimony user and starts nothing. See deploy/README.md.
+DIST ?= dist
+.PHONY: deb
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/bin/ ./cmd/testimonyd ./cmd/testimony
+	./scripts/mkdeb.sh $(DIST)/bin $(DIST) $(VERSION)

@@ -54,7 +54,7 @@ func testimonydBinary(t testing.TB) string {
 			b.err = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		b.path = filepath.Join(dir, fmt.Sprintf("testimonyd-%d", os.Getpid()))
+		b.path = filepath.Join(dir, "testimonyd")
 		b.err = os.Rename(tmp.Name(), b.path)
 	})
 	if b.err != nil {
