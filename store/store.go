@@ -434,7 +434,13 @@ func (w *ItemWriter) flush() error {
 // Commit writes the last chunk and the record in one transaction, and
 // makes the item visible. The record's ID, Size and Chunks are set here.
 // When Commit returns nil the item is on disk (fsync'd).
-func (w *ItemWriter) Commit(it Item) (Item, error) {
+func (w *ItemWriter) Commit(it Item) (Item, error) { return w.CommitWith(it, nil) }
+
+// CommitWith is [ItemWriter.Commit] with fn run in the same transaction,
+// so that a record of the layers above (the source of a first submission)
+// is stored with the item or not at all, at the cost of one fsync. fn may
+// run more than once (commits are batched) and must be idempotent.
+func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	if w.done {
 		return Item{}, errors.New("commit after commit or abort")
 	}
@@ -459,6 +465,11 @@ func (w *ItemWriter) Commit(it Item) (Item, error) {
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
 			return err
+		}
+		if fn != nil {
+			if err := fn(Tx{tx}); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketItems).Put(w.id, rec)
 	})
