@@ -151,7 +151,7 @@ func isAlnumASCII(s string) bool {
 func FuzzSafeName(f *testing.F) {
 	for _, s := range []string{
 		"photo.jpg", "../../etc/passwd", `..\..\boot.ini`, "a\x00b.txt", "фото\u202Egpj.exe", ".", "..",
-		"", ".pdf", "CON.txt", strings.Repeat("д", 5000) + ".jpg", "x." + strings.Repeat("e", 90),
+		"", ".pdf", "CON.txt", strings.Repeat("д", 300) + ".jpg", "x." + strings.Repeat("e", 90),
 		"abc.." + strings.Repeat("e", 120), "\xff\xfe", " .", "-", "com9", "a/b/c/", "name.\u200B",
 		strings.Repeat("a", 254) + " b", strings.Repeat("ab.", 50),
 	} {
