@@ -19,15 +19,68 @@ import (
 // account is an investigator's record in bucket "investigators". The
 // fields recipient and disabled are read by [Server.recipients] as well.
 type account struct {
-	Recipient    string                 `json:"recipient"`
-	Disabled     bool                   `json:"disabled"`
-	Passphrase   *crypto.PassphraseHash `json:"passphrase"`
-	TOTP         []byte                 `json:"totp"`      // AES-GCM nonce || sealed base32 secret
-	LastStep     int64                  `json:"last_step"` // last accepted TOTP step
-	MustChange   bool                   `json:"must_change_passphrase"`
-	Failures     int                    `json:"failures"`
-	BackoffUntil int64                  `json:"backoff_until"` // Unix seconds
-	Created      string                 `json:"created"`       // UTC day
+	Recipient  string                 `json:"recipient"`
+	Disabled   bool                   `json:"disabled"`
+	Passphrase *crypto.PassphraseHash `json:"passphrase"`
+	TOTP       []byte                 `json:"totp"` // AES-GCM nonce || sealed base32 secret
+	MustChange bool                   `json:"must_change_passphrase"`
+	Created    string                 `json:"created"` // UTC day
+}
+
+// bucketLoginState holds what each login changes, apart from the account
+// record: the last accepted TOTP step and the failure count. Key: account
+// name, or unknownStateKey for names that match no account, so a failed
+// login writes the same small record whether the account exists or not.
+const bucketLoginState = "login_state"
+
+// unknownStateKey cannot be an account name (see accountNameRE).
+const unknownStateKey = "\x00unknown account"
+
+type loginState struct {
+	LastStep     int64 `json:"last_step"` // last accepted TOTP step
+	Failures     int   `json:"failures"`
+	BackoffUntil int64 `json:"backoff_until"` // Unix seconds
+}
+
+func getLoginState(tx store.Tx, key string) (*loginState, error) {
+	var st loginState
+	v, err := tx.Get(bucketLoginState, []byte(key))
+	if errors.Is(err, store.ErrNotFound) {
+		return &st, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return nil, fmt.Errorf("login state: %v", err)
+	}
+	return &st, nil
+}
+
+func putLoginState(tx store.Tx, key string, st *loginState) error {
+	v, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketLoginState, []byte(key), v)
+}
+
+// fail counts a failure and starts or extends the back-off.
+func (st *loginState) fail(now time.Time) {
+	st.Failures++
+	if d := backoffFor(st.Failures); d > 0 {
+		st.BackoffUntil = now.Add(d).Unix()
+	}
+}
+
+// clearFailures ends an account's back-off; the last TOTP step stays.
+func clearFailures(tx store.Tx, name string) error {
+	st, err := getLoginState(tx, name)
+	if err != nil {
+		return err
+	}
+	st.Failures, st.BackoffUntil = 0, 0
+	return putLoginState(tx, name, st)
 }
 
 // Errors of the account commands.
@@ -227,8 +280,12 @@ func (a *Accounts) List() ([]AccountInfo, error) {
 			if err := json.Unmarshal(v, &acc); err != nil {
 				return fmt.Errorf("account %q: %v", k, err)
 			}
+			st, err := getLoginState(tx, string(k))
+			if err != nil {
+				return err
+			}
 			out = append(out, AccountInfo{Name: string(k), Recipient: acc.Recipient, Disabled: acc.Disabled,
-				Created: acc.Created, MustChange: acc.MustChange, Failures: acc.Failures,
+				Created: acc.Created, MustChange: acc.MustChange, Failures: st.Failures,
 				Fingerprint: crypto.Fingerprint(acc.Recipient)})
 			return nil
 		})
@@ -273,7 +330,9 @@ func (a *Accounts) SetDisabled(name string, disabled bool) error {
 			if err := checkRecipientSet(tx, name, acc.Recipient); err != nil {
 				return err
 			}
-			acc.Failures, acc.BackoffUntil = 0, 0
+			if err := clearFailures(tx, name); err != nil {
+				return err
+			}
 		}
 		acc.Disabled = disabled
 		return nil
@@ -287,10 +346,9 @@ func (a *Accounts) ResetTOTP(name string) (*Enrolment, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.update(name, "totp_reset", true, func(_ store.Tx, acc *account) error {
+	err = a.update(name, "totp_reset", true, func(tx store.Tx, acc *account) error {
 		acc.TOTP = a.sealTOTP(name, secret)
-		acc.Failures, acc.BackoffUntil = 0, 0
-		return nil
+		return clearFailures(tx, name)
 	})
 	if err != nil {
 		return nil, err
@@ -309,10 +367,9 @@ func (a *Accounts) ResetPassphrase(name string) (*Enrolment, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.update(name, "passphrase_reset", true, func(_ store.Tx, acc *account) error {
+	err = a.update(name, "passphrase_reset", true, func(tx store.Tx, acc *account) error {
 		acc.Passphrase, acc.MustChange = h, true
-		acc.Failures, acc.BackoffUntil = 0, 0
-		return nil
+		return clearFailures(tx, name)
 	})
 	if err != nil {
 		return nil, err

@@ -40,9 +40,13 @@ func (s *Server) accountPageWith(w http.ResponseWriter, status int, p *principal
 // matched TOTP step (0 without a code).
 func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *string) (int64, bool, error) {
 	var acc *account
+	var st *loginState
 	err := s.db.View(func(tx store.Tx) error {
 		var err error
-		acc, err = getAccount(tx, p.Name)
+		if acc, err = getAccount(tx, p.Name); err != nil {
+			return err
+		}
+		st, err = getLoginState(tx, p.Name)
 		return err
 	})
 	if err != nil {
@@ -62,21 +66,18 @@ func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *
 			return 0, false, err
 		}
 		step = totpMatch(secret, strings.ReplaceAll(strings.TrimSpace(*code), " ", ""), now)
-		ok = ok && step != 0 && step > acc.LastStep
+		ok = ok && step != 0 && step > st.LastStep
 	}
 	release()
-	ok = ok && now.Unix() >= acc.BackoffUntil
+	ok = ok && now.Unix() >= st.BackoffUntil
 	if !ok {
 		err := s.db.Update(func(tx store.Tx) error {
-			cur, err := getAccount(tx, p.Name)
+			cur, err := getLoginState(tx, p.Name)
 			if err != nil {
 				return err
 			}
-			cur.Failures++
-			if d := backoffFor(cur.Failures); d > 0 {
-				cur.BackoffUntil = now.Add(d).Unix()
-			}
-			if err := putAccount(tx, p.Name, cur); err != nil {
+			cur.fail(now)
+			if err := putLoginState(tx, p.Name, cur); err != nil {
 				return err
 			}
 			return appendAudit(tx, now, auditEntry{Account: p.Name, Event: "account_check_failed"})
@@ -132,8 +133,11 @@ func (s *Server) changePassphrase(forced bool) authed {
 			if err != nil {
 				return err
 			}
-			acc.Passphrase, acc.MustChange, acc.Failures, acc.BackoffUntil = h, false, 0, 0
+			acc.Passphrase, acc.MustChange = h, false
 			if err := putAccount(tx, p.Name, acc); err != nil {
+				return err
+			}
+			if err := clearFailures(tx, p.Name); err != nil {
 				return err
 			}
 			if err := deleteSessionsOf(tx, p.Name); err != nil {
@@ -188,11 +192,18 @@ func (s *Server) reenrolTOTP(w http.ResponseWriter, r *http.Request, p *principa
 		if err != nil {
 			return err
 		}
-		if step <= acc.LastStep { // used by a concurrent request meanwhile
+		st, err := getLoginState(tx, p.Name)
+		if err != nil {
+			return err
+		}
+		if step <= st.LastStep { // used by a concurrent request meanwhile
 			return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.totp.wrong"}
 		}
-		acc.TOTP, acc.LastStep = a.sealTOTP(p.Name, secret), step
+		acc.TOTP, st.LastStep = a.sealTOTP(p.Name, secret), step
 		if err := putAccount(tx, p.Name, acc); err != nil {
+			return err
+		}
+		if err := putLoginState(tx, p.Name, st); err != nil {
 			return err
 		}
 		if err := deleteSessionsOf(tx, p.Name); err != nil {

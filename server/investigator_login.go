@@ -104,28 +104,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var token string
 	var mustChange bool
 	ok := false
+	// The same writes for every failure, known account or not: the login
+	// state record of the account (or of all unknown names) and an audit
+	// entry.
 	err = s.db.Update(func(tx store.Tx) error {
 		ok = false
 		cur, err := getAccount(tx, name)
-		if errors.Is(err, ErrNoAccount) || acc == nil {
-			return appendAudit(tx, now, auditEntry{Account: unknownAccount, Event: "login_failed"})
+		if err != nil && !errors.Is(err, ErrNoAccount) {
+			return err
 		}
+		known := err == nil && acc != nil
+		key, actor := name, name
+		if !known {
+			key, actor = unknownStateKey, unknownAccount
+		}
+		st, err := getLoginState(tx, key)
 		if err != nil {
 			return err
 		}
-		good := passOK && step != 0 && step > cur.LastStep && !cur.Disabled && now.Unix() >= cur.BackoffUntil
+		good := known && passOK && step != 0 && step > st.LastStep && !cur.Disabled && now.Unix() >= st.BackoffUntil
 		if !good {
-			cur.Failures++
-			if d := backoffFor(cur.Failures); d > 0 {
-				cur.BackoffUntil = now.Add(d).Unix()
-			}
-			if err := putAccount(tx, name, cur); err != nil {
+			st.fail(now)
+			if err := putLoginState(tx, key, st); err != nil {
 				return err
 			}
-			return appendAudit(tx, now, auditEntry{Account: name, Event: "login_failed"})
+			return appendAudit(tx, now, auditEntry{Account: actor, Event: "login_failed"})
 		}
-		cur.LastStep, cur.Failures, cur.BackoffUntil = step, 0, 0
-		if err := putAccount(tx, name, cur); err != nil {
+		st.LastStep, st.Failures, st.BackoffUntil = step, 0, 0
+		if err := putLoginState(tx, key, st); err != nil {
 			return err
 		}
 		if old, had := s.sessionToken(r); had {
