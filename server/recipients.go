@@ -39,5 +39,5 @@ func (s *Server) recipients() (*crypto.Recipients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return crypto.NewRecipients("recipient set (investigators and escrow)", keys...)
+	return newRecipientsMemo("recipient set (investigators and escrow)", keys...) // witness_recipients.go
 }

@@ -13,14 +13,16 @@ import (
 // which reads reply_recipient to encrypt a reply. Nothing in it reveals the
 // codename.
 
-// ensureSource stores the record of a source unless it exists. It may run
-// in a batch with other writers (and more than once): it is idempotent.
-func (s *Server) ensureSource(pseudonym, replyRecipient string) error {
+// putSourceIfAbsent returns an update that stores the record of a source
+// unless it exists. It runs inside the commit of the source's item
+// (store.ItemWriter.CommitWith), so a source and its first item are stored
+// together or not at all; it is idempotent, as batched commits require.
+func (s *Server) putSourceIfAbsent(pseudonym, replyRecipient string) (func(store.Tx) error, error) {
 	rec, err := json.Marshal(sourceRecord{ReplyRecipient: replyRecipient, Day: s.today()})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.db.Batch(func(tx store.Tx) error {
+	return func(tx store.Tx) error {
 		_, err := tx.Get(bucketSources, []byte(pseudonym))
 		if err == nil {
 			return nil
@@ -29,7 +31,7 @@ func (s *Server) ensureSource(pseudonym, replyRecipient string) error {
 			return err
 		}
 		return tx.Put(bucketSources, []byte(pseudonym), rec)
-	})
+	}, nil
 }
 
 // sourceExists reports whether a source has a record.

@@ -61,14 +61,6 @@ type spoolFile struct {
 	SHA256 string
 }
 
-func newSpool(dir string) (*spool, error) {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return nil, err
-	}
-	return &spool{dir: dir, id: id}, nil
-}
-
 // errFileTooLarge is returned by add when a file passes its limit.
 var errFileTooLarge = errors.New("file too large")
 
@@ -76,6 +68,13 @@ var errFileTooLarge = errors.New("file too large")
 // it. It stops with errFileTooLarge as soon as more than limit bytes came.
 // The file is listed in sp (and so removed by remove) from its creation.
 func (sp *spool) add(r io.Reader, limit int64, name, typ string) (*spoolFile, error) {
+	if sp.id == nil { // the first file of the request
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			return nil, err
+		}
+		sp.id = id
+	}
 	f, err := os.CreateTemp(sp.dir, "up-*")
 	if err != nil {
 		return nil, err

@@ -98,11 +98,12 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureSource(src, rid.Recipient().String()); err != nil {
+	putSource, err := s.putSourceIfAbsent(src, rid.Recipient().String())
+	if err != nil {
 		return err
 	}
 	m := &crypto.Manifest{Kind: crypto.KindSubmission, Lang: lang, Form: q.Ref(), Answers: answers}
-	if err := s.storeEnvelope(m, src, up, rs); err != nil {
+	if err := s.storeEnvelope(m, src, putSource, up, rs); err != nil {
 		return err
 	}
 	return s.renderWitness(w, http.StatusOK, "receipt", lang, wPage{
@@ -111,10 +112,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 }
 
 // storeEnvelope writes m and the upload's files as one item and commits
-// it: when it returns nil, the item is on disk. On error nothing is left
+// it, with the update with (the source's record) in the same transaction:
+// when it returns nil, both are on disk. On error nothing is left
 // (the item writer is aborted; chunks of a crash are removed at the next
 // open).
-func (s *Server) storeEnvelope(m *crypto.Manifest, source string, up *upload, rs *crypto.Recipients) error {
+func (s *Server) storeEnvelope(m *crypto.Manifest, source string, with func(store.Tx) error, up *upload, rs *crypto.Recipients) error {
 	m.Day = s.today()
 	for _, f := range up.files {
 		m.Attachments = append(m.Attachments, crypto.Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256, Type: f.Type})
@@ -139,6 +141,6 @@ func (s *Server) storeEnvelope(m *crypto.Manifest, source string, up *upload, rs
 	if err := env.Close(); err != nil {
 		return err
 	}
-	_, err = iw.Commit(store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source})
+	_, err = iw.CommitWith(store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}, with)
 	return err
 }

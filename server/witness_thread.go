@@ -152,7 +152,8 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.ensureSource(src, rid.Recipient().String()); err != nil {
+	putSource, err := s.putSourceIfAbsent(src, rid.Recipient().String())
+	if err != nil {
 		return err
 	}
 	m := &crypto.Manifest{
@@ -164,7 +165,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	if text != "" {
 		m.Answers["message"] = crypto.TextAnswer(text)
 	}
-	if err := s.storeEnvelope(m, src, up, rs); err != nil {
+	if err := s.storeEnvelope(m, src, putSource, up, rs); err != nil {
 		return err
 	}
 	return s.showThread(w, http.StatusOK, lang, codename, threadData{Sent: true})

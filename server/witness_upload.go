@@ -97,10 +97,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	if err != nil {
 		return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform", Err: err}
 	}
-	sp, err := newSpool(s.spoolDir())
-	if err != nil {
-		return nil, err
-	}
+	sp := &spool{dir: s.spoolDir()} // its key is made with the first file
 	u = &upload{values: formValues{}, sp: sp}
 	defer func() {
 		if err != nil {

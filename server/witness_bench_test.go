@@ -1,0 +1,192 @@
+package server
+
+import (
+	"bytes"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"runtime/metrics"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+
+	"testimony/crypto"
+)
+
+// benchParallelism makes RunParallel run 32 goroutines on this machine's
+// cores, as 32 concurrent witnesses.
+func benchParallelism(b *testing.B) {
+	b.SetParallelism(max(1, 32/runtime.GOMAXPROCS(0)))
+}
+
+// BenchmarkSubmit4KiB compares a whole submission of a 4 KiB text
+// testimony (multipart POST over loopback, streaming, envelope to three
+// hybrid recipients, source record and item committed with fsync, receipt
+// page) with a bare age.Encrypt of the same 4 KiB to the same recipients,
+// both at 32 concurrent goroutines.
+func BenchmarkSubmit4KiB(b *testing.B) {
+	text := strings.ToValidUTF8(strings.Repeat("Они надели на нас кандалы. ", 200)[:4096], "") // a whole number of runes
+	b.Run("baseline", func(b *testing.B) {
+		var rcpts []age.Recipient
+		for range 3 {
+			id, _ := crypto.GenerateIdentity(false)
+			r, err := age.ParseHybridRecipient(id.Recipient)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rcpts = append(rcpts, r)
+		}
+		b.SetBytes(4096)
+		benchParallelism(b)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			var buf bytes.Buffer
+			for pb.Next() {
+				buf.Reset()
+				w, err := age.Encrypt(&buf, rcpts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.WriteString(w, text)
+				if err := w.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+	b.Run("ours", func(b *testing.B) {
+		e := newWitEnv(b, Config{})
+		ct, body := multipartBody(b, part{name: "lang", body: "ru"}, part{name: "role", body: "self"}, part{name: "account", body: text})
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+		b.SetBytes(4096)
+		benchParallelism(b)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				res, err := client.Post(e.ts.URL+"/submit", ct, bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatalf("status %d", res.StatusCode)
+				}
+			}
+		})
+		b.StopTimer()
+		if n := len(e.items(crypto.KindSubmission)); n != b.N {
+			b.Fatalf("%d items for %d submissions", n, b.N)
+		}
+	})
+}
+
+// upload1GiB posts a generated multipart body with one 1 GiB file.
+func upload1GiB(b *testing.B, url string) {
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		mw.WriteField("account", "one GiB")
+		w, _ := mw.CreateFormFile("files", "video.mp4")
+		if _, err := io.Copy(w, patternReader(2, 1<<30)); err != nil {
+			pw.CloseWithError(err)
+			return
+		}
+		pw.CloseWithError(mw.Close())
+	}()
+	res, err := http.Post(url, mw.FormDataContentType(), pr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		b.Fatalf("status %d", res.StatusCode)
+	}
+}
+
+// heapPeak samples the live heap until stopped.
+type heapPeak struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	peak uint64
+}
+
+func startHeapPeak() *heapPeak {
+	h := &heapPeak{stop: make(chan struct{})}
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	h.wg.Go(func() {
+		for {
+			metrics.Read(s)
+			h.peak = max(h.peak, s[0].Value.Uint64())
+			select {
+			case <-h.stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	})
+	return h
+}
+
+func (h *heapPeak) done() float64 {
+	close(h.stop)
+	h.wg.Wait()
+	return float64(h.peak) / (1 << 20)
+}
+
+// BenchmarkUpload1GiB compares the witness submit path with a bare Go
+// handler that streams the same multipart body to io.Discard, and reports
+// the peak live heap of the process (server and client) while it runs.
+func BenchmarkUpload1GiB(b *testing.B) {
+	b.Run("baseline", func(b *testing.B) {
+		ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mr, err := r.MultipartReader()
+			if err != nil {
+				http.Error(w, err.Error(), 400)
+				return
+			}
+			for {
+				p, err := mr.NextPart()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					http.Error(w, err.Error(), 400)
+					return
+				}
+				io.Copy(io.Discard, p)
+			}
+		}))
+		defer ts.Close()
+		b.SetBytes(1 << 30)
+		runtime.GC()
+		hp := startHeapPeak()
+		b.ResetTimer()
+		for range b.N {
+			upload1GiB(b, ts.URL)
+		}
+		b.StopTimer()
+		b.ReportMetric(hp.done(), "peak-heap-MiB")
+	})
+	b.Run("ours", func(b *testing.B) {
+		e := newWitEnv(b, Config{MaxUpload: 2 << 30})
+		b.SetBytes(1 << 30)
+		runtime.GC()
+		hp := startHeapPeak()
+		b.ResetTimer()
+		for range b.N {
+			upload1GiB(b, e.ts.URL+"/submit")
+		}
+		b.StopTimer()
+		b.ReportMetric(hp.done(), "peak-heap-MiB")
+		if n := len(e.items(crypto.KindSubmission)); n != b.N {
+			b.Fatalf("%d items for %d uploads", n, b.N)
+		}
+	})
+}
