@@ -249,11 +249,6 @@ func pngChunks(t *testing.T, b []byte) []string {
 	return cs
 }
 
-type bundleOf struct {
-	dir string
-	db  *store.DB
-	rs  *crypto.Recipients
-}
 
 func newIdentity(t *testing.T, dir, name string) (string, *crypto.Recipients) {
 	id, err := crypto.GenerateIdentity(false)

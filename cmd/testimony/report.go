@@ -142,22 +142,23 @@ func norm(s string) string {
 // multiple-choice answer each choice counts.
 func tally(subs []*caseItem, key string) []count {
 	n := map[string]int{}
-	label := map[string]string{}
+	spellings := map[string]map[string]int{}
 	for _, it := range subs {
 		for _, v := range it.M.Answers[key].Values() {
 			k := norm(v)
 			if k == "" {
 				continue
 			}
-			if _, ok := label[k]; !ok {
-				label[k] = strings.TrimSpace(v)
+			if spellings[k] == nil {
+				spellings[k] = map[string]int{}
 			}
+			spellings[k][strings.Join(strings.Fields(v), " ")]++
 			n[k]++
 		}
 	}
 	var out []count
 	for k, c := range n {
-		out = append(out, count{label[k], c})
+		out = append(out, count{mostCommon(spellings[k]), c})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].N != out[j].N {
@@ -166,6 +167,17 @@ func tally(subs []*caseItem, key string) []count {
 		return out[i].Label < out[j].Label
 	})
 	return out
+}
+
+// mostCommon returns the most frequent key, the first in sort order on a tie.
+func mostCommon(n map[string]int) string {
+	best, first := "", true
+	for s, c := range n {
+		if first || c > n[best] || c == n[best] && s < best {
+			best, first = s, false
+		}
+	}
+	return best
 }
 
 func distinctSources(items []*caseItem) int {
@@ -217,13 +229,7 @@ func spelling(its []*caseItem, key string) string {
 	for _, it := range its {
 		n[strings.Join(strings.Fields(answer(it.M, key)), " ")]++
 	}
-	best, first := "", true
-	for s, c := range n {
-		if first || c > n[best] || c == n[best] && s < best {
-			best, first = s, false
-		}
-	}
-	return best
+	return mostCommon(n)
 }
 
 type stay struct {
