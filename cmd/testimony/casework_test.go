@@ -249,7 +249,6 @@ func pngChunks(t *testing.T, b []byte) []string {
 	return cs
 }
 
-
 func newIdentity(t *testing.T, dir, name string) (string, *crypto.Recipients) {
 	id, err := crypto.GenerateIdentity(false)
 	if err != nil {
