@@ -78,4 +78,3 @@ func TestGeneratePassphrase(t *testing.T) {
 		seen[p] = true
 	}
 }
-
