@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -181,7 +182,12 @@ func (o *opener) openFile(name string) {
 		if kind == kindArmoredItem {
 			src = armor.NewReader(src)
 		}
-		x := o.extract(name, src, itemRef{id: loneItemID(name), source: unknownSource})
+		id, err := loneItemID(name, f)
+		if err != nil {
+			o.fail("%s: %v", name, err)
+			return
+		}
+		x := o.extract(name, src, itemRef{id: id, source: unknownSource})
 		if x != nil {
 			o.place(name, x)
 		}
@@ -194,14 +200,23 @@ func (o *opener) openFile(name string) {
 
 var hexID = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// loneItemID names an item opened on its own after its file name, which
-// is its id when it was downloaded from the investigator site.
-func loneItemID(name string) string {
+// loneItemID names an item opened on its own: by its file name when that
+// is an item id (as the investigator site names downloads), else by the
+// SHA-256 of its bytes, so that two files called item.age are two items
+// and the same file opened twice is one.
+func loneItemID(name string, f io.ReadSeeker) (string, error) {
 	base := strings.TrimSuffix(filepath.Base(name), ".age")
 	if hexID.MatchString(base) {
-		return base
+		return base, nil
 	}
-	return crypto.SafeName(base)
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32], nil
 }
 
 // itemRef is what is known of an item before it is decrypted: from a
