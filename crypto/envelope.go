@@ -56,6 +56,9 @@ func NewEnvelope(dst io.Writer, rs *Recipients, m *Manifest) (*Envelope, error) 
 	if rs == nil || rs.Len() == 0 {
 		return nil, ErrNoRecipients
 	}
+	if m == nil {
+		return nil, fmt.Errorf("%w: none given", ErrBadManifest)
+	}
 	if m.Format == "" {
 		m.Format = Format
 	}

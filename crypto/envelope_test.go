@@ -330,23 +330,32 @@ func TestEnvelopeWriteMismatch(t *testing.T) {
 
 func TestEnvelopeBadManifestRefused(t *testing.T) {
 	for name, mod := range map[string]func(*crypto.Manifest){
-		"kind":     func(m *crypto.Manifest) { m.Kind = "confession" },
-		"day":      func(m *crypto.Manifest) { m.Day = "2026-08-27T10:31:00Z" },
-		"format":   func(m *crypto.Manifest) { m.Format = "testimony/v0" },
-		"sha256":   func(m *crypto.Manifest) { m.Attachments[0].SHA256 = strings.ToUpper(m.Attachments[0].SHA256) },
-		"size":     func(m *crypto.Manifest) { m.Attachments[0].Size = -1 },
-		"utf8":     func(m *crypto.Manifest) { m.Attachments[0].Name = "\xff.jpg" },
-		"answer":   func(m *crypto.Manifest) { m.Answers["q"] = crypto.ListAnswer("ok", "\xfe") },
-		"too many": func(m *crypto.Manifest) { m.Attachments = make([]crypto.Attachment, crypto.MaxAttachments+1) },
+		"kind":      func(m *crypto.Manifest) { m.Kind = "confession" },
+		"day":       func(m *crypto.Manifest) { m.Day = "2026-08-27T10:31:00Z" },
+		"no date":   func(m *crypto.Manifest) { m.Day = "2026-02-30" },
+		"month":     func(m *crypto.Manifest) { m.Day = "2026-13-01" },
+		"empty day": func(m *crypto.Manifest) { m.Day = "" },
+		"format":    func(m *crypto.Manifest) { m.Format = "testimony/v0" },
+		"sha256":    func(m *crypto.Manifest) { m.Attachments[0].SHA256 = strings.ToUpper(m.Attachments[0].SHA256) },
+		"size":      func(m *crypto.Manifest) { m.Attachments[0].Size = -1 },
+		"utf8":      func(m *crypto.Manifest) { m.Attachments[0].Name = "\xff.jpg" },
+		"answer":    func(m *crypto.Manifest) { m.Answers["q"] = crypto.ListAnswer("ok", "\xfe") },
+		"too many":  func(m *crypto.Manifest) { m.Attachments = make([]crypto.Attachment, crypto.MaxAttachments+1) },
 		"huge answer": func(m *crypto.Manifest) {
 			m.Answers["q"] = crypto.TextAnswer(strings.Repeat("x", crypto.MaxManifest))
 		},
 	} {
 		m := manifestFor(map[string]crypto.Answer{}, file{"a.txt", []byte("a"), ""})
+		if _, err := crypto.NewEnvelope(io.Discard, recipients3(t), m); err != nil {
+			t.Fatalf("unmodified manifest refused: %v", err)
+		}
 		mod(m)
 		if _, err := crypto.NewEnvelope(io.Discard, recipients3(t), m); !errors.Is(err, crypto.ErrBadManifest) {
 			t.Errorf("%s: NewEnvelope = %v, want ErrBadManifest", name, err)
 		}
+	}
+	if _, err := crypto.NewEnvelope(io.Discard, recipients3(t), nil); !errors.Is(err, crypto.ErrBadManifest) {
+		t.Errorf("NewEnvelope(nil manifest) = %v, want ErrBadManifest", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 	"unicode/utf8"
 )
 
@@ -129,8 +130,8 @@ func (m *Manifest) Validate() error {
 	default:
 		return bad("unknown kind %q", m.Kind)
 	}
-	if !dayRE.MatchString(m.Day) {
-		return bad("day %q is not YYYY-MM-DD", m.Day)
+	if _, err := time.Parse(time.DateOnly, m.Day); err != nil || !dayRE.MatchString(m.Day) {
+		return bad("day %q is not a date as YYYY-MM-DD", m.Day)
 	}
 	if len(m.Attachments) > MaxAttachments {
 		return bad("%d attachments, at most %d", len(m.Attachments), MaxAttachments)

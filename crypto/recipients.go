@@ -64,14 +64,20 @@ func ParseRecipients(r io.Reader, source string) (*Recipients, error) {
 	n := 0
 	for sc.Scan() {
 		n++
-		s := strings.TrimSpace(sc.Text())
+		line := sc.Text()
+		if n == 1 {
+			line = strings.TrimPrefix(line, "\uFEFF") // a byte-order mark from a Windows editor
+		}
+		s := strings.TrimSpace(line)
 		if s == "" || strings.HasPrefix(s, "#") {
 			continue
 		}
 		lines = append(lines, parsedLine{s, n})
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: reading recipients: %v", source, err)
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return nil, &RecipientError{source, n + 1, "line too long for an age public key"}
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: reading recipients: %w", source, err)
 	}
 	return buildRecipients(lines, source)
 }

@@ -204,3 +204,23 @@ func TestRecipientsFingerprint(t *testing.T) {
 		t.Errorf("Merge = %v (%v), want the set of 3 with fingerprint %s", merged, err, fp)
 	}
 }
+
+// Files from Windows editors: a byte-order mark and CRLF line ends.
+func TestRecipientsWindowsFile(t *testing.T) {
+	pq := pqKeys(t)
+	file := "\uFEFF" + pq[0] + "\r\n# comment\r\n" + pq[1] + "\r\n"
+	rs, err := crypto.ParseRecipients(strings.NewReader(file), "win.txt")
+	if err != nil || rs.Len() != 2 {
+		t.Fatalf("ParseRecipients = %v, %v", rs, err)
+	}
+}
+
+func TestRecipientsLongLine(t *testing.T) {
+	pq := pqKeys(t)
+	file := pq[0] + "\n# comment\n" + strings.Repeat("x", 100<<10) + "\n"
+	_, err := crypto.ParseRecipients(strings.NewReader(file), "long.txt")
+	var re *crypto.RecipientError
+	if !errors.As(err, &re) || re.Line != 3 {
+		t.Fatalf("ParseRecipients of a 100 KiB line = %v, want an error naming line 3", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // ServerKey is the server's own secret, kept in a file of its own beside
@@ -31,15 +32,33 @@ func CreateServerKey(path string) (*ServerKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(k.k[:]); err != nil {
-		f.Close()
-		return nil, err
+	_, err = f.Write(k.k[:])
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return k, f.Close()
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		// A half-written key would be refused at the next start; leave none.
+		os.Remove(path)
+		return nil, fmt.Errorf("writing server key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// syncDir makes a new file's directory entry durable: without it, a power
+// cut could lose the key file while the database already depends on it.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // LoadServerKey reads the key file. It refuses a file that others than its

@@ -106,3 +106,22 @@ func TestServerKeyDerive(t *testing.T) {
 		t.Errorf("Derive(_, 64) gave %d bytes", n)
 	}
 }
+
+// A key that cannot be created says so, and never replaces what is there.
+func TestServerKeyCreateFails(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := crypto.CreateServerKey(filepath.Join(dir, "missing", "server.key")); err == nil {
+		t.Errorf("CreateServerKey in a missing directory succeeded")
+	}
+	// O_EXCL refuses an existing name, even a dangling symlink.
+	link := filepath.Join(dir, "server.key")
+	if err := os.Symlink(filepath.Join(dir, "elsewhere"), link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crypto.CreateServerKey(link); !errors.Is(err, crypto.ErrKeyExists) {
+		t.Errorf("CreateServerKey over a symlink = %v, want ErrKeyExists", err)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "elsewhere")); err == nil {
+		t.Errorf("the symlink was followed")
+	}
+}
