@@ -61,6 +61,9 @@ type controlResponse struct {
 
 func listenControl(dataDir string) (net.Listener, error) {
 	path := filepath.Join(dataDir, controlFile)
+	if len(path) > 107 { // sun_path holds 108 bytes with the NUL
+		return nil, fmt.Errorf("control socket %s: the path is %d bytes, the limit of a unix socket is 107; use a shorter data_dir", path, len(path))
+	}
 	// We hold the database lock, so no other server uses this socket: a
 	// file left here is from a server that was killed.
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
