@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"filippo.io/age/armor"
+
+	"testimony/crypto"
 )
 
 func TestProgress(t *testing.T) {
@@ -60,5 +66,25 @@ func TestParseInterleaved(t *testing.T) {
 		if err != nil || !slices.Equal(pos, tc.pos) || *i != tc.i || *o != tc.o {
 			t.Errorf("%q: pos %q i %q o %q, %v", tc.args, pos, *i, *o, err)
 		}
+	}
+}
+
+// TestOpenArmored opens an item in age's ASCII armor, as age -a writes it.
+func TestOpenArmored(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, rs := newIdentity(t, dir, "key.txt")
+	var buf bytes.Buffer
+	aw := armor.NewWriter(&buf)
+	spec := &itemSpec{Day: "2026-04-01", Answers: map[string]crypto.Answer{"role": crypto.TextAnswer("witness")}}
+	if err := spec.write(aw, rs); err != nil {
+		t.Fatal(err)
+	}
+	aw.Close()
+	item := filepath.Join(dir, "item.age")
+	os.WriteFile(item, append([]byte("\n"), buf.Bytes()...), 0o600)
+	ids, _ := readIdentities([]string{keyFile})
+	res, err := openInto(ids, filepath.Join(dir, "out"), []string{item})
+	if err != nil || res.opened != 1 {
+		t.Fatalf("open: %+v, %v", res, err)
 	}
 }
