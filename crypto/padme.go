@@ -11,11 +11,12 @@ const PadFloor = 16 << 10
 // bytes: its header block and the end-of-archive marker (two blocks).
 const tarFraming = 3 * 512
 
-// PaddedLen returns the length an envelope's plaintext of n bytes is padded
-// to: the PADMÉ length of n (Nikitin et al., "Reducing Metadata Leakage from
+// PaddedLen returns the length a plaintext of n bytes is padded to: the
+// PADMÉ length of n (Nikitin et al., "Reducing Metadata Leakage from
 // Encrypted Files and Communication with PURBs", 2019), and never less than
 // [PadFloor]. PADMÉ keeps the overhead under 12% while leaking only
-// O(log log n) bits of the length.
+// O(log log n) bits of the length. An envelope pads its tar to PaddedLen,
+// and never below the tar of [PadFloor] bytes of content.
 func PaddedLen(n int64) int64 {
 	if n <= PadFloor {
 		return PadFloor
