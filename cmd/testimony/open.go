@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -115,6 +116,10 @@ func openInto(ids []age.Identity, dir string, files []string) (*openResult, erro
 		o.openFile(f)
 	}
 	root.Remove(partialDir) // only if empty: another open may be running
+	if left, err := fs.ReadDir(root.FS(), partialDir); err == nil && len(left) > 0 {
+		warnf("%s holds %d unfinished items, left by an interrupted open or being written by another one; delete it once no open is running",
+			filepath.Join(dir, partialDir), len(left))
+	}
 	if err := writeCasework(root); err != nil {
 		return &o.res, fmt.Errorf("writing the index of %s: %v", dir, err)
 	}
