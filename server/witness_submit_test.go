@@ -3,10 +3,14 @@ package server
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"testimony/crypto"
 	"testimony/store"
@@ -138,5 +142,65 @@ func TestPartialDates(t *testing.T) {
 		if validDate(s) != ok {
 			t.Errorf("validDate(%q) = %v", s, !ok)
 		}
+	}
+}
+
+// TestStalledUploadTimesOut: an upload that stops sending is ended after
+// the read window, leaving nothing behind; one that keeps sending slowly,
+// longer than the window in all, goes through.
+func TestStalledUploadTimesOut(t *testing.T) {
+	old := readWindow
+	readWindow = 300 * time.Millisecond
+	t.Cleanup(func() { readWindow = old })
+	e := newWitEnv(t, Config{})
+	ct, body := multipartBody(t, fullTestimony("stall", part{name: "files", filename: "a.bin", body: strings.Repeat("s", 3<<20)})...)
+
+	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(body))
+	conn.Write(body[:len(body)/2])
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	resp, _ := io.ReadAll(conn) // the server answers and closes, or just closes
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the stalled upload was not ended")
+	}
+	if len(resp) > 0 && !strings.Contains(string(resp), "408") {
+		t.Errorf("answer to a stalled upload: %.200s", resp)
+	}
+	if n := len(e.items("")); n != 0 {
+		t.Fatalf("%d items", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.spoolFiles()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := e.spoolFiles(); len(got) != 0 {
+		t.Errorf("spool: %v", got)
+	}
+
+	// A slow but steady upload: 3 MiB in pieces over about a second, four
+	// read windows, with no pause as long as one.
+	pr, pw := io.Pipe()
+	go func() {
+		for i := 0; i < len(body); i += 256 << 10 {
+			pw.Write(body[i:min(len(body), i+256<<10)])
+			time.Sleep(80 * time.Millisecond)
+		}
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", e.ts.URL+"/submit", pr)
+	req.Header.Set("Content-Type", ct)
+	req.ContentLength = int64(len(body))
+	res, err := e.ts.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || len(e.items("")) != 1 {
+		t.Fatalf("slow upload: %d, %d items", res.StatusCode, len(e.items("")))
 	}
 }

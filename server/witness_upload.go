@@ -17,11 +17,15 @@ import (
 
 // Limits of a witness upload besides the configured byte limits.
 const (
-	maxParts       = 200  // parts of one multipart body
-	maxFileName    = 1024 // bytes of a file name as sent
-	readWindow     = 2 * time.Minute
-	readWindowStep = 1 << 20 // the read deadline moves on after each MiB
+	maxParts       = 200     // parts of one multipart body
+	maxFileName    = 1024    // bytes of a file name as sent
+	readWindowStep = 64 << 10 // the read deadline moves on after each 64 KiB
 )
+
+// readWindow is how long an upload may stall: the read deadline is set
+// this far ahead at the start and again after each readWindowStep bytes.
+// A variable so that a test can shorten it.
+var readWindow = 2 * time.Minute
 
 // upload is a multipart body read by readUpload: the text values in memory
 // (bounded) and the files in the request's spool.
@@ -39,8 +43,9 @@ func (u *upload) remove() {
 }
 
 // deadlineReader pushes the connection's read deadline forward as an
-// upload progresses: a slow Tor upload goes on as long as bytes keep
-// coming, and a stalled one ends after readWindow.
+// upload progresses: a slow Tor upload goes on as long as it delivers
+// 64 KiB per readWindow (about 550 bytes a second), and a stalled one, or
+// a trickle meant to hold a connection, ends.
 type deadlineReader struct {
 	r    io.Reader
 	rc   *http.ResponseController
