@@ -17,8 +17,8 @@ import (
 
 // Limits of a witness upload besides the configured byte limits.
 const (
-	maxParts       = 200     // parts of one multipart body
-	maxFileName    = 1024    // bytes of a file name as sent
+	maxParts       = 200      // parts of one multipart body
+	maxFileName    = 1024     // bytes of a file name as sent
 	readWindowStep = 64 << 10 // the read deadline moves on after each 64 KiB
 )
 
