@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -127,6 +130,8 @@ func TestInvestigatorCommands(t *testing.T) {
 		t.Fatalf("add --json: %+v", en)
 	}
 
+	loginWithEnrolment(t, dir, en.Account, en.Passphrase, en.TOTPSecret)
+
 	_, classic := newKeyFile(t, true)
 	_, stderr, code = runCmd(t, "investigator", "add", "carol", "--recipient", classic.Recipient, "--data", dir)
 	if code != 1 || !strings.Contains(stderr, "cannot mix post-quantum") {
@@ -176,7 +181,7 @@ func TestInvestigatorCommands(t *testing.T) {
 		t.Fatalf("stored accounts: %+v %v", list2, err)
 	}
 	n, err := server.VerifyAudit(db)
-	if err != nil || n != 6 { // add, add, disable, enable, reset-passphrase, reset-totp
+	if err != nil || n != 7 { // add, add, login, disable, enable, reset-passphrase, reset-totp
 		t.Fatalf("audit after the commands: %d entries, %v", n, err)
 	}
 }
@@ -254,5 +259,33 @@ func TestAuditVerifyNamesTamperedEntry(t *testing.T) {
 	_, stderr, code = runCmd(t, "audit", "verify", "--data", dir)
 	if code != 1 || !strings.Contains(stderr, "entry 2") {
 		t.Fatalf("verify of a tampered log: code %d, %q", code, stderr)
+	}
+}
+
+// loginWithEnrolment logs in to the investigator site of the data
+// directory with what the enrolment printed: the passphrase and a code
+// that Debian's oathtool computes from the printed secret.
+func loginWithEnrolment(t *testing.T, dir, name, pass, secret string) {
+	t.Helper()
+	code, err := exec.Command("oathtool", "--totp", "-b", secret).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v", err)
+	}
+	db, key, err := openData(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	srv, err := server.New(server.Config{DataDir: dir}, db, key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"account": {name}, "passphrase": {pass}, "code": {strings.TrimSpace(string(code))}}
+	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	rec := httptest.NewRecorder()
+	srv.InvestigatorHandler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/passphrase" {
+		t.Fatalf("login with the enrolment of %s: %d %q", name, rec.Code, rec.Header().Get("Location"))
 	}
 }
