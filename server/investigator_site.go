@@ -129,7 +129,7 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, p invPag
 	return err
 }
 
-// RenderInvestigatorError writes the investigator site's error page; the
+// renderInvestigatorError writes the investigator site's error page; the
 // error page code of the middleware calls it for requests of that site.
 func (s *Server) renderInvestigatorError(w http.ResponseWriter, status int, message string) {
 	site := s.site()
