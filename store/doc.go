@@ -8,12 +8,13 @@
 // # Writing an item
 //
 // [DB.NewItem] returns an [ItemWriter]; write the item's bytes to it and
-// call [ItemWriter.Commit] with the record. Chunks are written as they fill;
-// the record is committed last, in its own transaction, so an item is
-// visible only once all its bytes are on disk. A write that never commits
-// (a crash, a client gone) leaves orphan chunks that [Open] removes. Small
-// items go to disk in one transaction, and concurrent writers share
-// transactions through bbolt's Batch.
+// call [ItemWriter.Commit] with the record. Chunks are written a few at a
+// time as they fill, the item marked pending meanwhile; the record is
+// committed last, with the final chunks, so an item is visible only once
+// all its bytes are on disk. A write that never commits (a crash, a client
+// gone) leaves pending chunks that [Open] removes. Items of a few chunks go
+// to disk in one transaction, and concurrent writers share transactions
+// (and their fsync) through bbolt's Batch.
 //
 // # Other data
 //

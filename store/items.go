@@ -122,6 +122,9 @@ type Stats struct {
 	Items     int
 	ItemBytes int64
 	FileBytes int64
+	// PendingChunks counts the chunks of writes not committed: in
+	// progress, or interrupted (a crash), which the next Open removes.
+	PendingChunks int
 }
 
 // Stats counts the items and their bytes.
@@ -129,6 +132,15 @@ func (db *DB) Stats() (Stats, error) {
 	var s Stats
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		s.FileBytes = tx.Size()
+		if p := tx.Bucket(bucketPending); p != nil {
+			c := tx.Bucket(bucketChunks).Cursor()
+			p.ForEach(func(id, _ []byte) error {
+				for k, _ := c.Seek(id); k != nil && bytes.HasPrefix(k, id); k, _ = c.Next() {
+					s.PendingChunks++
+				}
+				return nil
+			})
+		}
 		return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 			var it Item
 			if err := json.Unmarshal(v, &it); err != nil {

@@ -25,9 +25,11 @@ var itemSizes = []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize
 // for byte, whatever the size of the writes, and their records say so.
 func TestItemRoundTrip(t *testing.T) {
 	db := openTemp(t, Options{})
-	for i, size := range itemSizes {
+	// Also sizes around the writer's transaction of chunksPerTx chunks.
+	sizes := append(slices.Clone(itemSizes), chunksPerTx*ChunkSize, chunksPerTx*ChunkSize+1, 2*chunksPerTx*ChunkSize+ChunkSize/3)
+	for i, size := range sizes {
 		for _, step := range []int{1 << 30, 4096, 777} {
-			if size > 2*ChunkSize && step < 4096 {
+			if size > 2*ChunkSize && step < 4096 || size > 4*ChunkSize && step < 1<<20 {
 				continue // slow and proves nothing more
 			}
 			t.Run(fmt.Sprintf("size=%d/write=%d", size, min(step, size)), func(t *testing.T) {
@@ -213,10 +215,11 @@ func TestAbort(t *testing.T) {
 	keep := writeItem(t, db, pattern(1, 2*ChunkSize+5), 1<<20, Item{Kind: "submission"})
 
 	w := db.NewItem()
-	w.Write(pattern(2, 2*ChunkSize+100))
+	// Enough for the writer to have put chunks on disk.
+	w.Write(pattern(2, (chunksPerTx+1)*ChunkSize+100))
 	key, _ := hex.DecodeString(w.ID())
-	if n := chunkCount(t, db, key); n != 2 {
-		t.Fatalf("%d chunks written before Abort, want 2", n)
+	if n := chunkCount(t, db, key); n != chunksPerTx {
+		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx)
 	}
 	w.Abort()
 	w.Abort()
@@ -232,14 +235,17 @@ func TestAbort(t *testing.T) {
 
 	// An interrupted writer: chunks on disk, no record.
 	lost := db.NewItem()
-	lost.Write(pattern(3, 3*ChunkSize+ChunkSize/2))
+	lost.Write(pattern(3, 2*chunksPerTx*ChunkSize+ChunkSize/2))
 	lostKey, _ := hex.DecodeString(lost.ID())
-	if n := chunkCount(t, db, lostKey); n != 3 {
-		t.Fatalf("%d chunks of the interrupted writer on disk, want 3", n)
+	if n := chunkCount(t, db, lostKey); n != 2*chunksPerTx {
+		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, 2*chunksPerTx)
 	}
 	items, _ := db.Items()
 	if len(items) != 1 || items[0].ID != keep.ID {
 		t.Errorf("Items while a writer is pending: %+v", items)
+	}
+	if st, err := db.Stats(); err != nil || st.PendingChunks != 2*chunksPerTx || st.Items != 1 {
+		t.Errorf("Stats with a pending writer: %+v, %v", st, err)
 	}
 	// Its chunks are a write in progress, not damage; a read-only Open (as
 	// after a crash) sees them the same way.
@@ -254,7 +260,7 @@ func TestAbort(t *testing.T) {
 	if err := ro.Check(); err != nil {
 		t.Errorf("Check (read-only) of an interrupted write: %v", err)
 	}
-	if n := chunkCount(t, ro, lostKey); n != 3 {
+	if n := chunkCount(t, ro, lostKey); n != 2*chunksPerTx {
 		t.Errorf("a read-only Open removed chunks: %d left", n)
 	}
 	ro.Close()
@@ -265,6 +271,9 @@ func TestAbort(t *testing.T) {
 	defer db.Close()
 	if n := chunkCount(t, db, lostKey); n != 0 {
 		t.Errorf("%d orphan chunks left after Open", n)
+	}
+	if st, _ := db.Stats(); st.PendingChunks != 0 {
+		t.Errorf("Stats after Open: %d pending chunks", st.PendingChunks)
 	}
 	db.bolt.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketPending).Cursor().First(); k != nil {

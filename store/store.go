@@ -66,7 +66,7 @@ type Options struct {
 // own (1000 calls, 10 ms) make every batch wait for its timer when fewer
 // writers than that run at once, which is slower than plain transactions.
 const (
-	DefaultMaxBatchSize  = 64
+	DefaultMaxBatchSize  = 32
 	DefaultMaxBatchDelay = 2 * time.Millisecond
 )
 
@@ -372,12 +372,21 @@ func mapFull(err error) error {
 	return err
 }
 
+// chunksPerTx is how many full chunks an [ItemWriter] keeps before it
+// writes them in one transaction. bbolt rewrites a whole leaf, with the
+// large values it holds, whenever a key is added to it; a transaction that
+// adds several chunks rewrites the item's last leaf once for all of them,
+// and syncs once. It costs that many chunks of memory per writer.
+var chunksPerTx = 4
+
 // ItemWriter writes one item's bytes. It is not safe for concurrent use.
 type ItemWriter struct {
 	db     *DB
 	id     []byte
-	buf    []byte
-	chunks int
+	full   [][]byte // full chunks not written yet
+	spare  [][]byte // chunk buffers written, for reuse
+	buf    []byte   // the chunk being filled
+	chunks int      // chunks written
 	size   int64
 	done   bool
 }
@@ -390,20 +399,30 @@ func (db *DB) NewItem() *ItemWriter {
 // ID is the hex id the item will have.
 func (w *ItemWriter) ID() string { return hex.EncodeToString(w.id) }
 
-// Write buffers p and writes each full chunk to the store.
+// Write buffers p and writes full chunks to the store, several at a time.
 func (w *ItemWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errors.New("write after commit or abort")
 	}
 	n := len(p)
 	for len(p) > 0 {
-		room := ChunkSize - len(w.buf)
-		k := min(room, len(p))
+		if cap(w.buf) < ChunkSize && len(w.buf)+len(p) > cap(w.buf) {
+			// Grow to a full chunk at once rather than by appends.
+			w.buf = append(make([]byte, 0, ChunkSize), w.buf...)
+		}
+		k := min(ChunkSize-len(w.buf), len(p))
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
 		if len(w.buf) == ChunkSize {
-			if err := w.flush(); err != nil {
-				return n - len(p), err
+			w.full = append(w.full, w.buf)
+			w.buf = nil
+			if k := len(w.spare); k > 0 {
+				w.buf, w.spare = w.spare[k-1][:0], w.spare[:k-1]
+			}
+			if len(w.full) >= chunksPerTx {
+				if err := w.flush(); err != nil {
+					return n - len(p), err
+				}
 			}
 		}
 	}
@@ -411,29 +430,46 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (w *ItemWriter) flush() error {
-	key := chunkKey(w.id, w.chunks)
-	val := w.buf
-	first := w.chunks == 0
-	err := w.db.bolt.Batch(func(tx *bolt.Tx) error {
-		if first {
-			if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
-				return err
-			}
+// putChunks puts the full chunks, and last if not empty, numbered from
+// w.chunks. It may run more than once (Batch).
+func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte) error {
+	b := tx.Bucket(bucketChunks)
+	seq := w.chunks
+	for _, c := range w.full {
+		if err := b.Put(chunkKey(w.id, seq), c); err != nil {
+			return err
 		}
-		return tx.Bucket(bucketChunks).Put(key, val)
+		seq++
+	}
+	if len(last) > 0 {
+		return b.Put(chunkKey(w.id, seq), last)
+	}
+	return nil
+}
+
+// flush writes the full chunks in one transaction, marking the item as
+// pending: its chunks are on disk but its record is not.
+func (w *ItemWriter) flush() error {
+	err := w.db.bolt.Batch(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
+			return err
+		}
+		return w.putChunks(tx, nil)
 	})
 	if err != nil {
 		return mapFull(err)
 	}
-	w.chunks++
-	w.buf = w.buf[:0]
+	w.chunks += len(w.full)
+	for _, c := range w.full {
+		w.spare = append(w.spare, c[:0])
+	}
+	w.full = w.full[:0]
 	return nil
 }
 
-// Commit writes the last chunk and the record in one transaction, and
-// makes the item visible. The record's ID, Size and Chunks are set here.
-// When Commit returns nil the item is on disk (fsync'd).
+// Commit writes the remaining chunks and the record in one transaction,
+// and makes the item visible. The record's ID, Size and Chunks are set
+// here. When Commit returns nil the item is on disk (fsync'd).
 func (w *ItemWriter) Commit(it Item) (Item, error) { return w.CommitWith(it, nil) }
 
 // CommitWith is [ItemWriter.Commit] with fn run in the same transaction,
@@ -447,21 +483,19 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	w.done = true
 	it.ID = w.ID()
 	it.Size = w.size
-	it.Chunks = w.chunks
+	it.Chunks = w.chunks + len(w.full)
 	if len(w.buf) > 0 {
 		it.Chunks++
 	}
 	rec, err := json.Marshal(it)
 	if err != nil {
+		w.abort()
 		return Item{}, err
 	}
 	last := w.buf
-	seq := w.chunks
 	err = w.db.bolt.Batch(func(tx *bolt.Tx) error {
-		if len(last) > 0 {
-			if err := tx.Bucket(bucketChunks).Put(chunkKey(w.id, seq), last); err != nil {
-				return err
-			}
+		if err := w.putChunks(tx, last); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
 			return err
@@ -477,7 +511,7 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 		w.abort()
 		return Item{}, mapFull(err)
 	}
-	w.buf = nil
+	w.buf, w.full, w.spare = nil, nil, nil
 	return it, nil
 }
 
@@ -492,7 +526,7 @@ func (w *ItemWriter) Abort() {
 }
 
 func (w *ItemWriter) abort() {
-	w.buf = nil
+	w.buf, w.full, w.spare = nil, nil, nil
 	if w.chunks == 0 {
 		return
 	}
