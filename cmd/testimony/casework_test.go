@@ -68,7 +68,7 @@ func generate(seed uint64, n int) *dataset {
 	r := rand.New(rand.NewPCG(seed, 7))
 	d := &dataset{}
 	for i := range n {
-		lang, account, role := "en", "They kept us in a cold room for days.\nNobody told us where we were going.", "deportee"
+		lang, account, role := "en", "They kept us in a cold room for days.\nNobody told us where we were going.", "self"
 		if i%2 == 0 {
 			lang, account = "ru", "Нас держали в холодной комнате несколько дней.\nНикто не сказал, куда нас везут."
 		}
@@ -92,7 +92,8 @@ func generate(seed uint64, n int) *dataset {
 			"arrival_questioned": crypto.TextAnswer([]string{"yes", "no"}[r.IntN(2)]),
 			"arrival_detained":   crypto.TextAnswer([]string{"yes", "no"}[r.IntN(2)]),
 			"account":            crypto.TextAnswer(account),
-			"consent_use":        crypto.TextAnswer("anonymous"),
+			"consent_use":        crypto.TextAnswer([]string{"quote_anonymised", "statistics_only"}[i%2]),
+			"contact":            crypto.TextAnswer("codename_only"),
 		}
 		if role == "relative" {
 			a["consent_proxy"] = crypto.TextAnswer("yes")
@@ -660,5 +661,64 @@ func screenshot(t *testing.T, page, name string) {
 	if d := os.Getenv("TESTIMONY_SHOTS"); d != "" {
 		b, _ := os.ReadFile(shot)
 		os.WriteFile(filepath.Join(d, name), b, 0o644)
+	}
+}
+
+// TestShareOpensWithStockAge: what share writes is standard age, so a
+// partner without our tool reads it with the stock age CLI and tar.
+func TestShareOpensWithStockAge(t *testing.T) {
+	dir := t.TempDir()
+	ageBin := filepath.Join(dir, "age")
+	if out, err := exec.Command("go", "build", "-o", ageBin, "filippo.io/age/cmd/age").CombinedOutput(); err != nil {
+		t.Fatalf("building the age CLI: %v\n%s", err, out)
+	}
+	keyFile, rs := newIdentity(t, dir, "key.txt")
+	partnerFile, partnerRS := newIdentity(t, dir, "partner.txt")
+	spec := &itemSpec{Day: "2026-05-01", Source: "s1", Answers: map[string]crypto.Answer{"account": crypto.TextAnswer("Нас было сорок.")},
+		Attachments: []attachmentSpec{{Name: "photo.jpg", Text: "not really a photo"}}}
+	bundle := filepath.Join(dir, "b.tar")
+	if err := writeBundle(bundle, []*itemSpec{spec}, func(*itemSpec) (*crypto.Recipients, error) { return rs, nil }); err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(dir, "partner.pub")
+	os.WriteFile(pub, []byte(partnerRS.Keys()[0]+"\n"), 0o600)
+	shared := filepath.Join(dir, "shared.tar")
+	if code := run([]string{"share", "-i", keyFile, "-R", pub, "-o", shared, bundle}); code != 0 {
+		t.Fatalf("share exited %d", code)
+	}
+	x := filepath.Join(dir, "x")
+	os.Mkdir(x, 0o700)
+	if out, err := exec.Command("tar", "-xf", shared, "-C", x).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	items, _ := filepath.Glob(filepath.Join(x, "items", "*.age"))
+	if len(items) != 1 {
+		t.Fatalf("%d items in the shared bundle", len(items))
+	}
+	for _, c := range []struct {
+		key  string
+		fail bool
+	}{{partnerFile, false}, {keyFile, true}} {
+		cmd := exec.Command(ageBin, "-d", "-i", c.key, items[0])
+		plain, err := cmd.Output()
+		if c.fail {
+			if err == nil {
+				t.Error("the stock age CLI decrypted the shared item with our own key")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("age -d with the partner's key: %v", err)
+		}
+		er, err := crypto.ReadEnvelope(bytes.NewReader(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := er.Manifest().Answers["account"].Text; got != "Нас было сорок." {
+			t.Errorf("account %q", got)
+		}
+		if err := er.Finish(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
