@@ -35,7 +35,8 @@ type daemon struct {
 	data   string
 	tmp    string // its $TMPDIR
 	cmd    *exec.Cmd
-	logs   *lockedBuffer
+	done   chan struct{} // closed when cmd has exited
+	logs   *lockedBuffer // every run's output
 	url    string
 	ids    []*crypto.Identity
 	escrow string // the escrow recipients file
@@ -85,7 +86,7 @@ func newDaemon(t *testing.T) *daemon {
 
 func (d *daemon) start() {
 	d.t.Helper()
-	d.logs = &lockedBuffer{}
+	logs := d.logs
 	cmd := exec.Command(d.bin, "serve", "--data", d.data, "--witness-addr", "127.0.0.1:0",
 		"--investigator-addr", "127.0.0.1:0", "--escrow-recipients-file", d.escrow)
 	cmd.Env = append(os.Environ(), "TMPDIR="+d.tmp)
@@ -95,15 +96,16 @@ func (d *daemon) start() {
 	if err := cmd.Start(); err != nil {
 		d.t.Fatal(err)
 	}
-	d.cmd = cmd
-	d.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	done := make(chan struct{})
+	d.cmd, d.done = cmd, done
+	d.t.Cleanup(func() { cmd.Process.Kill(); <-done })
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		sent := false
 		for sc.Scan() {
 			line := sc.Bytes()
-			d.logs.Write(append(bytes.Clone(line), '\n'))
+			logs.Write(append(bytes.Clone(line), '\n'))
 			var l struct{ Msg, Listener, Addr string }
 			if json.Unmarshal(line, &l) == nil && l.Msg == "serving" && l.Listener == "witness" && !sent {
 				addr <- l.Addr
@@ -111,7 +113,7 @@ func (d *daemon) start() {
 			}
 		}
 	}()
-	go func() { cmd.Wait(); pw.Close() }()
+	go func() { cmd.Wait(); pw.Close(); close(done) }()
 	select {
 	case a := <-addr:
 		d.url = "http://" + a
@@ -124,10 +126,8 @@ func (d *daemon) start() {
 func (d *daemon) stop(sig os.Signal) {
 	d.t.Helper()
 	d.cmd.Process.Signal(sig)
-	done := make(chan struct{})
-	go func() { d.cmd.Process.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-d.done:
 	case <-time.After(20 * time.Second):
 		d.t.Fatal("testimonyd did not stop")
 	}
