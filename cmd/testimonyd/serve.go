@@ -43,6 +43,11 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Catch the stop signals before anything is announced: a stop that
+	// comes right after the "serving" lines must shut down cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	lvl, _ := cfg.level()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 
@@ -90,8 +95,6 @@ func runServe(args []string) error {
 		go console.retain(ctx, retentionEvery)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "event", s.String())
