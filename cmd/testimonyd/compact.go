@@ -76,6 +76,9 @@ func compact(dataDir string) (before, after int64, err error) {
 	if n != st.Items {
 		return 0, 0, fmt.Errorf("the compacted file holds %d items, not %d; nothing changed", n, st.Items)
 	}
+	if err := matchOwner(tmp, dbPath); err != nil {
+		return 0, 0, err
+	}
 	nfi, err := os.Stat(tmp)
 	if err != nil {
 		return 0, 0, err

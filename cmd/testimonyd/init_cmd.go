@@ -63,6 +63,8 @@ func runInit(args []string) error {
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(abs)
+	existed := statErr == nil
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return err
 	}
@@ -93,6 +95,15 @@ func runInit(args []string) error {
 	}
 	if err := cf.Close(); err != nil {
 		return err
+	}
+	if existed {
+		// Run as root on a directory made for the service's user (by the
+		// Debian package): the files are that user's.
+		for _, f := range []string{keyFile, dbFile, configFile} {
+			if err := matchOwner(filepath.Join(abs, f), abs); err != nil {
+				return err
+			}
+		}
 	}
 	syncDir(abs)
 	outf("created %s: %s, %s, %s\n", abs, dbFile, keyFile, configFile)

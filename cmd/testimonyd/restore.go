@@ -101,6 +101,9 @@ func restore(src, dataDir string, now time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("the copy does not pass check, nothing changed: %w", err)
 	}
+	if err := matchOwner(tmp, dataDir); err != nil {
+		return 0, err
+	}
 	if _, err := os.Stat(dbPath); err == nil {
 		old := dbPath + ".before-restore-" + now.UTC().Format("20060102T150405Z")
 		if err := os.Rename(dbPath, old); err != nil {
@@ -134,4 +137,22 @@ func lockDB(path string) (func(), error) {
 		return nil, err
 	}
 	return func() { f.Close() }, nil
+}
+
+// matchOwner gives path the owner and group of ref when running as root:
+// a console command run by root on the service's data directory must not
+// leave a file that the service's user cannot open.
+func matchOwner(path, ref string) error {
+	if os.Getuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(ref)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return os.Lchown(path, int(st.Uid), int(st.Gid))
 }
