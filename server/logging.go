@@ -17,4 +17,3 @@ var allowedLogKeys = map[string]bool{
 	"status":   true,
 	"route":    true, // route name, never the raw URL
 }
-
