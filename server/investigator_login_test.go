@@ -2,11 +2,14 @@ package server
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
 	"testing"
 	"time"
+
+	"testimony/crypto"
 )
 
 // TestLoginWithOathtoolCodes: codes from Debian's oathtool (an independent
@@ -98,11 +101,16 @@ func TestBackoffGrows(t *testing.T) {
 // TestLoginFailuresLookAlike: an unknown account, a wrong passphrase and a
 // wrong code give the same status and byte-identical bodies, and take the
 // same time: the medians of 50 tries each differ by less than 20%. The
-// three kinds are interleaved so that drift of the machine hits all alike.
-// The argon2id costs are cheap here, but the same for all three paths.
+// three kinds are interleaved in shuffled order so that drift of the
+// machine hits all alike. The argon2id costs are lower than in production
+// (t=1, 32 MiB) but the same for all three paths, and high enough that the
+// work, not the noise of a busy machine, dominates. On a machine so busy
+// that one measurement is off, it is repeated, up to three times: a real
+// difference (an unknown account skipping the argon2id work, say, is ten
+// times faster) fails all three.
 func TestLoginFailuresLookAlike(t *testing.T) {
 	e := newInvEnv(t, Config{})
-	e.s.inv.argon = cheapArgon
+	e.s.inv.argon = crypto.Argon2Params{Time: 1, Memory: 32 << 10, Threads: 1}
 	alice := e.addInvestigator("alice")
 	c := e.client()
 	kinds := []struct {
@@ -119,39 +127,57 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 			return url.Values{"account": {"alice"}, "passphrase": {alice.pass}, "code": {"000000"}}
 		}},
 	}
-	const tries = 50
-	times := make([][]time.Duration, len(kinds))
 	var first []byte
 	status := 0
-	for i := 0; i < tries+2; i++ {
-		for k, kind := range kinds {
-			form := kind.form()
-			t0 := time.Now()
-			r := c.post("/login", form)
-			d := time.Since(t0)
-			if status == 0 {
-				status, first = r.status, r.body
+	measure := func() []time.Duration {
+		const tries = 50
+		times := make([][]time.Duration, len(kinds))
+		for i := 0; i < tries+2; i++ {
+			// Every form of the round is made first (oathtool runs outside
+			// the timing), then the three are posted in a shuffled order.
+			forms := make([]url.Values, len(kinds))
+			for k, kind := range kinds {
+				forms[k] = kind.form()
 			}
-			if r.status != status || r.status != http.StatusUnauthorized {
-				t.Fatalf("%s: status %d, want %d", kind.name, r.status, status)
-			}
-			if !bytes.Equal(r.body, first) {
-				t.Fatalf("%s: body differs from the first failure's:\n%s\n---\n%s", kind.name, r.body, first)
-			}
-			if i >= 2 { // warm-up
-				times[k] = append(times[k], d)
+			for _, k := range rand.Perm(len(kinds)) {
+				kind, form := kinds[k], forms[k]
+				t0 := time.Now()
+				r := c.post("/login", form)
+				d := time.Since(t0)
+				if status == 0 {
+					status, first = r.status, r.body
+				}
+				if r.status != status || r.status != http.StatusUnauthorized {
+					t.Fatalf("%s: status %d, want %d", kind.name, r.status, status)
+				}
+				if !bytes.Equal(r.body, first) {
+					t.Fatalf("%s: body differs from the first failure's:\n%s\n---\n%s", kind.name, r.body, first)
+				}
+				if i >= 2 { // warm-up
+					times[k] = append(times[k], d)
+				}
 			}
 		}
+		med := make([]time.Duration, len(kinds))
+		for k := range kinds {
+			slices.Sort(times[k])
+			med[k] = times[k][len(times[k])/2]
+		}
+		return med
 	}
-	med := make([]time.Duration, len(kinds))
-	for k := range kinds {
-		slices.Sort(times[k])
-		med[k] = times[k][len(times[k])/2]
-		t.Logf("%s: median %v", kinds[k].name, med[k])
-	}
-	lo, hi := slices.Min(med), slices.Max(med)
-	if float64(hi-lo) > 0.2*float64(lo) {
-		t.Errorf("median login failure times differ by more than 20%%: %v", med)
+	for attempt := 1; ; attempt++ {
+		med := measure()
+		for k := range kinds {
+			t.Logf("attempt %d: %s: median %v", attempt, kinds[k].name, med[k])
+		}
+		lo, hi := slices.Min(med), slices.Max(med)
+		if float64(hi-lo) <= 0.2*float64(lo) {
+			break
+		}
+		if attempt == 3 {
+			t.Errorf("median login failure times differ by more than 20%% in three measurements; the last: %v", med)
+			break
+		}
 	}
 	if bytes.Contains(first, []byte("mallory")) || bytes.Contains(first, []byte("alice")) {
 		t.Error("the failure page echoes the account name")
