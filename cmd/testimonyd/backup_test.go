@@ -43,6 +43,12 @@ func TestBackupRestoreCheckStatus(t *testing.T) {
 	}
 
 	d := startServe(t, dir, nil, "--escrow-recipients", rs.Keys()[0])
+	if fi, err := os.Stat(filepath.Join(dir, controlFile)); err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
+		t.Errorf("control socket: %v %v", fi, err)
+	}
+	if _, _, _, err := askServer(dir, controlRequest{Op: "format-disk"}); err == nil || !strings.Contains(err.Error(), "unknown request") {
+		t.Errorf("an unknown control request: %v", err)
+	}
 	hot := filepath.Join(out, "hot.db")
 	r = mustRun(t, "backup", "-o", hot, "--data", dir)
 	if !strings.Contains(r.stdout, "5 items, checked") {
