@@ -1,7 +1,7 @@
 package server
 
 import (
-	"strings"
+	"slices"
 	"sync"
 
 	"testimony/crypto"
@@ -14,15 +14,15 @@ import (
 // a new parse. Errors are not kept.
 var recipientMemo struct {
 	sync.Mutex
-	keys string
-	rs   *crypto.Recipients
+	source string
+	keys   []string
+	rs     *crypto.Recipients
 }
 
 // newRecipientsMemo is crypto.NewRecipients with a one-entry memo.
 func newRecipientsMemo(source string, keys ...string) (*crypto.Recipients, error) {
-	id := source + "\n" + strings.Join(keys, "\n")
 	recipientMemo.Lock()
-	if recipientMemo.rs != nil && recipientMemo.keys == id {
+	if recipientMemo.rs != nil && recipientMemo.source == source && slices.Equal(recipientMemo.keys, keys) {
 		rs := recipientMemo.rs
 		recipientMemo.Unlock()
 		return rs, nil
@@ -33,7 +33,7 @@ func newRecipientsMemo(source string, keys ...string) (*crypto.Recipients, error
 		return nil, err
 	}
 	recipientMemo.Lock()
-	recipientMemo.keys, recipientMemo.rs = id, rs
+	recipientMemo.source, recipientMemo.keys, recipientMemo.rs = source, slices.Clone(keys), rs
 	recipientMemo.Unlock()
 	return rs, nil
 }

@@ -204,3 +204,33 @@ func TestStalledUploadTimesOut(t *testing.T) {
 		t.Fatalf("slow upload: %d, %d items", res.StatusCode, len(e.items("")))
 	}
 }
+
+// TestRecipientChangeTakesEffect: the recipient set is memoised, but a new
+// investigator's key is used from the next submission on.
+func TestRecipientChangeTakesEffect(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	if st, _ := e.submit(fullTestimony("one")...); st != 200 {
+		t.Fatal(st)
+	}
+	inv, _ := crypto.GenerateIdentity(false)
+	e.db.Update(func(tx store.Tx) error {
+		return tx.Put(bucketInvestigators, []byte("new"), []byte(`{"recipient":"`+inv.Recipient+`","disabled":false}`))
+	})
+	if st, _ := e.submit(fullTestimony("two")...); st != 200 {
+		t.Fatal(st)
+	}
+	items := e.items("")
+	if len(items) != 2 || items[0].Recipients == items[1].Recipients {
+		t.Fatalf("the recipient set did not change: %+v", items)
+	}
+	opened := 0
+	for _, it := range items {
+		_, rd, _ := e.db.Open(it.ID)
+		if _, err := crypto.OpenEnvelope(rd, inv.AgeIdentity()); err == nil {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Fatalf("the new investigator opens %d items, want 1", opened)
+	}
+}
