@@ -2,9 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"io"
+	"log/slog"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"testimony/store"
 )
 
 // TestFrames: a framed stream reads back byte for byte, and a stream cut
@@ -41,4 +49,66 @@ func TestFrames(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestRetentionRepeats: the retention loop purges at start and again at
+// each period, as items age past retention_days on a moving clock.
+func TestRetentionRepeats(t *testing.T) {
+	rs, _ := testRecipients(t)
+	dir := newDataDir(t)
+	plantItems(t, dir, rs, 1<<10, "2026-01-01", "2026-01-20", "2026-02-10")
+	db, err := store.Open(filepath.Join(dir, dbFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mu sync.Mutex
+	now := time.Date(2026, 2, 5, 12, 0, 0, 0, time.UTC) // 30 days keep 2026-01-06 on
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var logs bytes.Buffer
+	var logMu sync.Mutex
+	c := &control{db: db, cfg: settings{RetentionDays: 30}, now: clock,
+		log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.retain(ctx, 20*time.Millisecond); close(done) }()
+	count := func() int {
+		s, err := db.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Items
+	}
+	waitFor := func(n int) {
+		deadline := time.Now().Add(10 * time.Second)
+		for count() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d items, want %d", count(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	waitFor(2) // 2026-01-01 went at start
+	mu.Lock()
+	now = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC) // keeps 2026-01-30 on
+	mu.Unlock()
+	waitFor(1)
+	cancel()
+	<-done
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), `"msg":"retention","event":"purge","count":1`) {
+		t.Errorf("retention log:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

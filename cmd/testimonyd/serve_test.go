@@ -374,3 +374,39 @@ func TestServeAppliesRetention(t *testing.T) {
 		t.Errorf("status after retention: %+v", st)
 	}
 }
+
+// TestServeLogLevel: --log-level filters the server's JSON log lines, and
+// a level that does not exist is refused.
+func TestServeLogLevel(t *testing.T) {
+	dir := newDataDir(t)
+	if r := runBin(t, "serve", "--data", dir, "--log-level", "chatty"); r.code != 1 || !strings.Contains(r.stderr, "log_level") {
+		t.Errorf("bad level: exit %d: %s", r.code, r.stderr)
+	}
+	cmd := exec.Command(testimonydBinary(t), "serve", "--data", dir, "--witness-addr", "127.0.0.1:0",
+		"--investigator-addr", "127.0.0.1:0", "--log-level", "warn")
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The control socket appears once serving has begun.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, controlFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("serve did not start: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve: %v", err)
+	}
+	if strings.Contains(logs.String(), `"level":"INFO"`) {
+		t.Errorf("info lines at --log-level warn:\n%s", logs.String())
+	}
+}
