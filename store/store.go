@@ -101,7 +101,7 @@ func Open(path string, o Options) (db *DB, err error) {
 	if o.MaxBatchDelay == 0 {
 		o.MaxBatchDelay = DefaultMaxBatchDelay
 	}
-	if err := checkFile(path); err != nil {
+	if err := checkFile(path, o.ReadOnly); err != nil {
 		return nil, err
 	}
 	// bbolt panics on some damaged pages, and a page past the end of a
@@ -197,7 +197,7 @@ func (m metaPage) valid(fileSize int64) bool {
 // file, whose missing pages would fault when touched). bbolt keeps two
 // meta pages and falls back to the older one if the newer one was torn;
 // so do we, but the first page must at least carry the magic number.
-func checkFile(path string) error {
+func checkFile(path string, readOnly bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -212,6 +212,9 @@ func checkFile(path string) error {
 	}
 	size := st.Size()
 	if size == 0 {
+		if readOnly {
+			return fmt.Errorf("%w: %s: empty file", ErrCorrupt, path)
+		}
 		return nil // bbolt initialises an empty file
 	}
 	hdr := make([]byte, 16+64)

@@ -278,6 +278,7 @@ func TestOpenDamagedFile(t *testing.T) {
 		copy(r, b[:32]) // a header that looks right over garbage
 		return r
 	}))
+	add(damaged("empty", func(b []byte) []byte { return nil }))
 	add(damaged("truncated to 10 bytes", func(b []byte) []byte { return b[:10] }))
 	add(damaged("truncated to one page", func(b []byte) []byte { return b[:pageSize] }))
 	add(damaged("truncated to two pages and a bit", func(b []byte) []byte { return b[:2*pageSize+100] }))
@@ -308,6 +309,9 @@ func TestOpenDamagedFile(t *testing.T) {
 	}))
 	for name, b := range cases {
 		for _, ro := range []bool{false, true} {
+			if name == "empty" && !ro {
+				continue // an empty file is a new store when opened for writing
+			}
 			t.Run(fmt.Sprintf("%s/read-only=%v", name, ro), func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "bad.db")
 				if err := os.WriteFile(path, b, 0o600); err != nil {

@@ -132,7 +132,8 @@ func TestStoreCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 2))
-	acked := map[string]bool{} // ids printed by a child
+	acked := map[string]bool{}    // ids printed by a child
+	verified := map[string]bool{} // ids decrypted whole
 	sawPending := 0
 	const rounds = 8
 	for round := range rounds {
@@ -218,9 +219,13 @@ func TestStoreCrash(t *testing.T) {
 		visible := map[string]bool{}
 		for _, it := range items {
 			visible[it.ID] = true
+			if verified[it.ID] && round < rounds-1 {
+				continue // decrypted after an earlier round; all again after the last
+			}
 			if err := openItem(db, it.ID, ident.AgeIdentity()); err != nil {
 				t.Errorf("round %d: visible item %s does not decrypt whole: %v", round, it.ID, err)
 			}
+			verified[it.ID] = true
 		}
 		for id := range acked {
 			if !visible[id] {
@@ -332,15 +337,15 @@ func (h *heapSampler) Stop() uint64 {
 	return h.peak.Load()
 }
 
-// TestLargeAttachmentHeap (issue 2 acceptance): an attachment streamed
-// through the envelope into the store keeps the heap under 64 MiB, and
-// decrypts back to the same digest. 256 MiB always; 1 GiB with
-// TESTIMONY_LONG=1.
+// TestLargeAttachmentHeap (issue 2 acceptance): a 1 GiB attachment, made
+// by a generator (never a file), streamed through the envelope into the
+// store keeps the heap under 64 MiB, and decrypts back to the same digest.
+// With -short it is 64 MiB.
 func TestLargeAttachmentHeap(t *testing.T) {
-	sizes := []int64{256 << 20}
-	if os.Getenv("TESTIMONY_LONG") == "1" {
-		sizes = append(sizes, 1<<30)
-	} else if testing.Short() {
+	// 1 GiB took 38 s with the race detector on this 2-core machine under
+	// load (20 s without): quick enough to run always, but not with -short.
+	sizes := []int64{1 << 30}
+	if testing.Short() {
 		sizes = []int64{64 << 20}
 	}
 	ident, err := crypto.GenerateIdentity(false)
