@@ -79,6 +79,9 @@ func TestBackupRestoreCheckStatus(t *testing.T) {
 	cold := filepath.Join(out, "cold.db")
 	mustRun(t, "backup", "-o", cold, "--data", dir)
 	mustRun(t, "check", "--file", cold)
+	// Without -o, into backup_dir under the day's name.
+	mustRun(t, "backup", "--data", dir, "--backup-dir", out)
+	mustRun(t, "check", "--file", filepath.Join(out, "testimony-"+today+".db"))
 
 	// Restore into another installation.
 	dir2 := newDataDir(t)
