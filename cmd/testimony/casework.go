@@ -39,10 +39,10 @@ const maxStrip = 32 << 20
 
 // writeDerived writes the files made from a checked item: working copies
 // of its images, item.json, testimony.txt and testimony.html.
-func (o *opener) writeDerived(tmp string, m *crypto.Manifest, info itemInfo) error {
+func writeDerived(dir, att *os.Root, m *crypto.Manifest, info itemInfo) error {
 	for i, a := range m.Attachments {
 		file := attachmentFile(i, a)
-		note, err := o.cleanCopy(tmp+"/attachments", file, a.Size)
+		note, err := cleanCopy(att, file, a.Size)
 		if err != nil {
 			return err
 		}
@@ -51,23 +51,23 @@ func (o *opener) writeDerived(tmp string, m *crypto.Manifest, info itemInfo) err
 		}
 	}
 	ij, _ := json.MarshalIndent(info, "", "  ")
-	if err := o.writeFile(tmp+"/item.json", append(ij, '\n')); err != nil {
+	if err := writeFile(dir, "item.json", append(ij, '\n')); err != nil {
 		return err
 	}
-	if err := o.writeFile(tmp+"/testimony.txt", testimonyText(m, info)); err != nil {
+	if err := writeFile(dir, "testimony.txt", testimonyText(m, info)); err != nil {
 		return err
 	}
 	var page bytes.Buffer
 	if err := itemPage.Execute(&page, itemView(&caseItem{Info: info, M: m}, "")); err != nil {
 		return err
 	}
-	return o.writeFile(tmp+"/testimony.html", page.Bytes())
+	return writeFile(dir, "testimony.html", page.Bytes())
 }
 
 // cleanCopy makes the working copy of a JPEG or PNG attachment; it
 // returns nil for other files.
-func (o *opener) cleanCopy(dir, file string, size int64) (*imageNote, error) {
-	f, err := o.root.Open(dir + "/" + file)
+func cleanCopy(dir *os.Root, file string, size int64) (*imageNote, error) {
+	f, err := dir.Open(file)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (o *opener) cleanCopy(dir, file string, size int64) (*imageNote, error) {
 		return note, nil
 	}
 	note.Clean = cleanName(file, format)
-	if err := o.writeFile(dir+"/"+note.Clean, out.Bytes()); err != nil {
+	if err := writeFile(dir, note.Clean, out.Bytes()); err != nil {
 		return nil, err
 	}
 	return note, nil

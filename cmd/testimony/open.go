@@ -281,13 +281,13 @@ func (o *opener) tempDir() (string, error) {
 	return name, o.root.Mkdir(name, 0o700)
 }
 
-// createFile creates a new file inside root; it never replaces one.
-func (o *opener) createFile(name string) (*os.File, error) {
-	return o.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// createFile creates a new file in dir; it never replaces one.
+func createFile(dir *os.Root, name string) (*os.File, error) {
+	return dir.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }
 
-func (o *opener) writeFile(name string, data []byte) error {
-	f, err := o.createFile(name)
+func writeFile(dir *os.Root, name string, data []byte) error {
+	f, err := createFile(dir, name)
 	if err != nil {
 		return err
 	}
@@ -347,17 +347,29 @@ func outErr(err error) error { return fmt.Errorf("%w: %v", errOutput, err) }
 // writeItem writes the manifest and attachments, checks the rest of the
 // item (Finish), and only then the derived files.
 func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) error {
+	// Roots at the item's folders: one openat per file created, not one
+	// per path element.
+	dir, err := o.root.OpenRoot(tmp)
+	if err != nil {
+		return outErr(err)
+	}
+	defer dir.Close()
 	m := er.Manifest()
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := o.writeFile(tmp+"/"+crypto.ManifestName, append(mj, '\n')); err != nil {
+	if err := writeFile(dir, crypto.ManifestName, append(mj, '\n')); err != nil {
 		return outErr(err)
 	}
-	if err := o.root.Mkdir(tmp+"/attachments", 0o700); err != nil {
+	if err := dir.Mkdir("attachments", 0o700); err != nil {
 		return outErr(err)
 	}
+	att, err := dir.OpenRoot("attachments")
+	if err != nil {
+		return outErr(err)
+	}
+	defer att.Close()
 	for i := 0; ; i++ {
 		a, r, err := er.Next()
 		if err == io.EOF {
@@ -366,7 +378,7 @@ func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) e
 		if err != nil {
 			return err
 		}
-		f, err := o.createFile(tmp + "/attachments/" + attachmentFile(i, a))
+		f, err := createFile(att, attachmentFile(i, a))
 		if err != nil {
 			return outErr(err)
 		}
@@ -382,7 +394,7 @@ func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) e
 		return err
 	}
 	info := itemInfo{ID: ref.id, Source: sourceFolder(ref.source), Kind: m.Kind, Day: m.Day}
-	if err := o.writeDerived(tmp, m, info); err != nil {
+	if err := writeDerived(dir, att, m, info); err != nil {
 		return outErr(err)
 	}
 	return nil
