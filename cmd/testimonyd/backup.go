@@ -2,12 +2,11 @@ package main
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -66,11 +65,11 @@ func backup(dataDir, dst, day string) (int, error) {
 	_ = resp
 	if err == nil {
 		defer conn.Close()
-		n, err := writeChecked(dst, func(w io.Writer) (int64, string, error) {
-			h := sha256.New()
+		n, err := writeChecked(dst, func(w io.Writer) (int64, error) {
+			h := crc32.New(castagnoli)
 			size, err := readFrames(br, io.MultiWriter(w, h))
 			if err != nil {
-				return 0, "", err
+				return 0, err
 			}
 			var tr controlResponse
 			line, err := br.ReadBytes('\n')
@@ -78,13 +77,12 @@ func backup(dataDir, dst, day string) (int, error) {
 				err = json.Unmarshal(line, &tr)
 			}
 			if err != nil || tr.Error != "" {
-				return 0, "", fmt.Errorf("the server did not finish the backup: %v%s", err, tr.Error)
+				return 0, fmt.Errorf("the server did not finish the backup: %v%s", err, tr.Error)
 			}
-			sum := hex.EncodeToString(h.Sum(nil))
-			if tr.Size != size || tr.SHA256 != sum {
-				return 0, "", fmt.Errorf("backup stream damaged: got %d bytes (sha256 %s), server sent %d (%s)", size, sum, tr.Size, tr.SHA256)
+			if sum := h.Sum32(); tr.Size != size || tr.CRC32C != sum {
+				return 0, fmt.Errorf("backup stream damaged: got %d bytes (crc32c %08x), server sent %d (%08x)", size, sum, tr.Size, tr.CRC32C)
 			}
-			return size, sum, nil
+			return size, nil
 		})
 		if err != nil {
 			return 0, err
@@ -105,9 +103,8 @@ func backup(dataDir, dst, day string) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
-	n, err := writeChecked(dst, func(w io.Writer) (int64, string, error) {
-		size, err := db.Backup(w)
-		return size, "", err
+	n, err := writeChecked(dst, func(w io.Writer) (int64, error) {
+		return db.Backup(w)
 	})
 	if err != nil {
 		return 0, err
@@ -121,7 +118,7 @@ func backup(dataDir, dst, day string) (int, error) {
 // writeChecked writes a database copy to a temporary file beside dst
 // (0600), syncs it, checks it with [checkFile] and only then renames it to
 // dst. It returns the number of items in the copy.
-func writeChecked(dst string, write func(io.Writer) (int64, string, error)) (int, error) {
+func writeChecked(dst string, write func(io.Writer) (int64, error)) (int, error) {
 	dir := filepath.Dir(dst)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".partial-*")
 	if err != nil {
@@ -134,7 +131,7 @@ func writeChecked(dst string, write func(io.Writer) (int64, string, error)) (int
 		return 0, err
 	}
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, _, err := write(bw); err != nil {
+	if _, err := write(bw); err != nil {
 		f.Close()
 		return 0, err
 	}

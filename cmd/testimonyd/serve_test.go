@@ -205,7 +205,7 @@ type planted struct {
 // plantItems writes items (age envelopes of size bytes of attachment, to
 // rs) with the given days into the data directory's database while no
 // server runs.
-func plantItems(t *testing.T, dataDir string, rs *crypto.Recipients, size int, days ...string) []planted {
+func plantItems(t testing.TB, dataDir string, rs *crypto.Recipients, size int, days ...string) []planted {
 	t.Helper()
 	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{})
 	if err != nil {
@@ -243,7 +243,7 @@ func plantItems(t *testing.T, dataDir string, rs *crypto.Recipients, size int, d
 	return out
 }
 
-func testRecipients(t *testing.T) (*crypto.Recipients, *crypto.Identity) {
+func testRecipients(t testing.TB) (*crypto.Recipients, *crypto.Identity) {
 	t.Helper()
 	id, err := crypto.GenerateIdentity(false)
 	if err != nil {
