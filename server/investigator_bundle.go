@@ -1,8 +1,9 @@
 package server
 
 import (
-	"bufio"
 	"cmp"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -10,7 +11,8 @@ import (
 	"testimony/store"
 )
 
-// bundleBuffer is the size of the pieces a bundle is sent in.
+// bundleBuffer is the least size of the pieces a bundle is sent in, and
+// how much of its end is held back until the download is in the audit log.
 const bundleBuffer = 256 << 10
 
 // bundle streams a bundle (store.WriteBundle: items/<id>.age and
@@ -75,30 +77,65 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p *principal) er
 		ids[i] = it.ID
 	}
 	day := s.today()
-	err = s.db.Update(func(tx store.Tx) error {
-		e := auditEntry{Account: p.Name, Event: "download_bundle", Count: len(ids), Source: source}
-		if len(ids) == 1 {
-			e.Item = ids[0]
-		}
-		return appendAudit(tx, s.cfg.Now(), e)
-	})
-	if err != nil {
-		return err
-	}
+	// The audit entry is written (and synced) while the bundle streams;
+	// the tail of the bundle (the end of index.json and of the tar) is held
+	// back until it is on disk, so no complete bundle leaves unrecorded.
+	audited := make(chan error, 1)
+	go func() {
+		audited <- s.db.Update(func(tx store.Tx) error {
+			e := auditEntry{Account: p.Name, Event: "download_bundle", Count: len(ids), Source: source}
+			if len(ids) == 1 {
+				e.Item = ids[0]
+			}
+			return appendAudit(tx, s.cfg.Now(), e)
+		})
+	}()
 	h := w.Header()
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Content-Disposition", `attachment; filename="testimony-`+day+`.tar"`)
-	// Write in large pieces: fewer chunks on the wire, fewer syscalls.
-	bw := bufio.NewWriterSize(w, bundleBuffer)
-	_, err = s.db.WriteBundle(bw, day, ids)
+	tw := &tailHolder{w: w, hold: bundleBuffer}
+	_, err = s.db.WriteBundle(tw, day, ids)
+	if aerr := <-audited; err == nil && aerr != nil {
+		err = fmt.Errorf("audit log: %w", aerr)
+	}
 	if err == nil {
-		err = bw.Flush()
+		err = tw.Release()
 	}
 	if err != nil {
-		// Headers and part of the tar are gone: break the connection so the
-		// client cannot take a short bundle for a whole one.
+		// Headers and part of the tar may be gone: break the connection so
+		// the client cannot take a short bundle for a whole one.
 		s.log.Error("bundle download broke off", "count", len(ids), "err", err.Error())
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// tailHolder passes what is written on to w in pieces of at least hold
+// bytes, always keeping the last hold bytes back until Release.
+type tailHolder struct {
+	w    io.Writer
+	hold int
+	buf  []byte
+}
+
+func (t *tailHolder) Write(p []byte) (int, error) {
+	if t.buf == nil {
+		t.buf = make([]byte, 0, 2*t.hold+64<<10)
+	}
+	t.buf = append(t.buf, p...)
+	if len(t.buf) >= 2*t.hold {
+		out := len(t.buf) - t.hold
+		if _, err := t.w.Write(t.buf[:out]); err != nil {
+			return 0, err
+		}
+		t.buf = t.buf[:copy(t.buf, t.buf[out:])]
+	}
+	return len(p), nil
+}
+
+// Release writes what was held back.
+func (t *tailHolder) Release() error {
+	_, err := t.w.Write(t.buf)
+	t.buf = nil
+	return err
 }

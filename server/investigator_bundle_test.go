@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -70,3 +71,40 @@ func BenchmarkBundleDownload(b *testing.B) {
 		}
 	})
 }
+
+// TestTailHolder: what passes through is the input, in pieces of at least
+// hold bytes, and the last hold bytes wait for Release.
+func TestTailHolder(t *testing.T) {
+	var out writesRecorder
+	th := &tailHolder{w: &out, hold: 1000}
+	var in []byte
+	for i := range 300 {
+		p := make([]byte, (i*37)%700)
+		rand.Read(p)
+		th.Write(p)
+		in = append(in, p...)
+		if got := out.n(); got > 0 && len(in)-got < th.hold {
+			t.Fatalf("after %d bytes, %d went out: less than %d held back", len(in), got, th.hold)
+		}
+	}
+	for _, w := range out.writes {
+		if len(w) < th.hold {
+			t.Fatalf("a piece of %d bytes", len(w))
+		}
+	}
+	th.Release()
+	if !bytes.Equal(out.all(), in) {
+		t.Fatal("output differs from input")
+	}
+}
+
+type writesRecorder struct{ writes [][]byte }
+
+func (w *writesRecorder) Write(p []byte) (int, error) {
+	w.writes = append(w.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (w *writesRecorder) n() int { return len(w.all()) }
+
+func (w *writesRecorder) all() []byte { return bytes.Join(w.writes, nil) }
