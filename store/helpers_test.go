@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -91,8 +90,6 @@ func chunkCount(t testing.TB, db *DB, id []byte) int {
 	}
 	return n
 }
-
-func digest(b []byte) [32]byte { return sha256.Sum256(b) }
 
 // child re-runs the test binary with only the named test and the given
 // environment, for work that must happen in another process.

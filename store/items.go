@@ -246,15 +246,11 @@ func checkTx(tx *bolt.Tx) []string {
 		sizes[id] += int64(len(v))
 		counts[id]++
 	}
-	items.ForEach(func(k, v []byte) error {
+	items.ForEach(func(k, _ []byte) error {
 		it, ok := records[string(k)]
-		if !ok {
-			return nil
-		}
-		id := string(k)
-		if counts[id] != it.Chunks || sizes[id] != it.Size {
+		if ok && (counts[string(k)] != it.Chunks || sizes[string(k)] != it.Size) {
 			problems = append(problems, fmt.Sprintf("item %x: %d chunks with %d bytes, record says %d and %d",
-				k, counts[id], sizes[id], it.Chunks, it.Size))
+				k, counts[string(k)], sizes[string(k)], it.Chunks, it.Size))
 		}
 		return nil
 	})
