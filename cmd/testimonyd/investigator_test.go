@@ -107,9 +107,9 @@ func TestInvestigatorCommands(t *testing.T) {
 		t.Errorf("add from an identity file does not warn that the secret key does not belong on the server: %q", stderr)
 	}
 
-	out, stderr, code = runCmd(t, "investigator", "add", "bob", "--recipient", alice.Recipient+"x", "--data", dir)
-	if code == 0 {
-		t.Fatal("add with a broken key succeeded")
+	_, stderr, code = runCmd(t, "investigator", "add", "bob", "--recipient", alice.Recipient+"x", "--data", dir)
+	if code != 1 || !strings.Contains(stderr, "invalid age public key") {
+		t.Fatalf("add with a broken key: code %d, %q", code, stderr)
 	}
 	_, bob := newKeyFile(t, false)
 	out, stderr, code = runCmd(t, "investigator", "add", "--json", "--recipient", bob.Recipient, "--data", dir, "bob")
