@@ -199,3 +199,40 @@ func BenchmarkUpload1GiB(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCodenameLogin measures the work of the thread page for a right
+// codename (with no reply, and with one) and a wrong one, without the
+// time floor (threadFloor) that hides their difference from a client.
+func BenchmarkCodenameLogin(b *testing.B) {
+	old := threadFloor
+	threadFloor = 0
+	b.Cleanup(func() { threadFloor = old })
+	e := newWitEnv(b, Config{})
+	var codenames []string
+	for range 2 {
+		_, page := e.submit(fullTestimony("bench")...)
+		codenames = append(codenames, codenameOf(b, page))
+	}
+	e.plantReply(codenames[1], "a reply")
+	wrong, _ := crypto.NewCodename()
+	for _, c := range []struct{ name, codename string }{
+		{"right-no-reply", codenames[0]},
+		{"right-one-reply", codenames[1]},
+		{"wrong", wrong},
+	} {
+		body := "codename=" + strings.ReplaceAll(c.codename, " ", "+")
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				res, err := e.ts.Client().Post(e.ts.URL+"/thread", "application/x-www-form-urlencoded", strings.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Fatal(res.StatusCode)
+				}
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 
@@ -28,6 +29,13 @@ import (
 
 // maxCodenameForm bounds the url-encoded login form.
 const maxCodenameForm = 16 << 10
+
+// threadFloor is the least time a thread page takes. Decrypting replies
+// costs about a millisecond each, so without it a right codename with
+// replies would answer measurably later than a wrong one; under the floor
+// every codename's page comes after the same delay. A variable so that
+// tests and benchmarks can measure the work itself.
+var threadFloor = 250 * time.Millisecond
 
 func (s *Server) codenamePage(w http.ResponseWriter, r *http.Request) error {
 	return s.renderWitness(w, http.StatusOK, "codename", pageLang(r.URL.Query().Get("lang")), wPage{})
@@ -69,6 +77,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 // showThread renders the thread of a (well-formed) codename: the replies
 // decrypted with the identity derived from it, and the follow-up form.
 func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename string, d threadData) error {
+	floor := time.Now().Add(threadFloor)
 	src := crypto.Pseudonym(s.key, codename)
 	if _, err := s.sourceExists(src); err != nil { // the same look-up for every codename
 		return err
@@ -82,6 +91,7 @@ func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename st
 		return err
 	}
 	d.Codename, d.Replies, d.Limit = codename, replies, humanSize(s.cfg.MaxUpload)
+	time.Sleep(time.Until(floor))
 	return s.renderWitness(w, status, "thread", lang, wPage{Data: d})
 }
 

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"testimony/crypto"
 )
@@ -119,5 +120,27 @@ func TestFollowupUnderUnknownCodename(t *testing.T) {
 	}
 	if ok, _ := e.s.sourceExists(fus[0].Source); !ok {
 		t.Fatal("no source record, so no reply could reach this witness")
+	}
+}
+
+// TestThreadTimeFloor: right and wrong codenames, with or without replies,
+// answer after at least threadFloor.
+func TestThreadTimeFloor(t *testing.T) {
+	old := threadFloor
+	threadFloor = 150 * time.Millisecond
+	t.Cleanup(func() { threadFloor = old })
+	e := newWitEnv(t, Config{})
+	_, page := e.submit(fullTestimony("x")...)
+	right := codenameOf(t, page)
+	e.plantReply(right, "a reply")
+	wrong, _ := crypto.NewCodename()
+	for _, c := range []string{right, wrong} {
+		start := time.Now()
+		if st, _ := e.login(c, "en"); st != 200 {
+			t.Fatal(st)
+		}
+		if d := time.Since(start); d < threadFloor {
+			t.Errorf("answered after %v, before the floor of %v", d, threadFloor)
+		}
 	}
 }
