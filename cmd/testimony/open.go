@@ -98,6 +98,7 @@ type opener struct {
 	root *os.Root
 	res  openResult
 	buf  []byte
+	jobs chan func() // derived files, written by one worker goroutine
 }
 
 // openInto opens each file (an item or a bundle) into dir, then writes the
@@ -111,10 +112,19 @@ func openInto(ids []age.Identity, dir string, files []string) (*openResult, erro
 		return nil, err
 	}
 	defer root.Close()
-	o := &opener{ids: ids, root: root, buf: make([]byte, 256<<10)}
+	o := &opener{ids: ids, root: root, buf: make([]byte, 256<<10), jobs: make(chan func(), 1)}
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		for job := range o.jobs {
+			job()
+		}
+	}()
 	for _, f := range files {
 		o.openFile(f)
 	}
+	close(o.jobs)
+	<-worker
 	root.Remove(partialDir) // only if empty: another open may be running
 	if left, err := fs.ReadDir(root.FS(), partialDir); err == nil && len(left) > 0 {
 		warnf("%s holds %d unfinished items, left by an interrupted open or being written by another one; delete it once no open is running",
@@ -261,9 +271,27 @@ func itemFolder(source, day, kind, id string) string {
 }
 
 // extracted is an item decrypted and checked into a temporary folder,
-// ready to move to its place.
+// ready to move to its place once its derived files are written.
 type extracted struct {
 	tmp, final string
+	done       chan error // the derived files' outcome
+	waited     bool
+	err        error
+}
+
+// wait returns once the derived files of x are written (or failed); the
+// temporary folder must not be moved or removed before.
+func (x *extracted) wait() error {
+	if !x.waited {
+		x.err, x.waited = <-x.done, true
+	}
+	return x.err
+}
+
+// drop removes an extracted item that will not be placed.
+func (o *opener) drop(x *extracted) {
+	x.wait()
+	o.root.RemoveAll(x.tmp)
 }
 
 func (o *opener) exists(name string) bool {
@@ -326,7 +354,8 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 		o.fail("%s: %v", what, err)
 		return nil
 	}
-	if err := o.writeItem(tmp, er, ref); err != nil {
+	derive, err := o.writeItem(tmp, er, ref)
+	if err != nil {
 		o.root.RemoveAll(tmp)
 		if errors.Is(err, errOutput) {
 			o.fail("%s: %v", what, err)
@@ -335,7 +364,11 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 		}
 		return nil
 	}
-	return &extracted{tmp: tmp, final: final}
+	// The derived files (pages, working copies) are written by another
+	// goroutine while the next item is decrypted.
+	x := &extracted{tmp: tmp, final: final, done: make(chan error, 1)}
+	o.jobs <- func() { x.done <- derive() }
+	return x
 }
 
 // errOutput wraps errors in writing the output folder, as opposed to
@@ -344,60 +377,69 @@ var errOutput = errors.New("writing the output folder")
 
 func outErr(err error) error { return fmt.Errorf("%w: %v", errOutput, err) }
 
-// writeItem writes the manifest and attachments, checks the rest of the
-// item (Finish), and only then the derived files.
-func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) error {
+// writeItem writes the manifest and attachments and checks the rest of the
+// item (Finish). It returns the function that then writes the derived
+// files, which owns the item's folder from then on.
+func (o *opener) writeItem(tmp string, er *crypto.EnvelopeReader, ref itemRef) (derive func() error, err error) {
 	// Roots at the item's folders: one openat per file created, not one
 	// per path element.
 	dir, err := o.root.OpenRoot(tmp)
 	if err != nil {
-		return outErr(err)
+		return nil, outErr(err)
 	}
-	defer dir.Close()
+	var att *os.Root
+	defer func() {
+		if derive == nil {
+			dir.Close()
+			if att != nil {
+				att.Close()
+			}
+		}
+	}()
 	m := er.Manifest()
 	mj, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeFile(dir, crypto.ManifestName, append(mj, '\n')); err != nil {
-		return outErr(err)
+		return nil, outErr(err)
 	}
 	if err := dir.Mkdir("attachments", 0o700); err != nil {
-		return outErr(err)
+		return nil, outErr(err)
 	}
-	att, err := dir.OpenRoot("attachments")
+	att, err = dir.OpenRoot("attachments")
 	if err != nil {
-		return outErr(err)
+		return nil, outErr(err)
 	}
-	defer att.Close()
 	for i := 0; ; i++ {
 		a, r, err := er.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f, err := createFile(att, attachmentFile(i, a))
 		if err != nil {
-			return outErr(err)
+			return nil, outErr(err)
 		}
 		_, err = copyTo(f, r, o.buf)
 		if err1 := f.Close(); err == nil && err1 != nil {
 			err = outErr(err1)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := er.Finish(); err != nil {
-		return err
+		return nil, err
 	}
 	info := itemInfo{ID: ref.id, Source: sourceFolder(ref.source), Kind: m.Kind, Day: m.Day}
-	if err := writeDerived(dir, att, m, info); err != nil {
-		return outErr(err)
-	}
-	return nil
+	return func() error {
+		defer dir.Close()
+		defer att.Close()
+		return writeDerived(dir, att, m, info)
+	}, nil
 }
 
 // attachmentFile is the file name of the i-th attachment: its number and
@@ -429,6 +471,11 @@ func copyTo(f io.Writer, r io.Reader, buf []byte) (int64, error) {
 
 // place moves an extracted item to its folder.
 func (o *opener) place(what string, x *extracted) {
+	if err := x.wait(); err != nil {
+		o.root.RemoveAll(x.tmp)
+		o.fail("%s: %v", what, outErr(err))
+		return
+	}
 	if err := o.root.MkdirAll(path.Dir(x.final), 0o700); err != nil {
 		o.root.RemoveAll(x.tmp)
 		o.fail("%s: %v", what, err)
@@ -496,7 +543,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 	reported := map[string]bool{}
 	dropAll := func() {
 		for _, x := range pending {
-			o.root.RemoveAll(x.tmp)
+			o.drop(x)
 		}
 	}
 	br := store.NewBundleReader(bufio.NewReaderSize(r, 256<<10))
@@ -544,7 +591,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 	for _, id := range bad {
 		badSet[id] = true
 		if x := pending[id]; x != nil {
-			o.root.RemoveAll(x.tmp)
+			o.drop(x)
 		}
 		if !reported[id] {
 			o.fail("%s: item %s does not match index.json (missing, extra or altered): not opened", name, id)
