@@ -139,6 +139,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
+		if err := pruneSessions(tx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
+			return err
+		}
 		if token, err = newSession(tx, name, now); err != nil {
 			return err
 		}

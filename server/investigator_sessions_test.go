@@ -335,3 +335,28 @@ func TestInvestigatorRoutesAbsentFromWitnessSite(t *testing.T) {
 		t.Error("the witness home page names the investigator listener")
 	}
 }
+
+// TestExpiredSessionsPruned: sessions whose cookie never comes back are
+// deleted at a later login, not kept forever.
+func TestExpiredSessionsPruned(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	alice := e.addInvestigator("alice")
+	for range 3 {
+		e.client().loginReady(alice)
+		e.clock.Add(31 * time.Second)
+	}
+	count := func() (n int) {
+		e.db.View(func(tx store.Tx) error {
+			return tx.ForEach(bucketSessions, nil, func(k, v []byte) error { n++; return nil })
+		})
+		return n
+	}
+	if n := count(); n != 3 {
+		t.Fatalf("%d sessions, want 3", n)
+	}
+	e.clock.Add(time.Hour)
+	e.client().login(alice)
+	if n := count(); n != 1 {
+		t.Fatalf("%d sessions after a login past the time-outs, want 1", n)
+	}
+}

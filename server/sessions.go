@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -174,6 +175,28 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		}
 	}
 	return p, nil
+}
+
+// pruneSessions deletes every session past its idle or absolute time-out:
+// those whose cookie never comes back would otherwise stay.
+func pruneSessions(tx store.Tx, now time.Time, idle, max time.Duration) error {
+	var keys [][]byte
+	err := tx.ForEach(bucketSessions, nil, func(k, v []byte) error {
+		var ss session
+		if json.Unmarshal(v, &ss) != nil || now.Sub(time.Unix(ss.LastSeen, 0)) > idle || now.Sub(time.Unix(ss.Created, 0)) > max {
+			keys = append(keys, bytes.Clone(k))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(bucketSessions, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // endSession deletes the request's session.
