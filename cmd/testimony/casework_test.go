@@ -556,6 +556,7 @@ func TestCasework(t *testing.T) {
 	t.Run("screenshots", func(t *testing.T) {
 		screenshot(t, filepath.Join(out, "index.html"), "index.png")
 		screenshot(t, filepath.Join(out, "report.html"), "report.png")
+		screenshot(t, filepath.Join(firstDir, "testimony.html"), "item.png")
 	})
 
 	t.Run("incremental", func(t *testing.T) {
