@@ -210,6 +210,9 @@ func checkFile(path string, readOnly bool) error {
 	if err != nil {
 		return err
 	}
+	if st.IsDir() {
+		return fmt.Errorf("%s: is a directory", path)
+	}
 	size := st.Size()
 	if size == 0 {
 		if readOnly {

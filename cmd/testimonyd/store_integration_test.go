@@ -151,6 +151,7 @@ func TestStoreCrash(t *testing.T) {
 			t.Fatal(err)
 		}
 		printed := make(chan string, 1000)
+		var childErr atomic.Value
 		started := make(chan struct{})
 		go func() {
 			defer close(printed)
@@ -163,6 +164,9 @@ func TestStoreCrash(t *testing.T) {
 				}
 				if id, ok := strings.CutPrefix(line, "COMMITTED "); ok {
 					printed <- id
+				}
+				if strings.HasPrefix(line, "ERROR") {
+					childErr.Store(line)
 				}
 			}
 		}()
@@ -185,7 +189,7 @@ func TestStoreCrash(t *testing.T) {
 		}
 		var ee *exec.ExitError
 		if !errors.As(werr, &ee) || ee.String() != "signal: killed" {
-			t.Fatalf("round %d: child ended with %v, not by our SIGKILL:\n%s", round, werr, stderr.String())
+			t.Fatalf("round %d: child ended with %v, not by our SIGKILL: %v\n%s", round, werr, childErr.Load(), stderr.String())
 		}
 
 		// The file as the crash left it: readable, consistent.
