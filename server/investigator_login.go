@@ -155,6 +155,14 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.loginFailed(w)
 	}
 	s.log.Info("investigator logged in", "account", name, "event", "login")
+	if acc.Passphrase.Params != site.argon {
+		// The costs were raised since this hash was made: rehash now that
+		// the passphrase is known to be right (only after a full success,
+		// so the extra work tells nothing to a guesser).
+		if err := s.rehash(r, name, pass); err != nil {
+			s.log.Error("login: rehashing the passphrase with the new costs failed", "account", name, "err", err.Error())
+		}
+	}
 	s.setSessionCookie(w, token)
 	to := "/"
 	if mustChange {
@@ -178,4 +186,26 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *principal) er
 	s.clearSessionCookie(w)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
+}
+
+// rehash replaces an account's passphrase hash by one with the site's
+// current argon2id costs.
+func (s *Server) rehash(r *http.Request, name, pass string) error {
+	release, err := s.acquireArgon(r)
+	if err != nil {
+		return err
+	}
+	h, err := crypto.HashPassphrase(pass, s.site().argon)
+	release()
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(tx store.Tx) error {
+		acc, err := getAccount(tx, name)
+		if err != nil {
+			return err
+		}
+		acc.Passphrase = h
+		return putAccount(tx, name, acc)
+	})
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // TestLoginWithOathtoolCodes: codes from Debian's oathtool (an independent
@@ -204,5 +205,30 @@ func TestUnknownAccountNotInAudit(t *testing.T) {
 	want := []string{"alice login_failed", unknownAccount + " login_failed", consoleActor + " account_added"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("audit: %q, want %q", got, want)
+	}
+}
+
+// TestPassphraseRehashedWhenCostsRise: a hash made with lower argon2id
+// costs than the site's is replaced, at the next successful login, by one
+// with the current costs; the passphrase still works.
+func TestPassphraseRehashedWhenCostsRise(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	alice := e.addInvestigator("alice") // made with cheapArgon
+	higher := crypto.Argon2Params{Time: 2, Memory: cheapArgon.Memory, Threads: cheapArgon.Threads}
+	e.s.inv.argon = higher
+	e.client().loginReady(alice) // the first change hashes with the site's costs anyway
+	e.s.inv.argon = crypto.Argon2Params{Time: 3, Memory: cheapArgon.Memory, Threads: cheapArgon.Threads}
+	e.clock.Add(31 * time.Second)
+	if r := e.client().login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", r.status)
+	}
+	var acc *account
+	e.db.View(func(tx store.Tx) error { acc, _ = getAccount(tx, "alice"); return nil })
+	if acc.Passphrase.Params != e.s.inv.argon {
+		t.Fatalf("hash params %+v, want %+v", acc.Passphrase.Params, e.s.inv.argon)
+	}
+	e.clock.Add(31 * time.Second)
+	if r := e.client().login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("login after the rehash: %d", r.status)
 	}
 }
