@@ -101,6 +101,9 @@ type Accounts struct {
 	Params crypto.Argon2Params
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Escrow are the escrow keys of the configuration: a new key must fit
+	// with them too.
+	Escrow []string
 }
 
 // NewAccounts returns the account manager of a store.
@@ -197,8 +200,8 @@ func putAccount(tx store.Tx, name string, acc *account) error {
 
 // checkRecipientSet refuses a key that cannot join the investigators'
 // keys: a classic X25519 key beside hybrid ones, or the reverse.
-func checkRecipientSet(tx store.Tx, name, recipient string) error {
-	keys := []string{recipient}
+func checkRecipientSet(tx store.Tx, name, recipient string, escrow []string) error {
+	keys := append([]string{recipient}, escrow...)
 	err := tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
 		var r investigatorKey
 		if err := json.Unmarshal(v, &r); err != nil {
@@ -218,7 +221,7 @@ func checkRecipientSet(tx store.Tx, name, recipient string) error {
 	if _, err := crypto.NewRecipients("investigators' keys", keys...); err != nil {
 		var re *crypto.RecipientError
 		if errors.As(err, &re) {
-			return fmt.Errorf("%s's key cannot join the other investigators' keys: age cannot mix post-quantum (age1pq1…) and classic (age1…) recipients; give every investigator a key of the same kind (age-keygen -pq makes post-quantum ones)", name)
+			return fmt.Errorf("%s's key cannot join the other investigators' and the escrow keys: age cannot mix post-quantum (age1pq1…) and classic (age1…) recipients; give every investigator a key of the same kind (age-keygen -pq makes post-quantum ones)", name)
 		}
 		return err
 	}
@@ -252,7 +255,7 @@ func (a *Accounts) Add(name, recipient string) (*Enrolment, error) {
 		} else if !errors.Is(err, ErrNoAccount) {
 			return err
 		}
-		if err := checkRecipientSet(tx, name, recipient); err != nil {
+		if err := checkRecipientSet(tx, name, recipient, a.Escrow); err != nil {
 			return err
 		}
 		acc := &account{Recipient: recipient, Passphrase: h, TOTP: a.sealTOTP(name, secret),
@@ -327,7 +330,7 @@ func (a *Accounts) SetDisabled(name string, disabled bool) error {
 	return a.update(name, event, disabled, func(tx store.Tx, acc *account) error {
 		if !disabled {
 			// The key joins the set again: it must still fit.
-			if err := checkRecipientSet(tx, name, acc.Recipient); err != nil {
+			if err := checkRecipientSet(tx, name, acc.Recipient, a.Escrow); err != nil {
 				return err
 			}
 			if err := clearFailures(tx, name); err != nil {

@@ -96,6 +96,7 @@ func (s *Server) accounts() *Accounts {
 	a := NewAccounts(s.db, s.key)
 	a.Params = s.site().argon
 	a.Now = s.cfg.Now
+	a.Escrow = s.cfg.Escrow
 	return a
 }
 

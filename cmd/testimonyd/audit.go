@@ -14,7 +14,7 @@ func init() {
 }
 
 const auditUsage = `Usage:
-    testimonyd audit verify --data DIR
+    testimonyd audit verify [--config FILE | --data DIR]
 
 verify checks the investigator audit log: each entry's hash, the chain of
 hashes from the first entry, and that no entry is missing. It names the
@@ -28,11 +28,15 @@ func runAudit(args []string) error {
 	}
 	fl := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fl.Usage = func() { fmt.Fprint(os.Stderr, auditUsage) }
-	dir := fl.String("data", "", "data directory")
+	sf := addSettingFlags(fl)
 	if err := fl.Parse(args[1:]); err != nil || fl.NArg() != 0 {
 		return errUsage
 	}
-	db, _, err := openData(*dir, true)
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
+	db, _, err := openData(cfg.DataDir, true)
 	if err != nil {
 		return err
 	}

@@ -22,13 +22,16 @@ func init() {
 }
 
 const investigatorUsage = `Usage:
-    testimonyd investigator add NAME --recipient-file FILE [--qr-png FILE] [--json] --data DIR
-    testimonyd investigator add NAME --recipient age1pq1… [--qr-png FILE] [--json] --data DIR
-    testimonyd investigator list [--json] --data DIR
-    testimonyd investigator disable NAME --data DIR
-    testimonyd investigator enable NAME --data DIR
-    testimonyd investigator reset-totp NAME [--qr-png FILE] [--json] --data DIR
-    testimonyd investigator reset-passphrase NAME [--json] --data DIR
+    testimonyd investigator add NAME --recipient-file FILE [--qr-png FILE] [--json]
+    testimonyd investigator add NAME --recipient age1pq1… [--qr-png FILE] [--json]
+    testimonyd investigator list [--json]
+    testimonyd investigator disable NAME
+    testimonyd investigator enable NAME
+    testimonyd investigator reset-totp NAME [--qr-png FILE] [--json]
+    testimonyd investigator reset-passphrase NAME [--json]
+
+Each takes --config FILE (default /etc/testimony/testimonyd.toml) or
+--data DIR to find the data directory.
 
 add makes an account for an investigator: their age public key (from an age
 recipients file, the "# public key:" line of an identity file, or given
@@ -61,7 +64,7 @@ func runInvestigator(args []string) error {
 	sub, args := args[0], args[1:]
 	fl := flag.NewFlagSet("investigator "+sub, flag.ContinueOnError)
 	fl.Usage = func() { fmt.Fprint(os.Stderr, investigatorUsage) }
-	dir := fl.String("data", "", "data directory (made by init)")
+	sf := addSettingFlags(fl) // --config and --data, as every console command
 	asJSON := fl.Bool("json", false, "print the result as JSON, for scripts")
 	var recFile, rec, qrPNG *string
 	switch sub {
@@ -104,13 +107,18 @@ func runInvestigator(args []string) error {
 			return err
 		}
 	}
+	cfg, err := sf.load()
+	if err != nil {
+		return err
+	}
 	readOnly := sub == "list"
-	db, key, err := openData(*dir, readOnly)
+	db, key, err := openData(cfg.DataDir, readOnly)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	accts := server.NewAccounts(db, key)
+	accts.Escrow = cfg.EscrowRecipients
 	out := os.Stdout
 
 	switch sub {

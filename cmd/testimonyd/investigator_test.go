@@ -289,3 +289,22 @@ func loginWithEnrolment(t *testing.T, dir, name, pass, secret string) {
 		t.Fatalf("login with the enrolment of %s: %d %q", name, rec.Code, rec.Header().Get("Location"))
 	}
 }
+
+// TestInvestigatorAddChecksEscrow: with --config, the escrow keys of the
+// configuration count: a post-quantum investigator key beside a classic
+// escrow key is refused.
+func TestInvestigatorAddChecksEscrow(t *testing.T) {
+	dir := initData(t)
+	_, escrow := newKeyFile(t, true)
+	conf := filepath.Join(t.TempDir(), "testimonyd.toml")
+	os.WriteFile(conf, []byte("data_dir = \""+dir+"\"\nescrow_recipients = [\""+escrow.Recipient+"\"]\n"), 0o600)
+	_, pq := newKeyFile(t, false)
+	_, stderr, code := runCmd(t, "investigator", "add", "alice", "--recipient", pq.Recipient, "--config", conf)
+	if code != 1 || !strings.Contains(stderr, "escrow") || !strings.Contains(stderr, "cannot mix") {
+		t.Fatalf("post-quantum key beside a classic escrow key: code %d, %q", code, stderr)
+	}
+	_, classic := newKeyFile(t, true)
+	if _, stderr, code := runCmd(t, "investigator", "add", "alice", "--recipient", classic.Recipient, "--config", conf); code != 0 {
+		t.Fatalf("classic key beside a classic escrow key: %q", stderr)
+	}
+}
