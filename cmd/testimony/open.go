@@ -300,13 +300,17 @@ func (o *opener) exists(name string) bool {
 }
 
 func (o *opener) tempDir() (string, error) {
-	if err := o.root.MkdirAll(partialDir, 0o700); err != nil {
-		return "", err
-	}
 	b := make([]byte, 8)
 	rand.Read(b)
 	name := partialDir + "/" + hex.EncodeToString(b)
-	return name, o.root.Mkdir(name, 0o700)
+	err := o.root.Mkdir(name, 0o700)
+	if errors.Is(err, fs.ErrNotExist) { // first item, or another open removed it
+		if err := o.root.MkdirAll(partialDir, 0o700); err != nil {
+			return "", err
+		}
+		err = o.root.Mkdir(name, 0o700)
+	}
+	return name, err
 }
 
 // createFile creates a new file in dir; it never replaces one.
