@@ -426,6 +426,10 @@ func TestAuditChainAndTamper(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Seq != 4 {
 		t.Fatalf("tampered entry 4: verify says %v", err)
 	}
+	e.clock.Add(31e9)
+	c3 := e.client()
+	c3.loginReady(alice)
+	mustContain(t, c3.get("/audit").body, "audit log entry 4: content does not match its hash")
 	// Removing entry 2 is caught at 2.
 	e.db.Update(func(tx store.Tx) error { return tx.Delete(bucketAudit, auditKey(2)) })
 	if _, err = VerifyAudit(e.db); !errors.As(err, &ae) || ae.Seq != 2 {

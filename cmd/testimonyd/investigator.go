@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -160,6 +161,9 @@ func runInvestigator(args []string) error {
 		}
 		if sub == "disable" {
 			fmt.Fprintf(out, "disabled %s: its sessions are ended, it cannot log in, and new items are no longer encrypted to its key\n", name)
+			if list, err := accts.List(); err == nil && len(cfg.EscrowRecipients) == 0 && !slices.ContainsFunc(list, func(a server.AccountInfo) bool { return !a.Disabled }) {
+				warnf("no active investigator and no escrow key remain: the witness site refuses testimonies until one is enabled or added")
+			}
 		} else {
 			fmt.Fprintf(out, "enabled %s: new items are encrypted to its key again\n", name)
 		}

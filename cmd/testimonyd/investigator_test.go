@@ -146,8 +146,8 @@ func TestInvestigatorCommands(t *testing.T) {
 	if !strings.Contains(out, "alice") || !strings.Contains(out, "bob") || strings.Contains(out, "carol") || !strings.Contains(out, "active") {
 		t.Fatalf("list:\n%s", out)
 	}
-	if _, stderr, code := runCmd(t, "investigator", "disable", "bob", "--data", dir); code != 0 {
-		t.Fatal(stderr)
+	if _, stderr, code := runCmd(t, "investigator", "disable", "bob", "--data", dir); code != 0 || strings.Contains(stderr, "no active investigator") {
+		t.Fatalf("disable bob: %d %q", code, stderr)
 	}
 	out, _, _ = runCmd(t, "investigator", "list", "--json", "--data", dir)
 	var list []server.AccountInfo
@@ -306,5 +306,19 @@ func TestInvestigatorAddChecksEscrow(t *testing.T) {
 	_, classic := newKeyFile(t, true)
 	if _, stderr, code := runCmd(t, "investigator", "add", "alice", "--recipient", classic.Recipient, "--config", conf); code != 0 {
 		t.Fatalf("classic key beside a classic escrow key: %q", stderr)
+	}
+}
+
+// TestDisableLastInvestigatorWarns: disabling the last active account says
+// that the witness site will refuse testimonies.
+func TestDisableLastInvestigatorWarns(t *testing.T) {
+	dir := initData(t)
+	_, id := newKeyFile(t, false)
+	if _, stderr, code := runCmd(t, "investigator", "add", "alice", "--recipient", id.Recipient, "--data", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, stderr, code := runCmd(t, "investigator", "disable", "alice", "--data", dir)
+	if code != 0 || !strings.Contains(stderr, "refuses testimonies") {
+		t.Fatalf("disable of the last account: %d %q", code, stderr)
 	}
 }
