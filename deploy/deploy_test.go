@@ -373,6 +373,10 @@ func TestDebPackage(t *testing.T) {
 	if fi, err := os.Stat("/var/lib/testimony"); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("/var/lib/testimony: %v %v", fi, err)
 	}
+	if out, err := exec.Command("stat", "-c", "%a %U %G", "/etc/testimony/testimonyd.toml", "/var/lib/testimony").Output(); err != nil ||
+		string(out) != "640 root testimony\n700 testimony testimony\n" {
+		t.Errorf("owners and modes: %v %q", err, out)
+	}
 	for _, p := range []string{"/etc/systemd/system/multi-user.target.wants/testimonyd.service"} {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s exists: the package must not enable the service", p)
