@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 func init() {
@@ -43,6 +44,28 @@ func runConfig(args []string) error {
 		}
 		return err
 	}
+	warnDataDir(s.DataDir)
 	outf("# the configuration is valid; effective settings:\n")
 	return s.writeRedacted(os.Stdout)
+}
+
+// warnDataDir says what would stop the server from starting on dir, as
+// warnings: config check may run before init.
+func warnDataDir(dir string) {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		warnf("data_dir %s: %v (run \"testimonyd init --data %s\")", dir, err, dir)
+		return
+	case !fi.IsDir():
+		warnf("data_dir %s is not a directory", dir)
+		return
+	case fi.Mode().Perm()&0o077 != 0:
+		warnf("data_dir %s has mode %v; make it 0700", dir, fi.Mode().Perm())
+	}
+	for _, f := range []string{dbFile, keyFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			warnf("data_dir %s has no %s (run \"testimonyd init --data %s\")", dir, f, dir)
+		}
+	}
 }

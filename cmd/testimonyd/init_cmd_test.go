@@ -86,4 +86,10 @@ func TestConfigCheckCommand(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "non-loopback") || !strings.Contains(r.stderr, "log_level") {
 		t.Errorf("two problems should both be named: exit %d: %s", r.code, r.stderr)
 	}
+	// A data directory not made yet is a warning, not an error.
+	os.WriteFile(cfg, []byte("data_dir = \"not-yet\"\n"), 0o600)
+	r = mustRun(t, "config", "check", "--config", cfg)
+	if !strings.Contains(r.stderr, "warning: data_dir "+filepath.Join(dir, "not-yet")) || !strings.Contains(r.stderr, "testimonyd init") {
+		t.Errorf("no warning about the missing data directory: %s", r.stderr)
+	}
 }
