@@ -174,7 +174,11 @@ func (db *DB) Check() (err error) {
 	}()
 	var problems []string
 	check := func(tx *bolt.Tx) error {
-		problems = checkTx(tx)
+		// First the page tree, with bounds on everything: bbolt's own
+		// check trusts page headers, and hangs or faults on some.
+		if problems = walkTree(db.path); len(problems) == 0 {
+			problems = checkTx(tx)
+		}
 		return nil
 	}
 	if db.bolt.IsReadOnly() {

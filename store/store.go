@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -104,6 +105,9 @@ func Open(path string, o Options) (db *DB, err error) {
 	if err := checkFile(path, o.ReadOnly); err != nil {
 		return nil, err
 	}
+	if problems := walkTree(path); len(problems) > 0 && !newFile(path) {
+		return nil, fmt.Errorf("%w: %s: %s", ErrCorrupt, path, strings.Join(problems, "; "))
+	}
 	// bbolt panics on some damaged pages, and a page past the end of a
 	// truncated file faults: report either as ErrCorrupt, and release the
 	// file (and its lock) that bbolt may have left open.
@@ -154,6 +158,13 @@ func Open(path string, o Options) (db *DB, err error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// newFile reports whether path is missing or empty: bbolt makes a new
+// store there.
+func newFile(path string) bool {
+	st, err := os.Stat(path)
+	return err != nil || st.Size() == 0
 }
 
 func closeQuietly(b *bolt.DB) {
