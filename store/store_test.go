@@ -379,6 +379,12 @@ func TestMaxSize(t *testing.T) {
 	if len(committed) == 0 {
 		t.Fatal("no item fitted under the cap: the test proves nothing")
 	}
+	// A large item fails in Write, when its first chunks go to disk.
+	big := db.NewItem()
+	if _, err := big.Write(pattern(77, (chunksPerTx+2)*ChunkSize)); !errors.Is(err, ErrFull) {
+		t.Errorf("Write of a large item at the cap: %v, want ErrFull", err)
+	}
+	big.Abort()
 	// Small writes after the cap fail the same way, or succeed whole.
 	for i := range 20 {
 		w := db.NewItem()
