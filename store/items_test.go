@@ -542,3 +542,54 @@ func TestCompactDropsDeletedBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitWith: the caller's update lands in the item's own transaction,
+// and its failure leaves neither the item nor the update.
+func TestCommitWith(t *testing.T) {
+	db := openTemp(t, Options{})
+	w := db.NewItem()
+	w.Write(pattern(1, 3000))
+	it, err := w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {
+		return tx.Put("sources", []byte("s1"), []byte("first"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx Tx) error {
+		if v, err := tx.Get("sources", []byte("s1")); string(v) != "first" {
+			t.Errorf("source record: %q %v", v, err)
+		}
+		return nil
+	})
+	if got := readItem(t, db, it.ID); !bytes.Equal(got, pattern(1, 3000)) {
+		t.Error("item differs")
+	}
+	boom := errors.New("boom")
+	for _, size := range []int{3000, (chunksPerTx+1)*ChunkSize + 5} {
+		w = db.NewItem()
+		w.Write(pattern(2, size))
+		_, err = w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {
+			tx.Put("sources", []byte("s2"), []byte("second"))
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Errorf("CommitWith whose update fails: %v", err)
+		}
+		if _, err := db.Item(w.ID()); !errors.Is(err, ErrNotFound) {
+			t.Errorf("item of a failed CommitWith: %v", err)
+		}
+		key, _ := hex.DecodeString(w.ID())
+		if n := chunkCount(t, db, key); n != 0 {
+			t.Errorf("%d chunks left by a failed CommitWith", n)
+		}
+	}
+	db.View(func(tx Tx) error {
+		if _, err := tx.Get("sources", []byte("s2")); !errors.Is(err, ErrNotFound) {
+			t.Errorf("a failed CommitWith kept its update: %v", err)
+		}
+		return nil
+	})
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}

@@ -410,7 +410,7 @@ type ItemWriter struct {
 
 // NewItem starts writing an item.
 func (db *DB) NewItem() *ItemWriter {
-	return &ItemWriter{db: db, id: newID(), buf: make([]byte, 0, 64<<10)}
+	return &ItemWriter{db: db, id: newID()}
 }
 
 // ID is the hex id the item will have.
@@ -423,11 +423,13 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		if cap(w.buf) < ChunkSize && len(w.buf)+len(p) > cap(w.buf) {
-			// Grow to a full chunk at once rather than by appends.
-			w.buf = append(make([]byte, 0, ChunkSize), w.buf...)
-		}
 		k := min(ChunkSize-len(w.buf), len(p))
+		if len(w.buf)+k > cap(w.buf) {
+			// Grow by doubling, from what the first write needs: a small
+			// item costs its size, a large one a few copies of its first
+			// chunk.
+			w.buf = append(make([]byte, 0, min(ChunkSize, max(len(w.buf)+k, 2*cap(w.buf)))), w.buf...)
+		}
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
 		if len(w.buf) == ChunkSize {

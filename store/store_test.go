@@ -305,10 +305,12 @@ func TestOpenDamagedFile(t *testing.T) {
 		clear(b[int(meta.root)*pageSize:][:pageSize])
 		return b
 	}))
-	add(damaged("freelist page random", func(b []byte) []byte {
-		copy(b[int(meta.freelist)*pageSize:], pattern(96, pageSize))
-		return b
-	}))
+	if meta.freelist != pgidNoFreelist { // Open writes no freelist (NoFreelistSync)
+		add(damaged("freelist page random", func(b []byte) []byte {
+			copy(b[int(meta.freelist)*pageSize:], pattern(96, pageSize))
+			return b
+		}))
+	}
 	for name, b := range cases {
 		for _, ro := range []bool{false, true} {
 			if name == "empty" && !ro {
@@ -469,7 +471,10 @@ func TestOpenRandomDamage(t *testing.T) {
 	if len(w.problems) > 0 {
 		t.Fatalf("walking the good file: %v", w.problems)
 	}
-	targets := []int{int(meta.freelist)}
+	var targets []int
+	if meta.freelist != pgidNoFreelist {
+		targets = append(targets, int(meta.freelist))
+	}
 	for id := range w.seen {
 		targets = append(targets, int(id))
 	}
