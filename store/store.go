@@ -66,6 +66,10 @@ type Options struct {
 // Defaults for [Options.MaxBatchSize] and [Options.MaxBatchDelay]. bbolt's
 // own (1000 calls, 10 ms) make every batch wait for its timer when fewer
 // writers than that run at once, which is slower than plain transactions.
+// A batch that fills runs at once: measured here with 32 writers of 4 KiB
+// items, 32 calls / 2 ms gave 9,700 items/s, 64 / 2 ms 2,700–5,400,
+// 1000 / 10 ms 900, and shorter delays (0.2–0.5 ms) split batches and lost
+// half.
 const (
 	DefaultMaxBatchSize  = 32
 	DefaultMaxBatchDelay = 2 * time.Millisecond
