@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"testimony/store"
 )
 
 // HTTPError is an error with what the client is shown kept apart from what
@@ -40,6 +42,10 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		var he *HTTPError
 		if !errors.As(err, &he) {
 			he = &HTTPError{Status: http.StatusInternalServerError, Msg: "error.internal", Err: err}
+			if errors.Is(err, store.ErrFull) {
+				// max_db_mb reached or the disk is full: nothing was stored.
+				he.Status, he.Msg = http.StatusInsufficientStorage, "error.unavailable"
+			}
 		}
 		if he.Err != nil && he.Status >= 500 {
 			s.log.Error("request failed", "status", he.Status, "err", he.Err.Error())
