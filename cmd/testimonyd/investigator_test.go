@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,33 +18,8 @@ import (
 	"testimony/store"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// testimonyd builds this command once for the tests that run it as the
-// sysadmin would.
-func testimonyd(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "testimonyd-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "testimonyd")
-		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			binErr = err
-			binPath = string(out)
-		}
-	})
-	if binErr != nil {
-		t.Fatalf("building testimonyd: %v\n%s", binErr, binPath)
-	}
-	return binPath
-}
+// testimonyd is the binary the sysadmin would run (testimonydBinary).
+func testimonyd(t *testing.T) string { return testimonydBinary(t) }
 
 // runCmd runs testimonyd with args and returns stdout, stderr and the exit
 // code.
