@@ -119,6 +119,9 @@ func parseQuestionnaire(b []byte) (*Questionnaire, error) {
 	for si := range q.Sections {
 		sec := &q.Sections[si]
 		for _, f := range sec.Fields {
+			if f == nil { // "fields": [null] (found by FuzzQuestionnaire)
+				return nil, errors.New("questionnaire: a field is null")
+			}
 			if !keyRE.MatchString(f.Key) || reservedKeys[f.Key] {
 				return nil, fmt.Errorf("questionnaire: field key %q must be lower-case letters, digits and _ (and not a reserved name)", f.Key)
 			}
@@ -290,8 +293,10 @@ func (q *Questionnaire) validate(v formValues) (map[string]crypto.Answer, map[st
 					continue
 				}
 				if len(nonEmpty) == 1 {
-					// Keep the witness's own line breaks and spacing.
-					answers[f.Key] = crypto.TextAnswer(strings.ReplaceAll(strings.TrimSpace(vals[0]), "\r\n", "\n"))
+					// Keep the witness's own line breaks and spacing. The
+					// non-empty value, not vals[0]: "", "text" gave an empty
+					// answer to a required field (found by FuzzFormAnswers).
+					answers[f.Key] = crypto.TextAnswer(strings.ReplaceAll(nonEmpty[0], "\r\n", "\n"))
 				}
 			case fieldSingle, fieldYesNo:
 				if len(nonEmpty) > 1 {
