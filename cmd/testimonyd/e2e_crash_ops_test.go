@@ -1,0 +1,390 @@
+//go:build e2e
+
+package main
+
+// The crash battery for the console's long operations: SIGKILL during a
+// backup (of the server, or of the backup command itself, hot or cold),
+// during a purge (the command, or the server that runs it) and during a
+// compaction. See e2e_crash_test.go for the rounds and the seed.
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+)
+
+// crashProc is a console command run as a child that a test may kill.
+type crashProc struct {
+	cmd  *exec.Cmd
+	out  syncBuffer
+	done chan error
+}
+
+func crashSpawn(t *testing.T, args ...string) *crashProc {
+	t.Helper()
+	p := &crashProc{cmd: exec.Command(testimonydBinary(t), args...), done: make(chan error, 1)}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- p.cmd.Wait() }()
+	t.Cleanup(func() { p.cmd.Process.Kill() })
+	return p
+}
+
+// wait waits for the command to end on its own (at most a minute) and
+// returns its exit code.
+func (p *crashProc) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(time.Minute):
+		p.cmd.Process.Kill()
+		t.Fatalf("%v hangs:\n%s", p.cmd.Args, p.out.String())
+	}
+	return p.cmd.ProcessState.ExitCode()
+}
+
+// killAfter kills the command with SIGKILL after d unless it ended first;
+// it reports whether the kill came first.
+func (p *crashProc) killAfter(t *testing.T, d time.Duration) (killed bool) {
+	t.Helper()
+	select {
+	case <-p.done:
+		return false
+	case <-time.After(d):
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	return !p.cmd.ProcessState.Exited()
+}
+
+// timed runs testimonyd to its end and returns how long it took.
+func crashTimed(t *testing.T, args ...string) time.Duration {
+	t.Helper()
+	began := time.Now()
+	mustRun(t, args...)
+	return time.Since(began)
+}
+
+// crashAllGood reads every item of a stopped data directory and fails the
+// test on any that does not read whole; it returns the ids read.
+func crashAllGood(t *testing.T, dataDir string, id age.Identity) map[string]bool {
+	t.Helper()
+	good, bad := crashReadAll(t, dataDir, id)
+	for iid, err := range bad {
+		t.Errorf("item %s is visible but does not read whole: %v", iid, err)
+	}
+	ids := map[string]bool{}
+	for _, ci := range good {
+		ids[ci.it.ID] = true
+	}
+	return ids
+}
+
+// crashMustCheck runs testimonyd check on a data directory.
+func crashMustCheck(t *testing.T, round int, dataDir string) {
+	t.Helper()
+	if r := runBin(t, "check", "--data", dataDir); r.code != 0 {
+		t.Errorf("round %d: check exit %d: %s%s", round, r.code, r.stdout, r.stderr)
+	}
+}
+
+// crashBackupFile checks a backup file that a killed or cut backup left
+// claimed complete (at its final name): it must pass check and restore
+// with every item whole.
+func crashBackupFile(t *testing.T, round int, file string, id age.Identity, want map[string]bool) {
+	t.Helper()
+	if r := runBin(t, "check", "--file", file); r.code != 0 {
+		t.Errorf("round %d: %s is at its final name but does not check: %s", round, file, r.stderr)
+		return
+	}
+	restored := newDataDir(t)
+	mustRun(t, "restore", file, "--data", restored)
+	got := crashAllGood(t, restored, id)
+	for iid := range want {
+		if !got[iid] {
+			t.Errorf("round %d: backup %s lacks item %s", round, file, iid)
+		}
+	}
+	os.RemoveAll(filepath.Dir(restored))
+}
+
+// crashPartials lists the temporary files a backup to file left beside it.
+func crashPartials(t *testing.T, file string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".partial-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestCrashDuringBackup: a SIGKILL of the server during a hot backup, of
+// the backup command during a hot backup, and of the backup command during
+// a cold one (no server). Afterwards the database checks clean and serves,
+// a backup file at its final name always checks and restores whole, and
+// what a killed command leaves is a hidden .partial file, never the name
+// asked for.
+func TestCrashDuringBackup(t *testing.T) {
+	rounds := crashRounds(t)
+	rng := crashRand(t)
+	rs, ident := testRecipients(t)
+	id := ident.AgeIdentity()
+	dir := newDataDir(t)
+	// Ballast, so that a backup takes long enough to be cut.
+	var days []string
+	for range 64 {
+		days = append(days, daysAgo(1))
+	}
+	want := map[string]bool{}
+	for _, p := range plantItems(t, dir, rs, 512<<10, days...) {
+		want[p.id] = true
+	}
+	out := t.TempDir()
+
+	for _, mode := range []string{"kill the server", "kill the hot backup", "kill the cold backup"} {
+		t.Run(mode, func(t *testing.T) {
+			var d *daemon
+			if mode != "kill the cold backup" {
+				d = startServe(t, dir, nil)
+			}
+			full := crashTimed(t, "backup", "-o", filepath.Join(out, "full.db"), "--data", dir)
+			t.Logf("an uninterrupted backup takes %v", full.Round(time.Millisecond))
+			var killed, cut, whole, partials, partialBad int
+			for round := range rounds {
+				file := filepath.Join(out, strings.ReplaceAll(mode, " ", "-")+"-"+time.Now().Format("150405.000")+".db")
+				delay := crashDelay(rng, time.Millisecond, full*6/5)
+				p := crashSpawn(t, "backup", "-o", file, "--data", dir)
+				code := -1
+				switch mode {
+				case "kill the server":
+					time.Sleep(delay)
+					crashKill(t, d)
+					code = p.wait(t)
+					if code == 0 {
+						whole++
+					} else {
+						cut++
+					}
+				default:
+					if p.killAfter(t, delay) {
+						killed++
+					} else {
+						code = p.cmd.ProcessState.ExitCode()
+						if code != 0 {
+							t.Errorf("round %d: backup failed without a kill: %s", round, p.out.String())
+						}
+					}
+				}
+				_, err := os.Stat(file)
+				switch {
+				case err == nil && code > 0:
+					t.Errorf("round %d: the backup failed (exit %d) but left %s:\n%s", round, code, file, p.out.String())
+				case err == nil:
+					crashBackupFile(t, round, file, id, want)
+				case code == 0:
+					t.Errorf("round %d: the backup said it succeeded but %s is missing", round, file)
+				}
+				if code > 0 && !strings.Contains(p.out.String(), "backup") {
+					t.Errorf("round %d: a cut backup exits %d without saying why: %s", round, code, p.out.String())
+				}
+				// What a killed command leaves is hidden and marked partial;
+				// whatever it holds, it is not the file asked for.
+				left := crashPartials(t, file)
+				partials += len(left)
+				if code >= 0 && len(left) > 0 {
+					t.Errorf("round %d: a backup that ended on its own left %v", round, left)
+				}
+				for _, f := range left {
+					if r := runBin(t, "check", "--file", f); r.code != 0 {
+						partialBad++
+					}
+					os.Remove(f)
+				}
+				os.Remove(file)
+
+				// The live database is intact: serve comes back on it,
+				// check passes, and every item reads whole.
+				if d == nil || d.cmd.ProcessState != nil {
+					d = startServe(t, dir, nil)
+				}
+				crashMustCheck(t, round, dir)
+				if mode == "kill the cold backup" || round == rounds-1 {
+					d.stop(t)
+					d = nil
+					got := crashAllGood(t, dir, id)
+					if len(got) != len(want) {
+						t.Errorf("round %d: %d items, want %d", round, len(got), len(want))
+					}
+				}
+			}
+			if d != nil {
+				d.stop(t)
+			}
+			t.Logf("%d rounds: server killed mid-backup %d times (backup cut %d, whole %d); backup command killed %d times, leaving %d hidden .partial files (%d of them cut short: check refuses them)",
+				rounds, whole+cut, cut, whole, killed, partials, partialBad)
+		})
+	}
+}
+
+// TestCrashDuringPurge: old items are planted, then "testimonyd purge" is
+// killed mid-way (even rounds: the command itself, working on the file;
+// odd rounds: the server it asked). Each planted item is then whole or
+// gone, recent items all stay, and the database checks clean.
+func TestCrashDuringPurge(t *testing.T) {
+	rounds := crashRounds(t)
+	rng := crashRand(t)
+	rs, ident := testRecipients(t)
+	id := ident.AgeIdentity()
+	dir := newDataDir(t)
+	keep := map[string]bool{}
+	for _, p := range plantItems(t, dir, rs, 16<<10, daysAgo(0), daysAgo(1), daysAgo(29)) {
+		keep[p.id] = true
+	}
+	old := func() map[string]bool {
+		var days []string
+		for i := range 120 {
+			days = append(days, daysAgo(31+i%200))
+		}
+		m := map[string]bool{}
+		for _, p := range plantItems(t, dir, rs, 16<<10, days...) {
+			m[p.id] = true
+		}
+		return m
+	}
+	old()
+	full := crashTimed(t, "purge", "--older-than", "30", "--data", dir)
+	t.Logf("an uninterrupted purge of 120 items takes %v", full.Round(time.Millisecond))
+	var purged, left int
+	for round := range rounds {
+		olds := old()
+		delay := crashDelay(rng, time.Millisecond, full*6/5)
+		server := round%2 == 1
+		if server {
+			d := startServe(t, dir, nil)
+			p := crashSpawn(t, "purge", "--older-than", "30", "--data", dir)
+			time.Sleep(delay)
+			crashKill(t, d)
+			p.wait(t)
+			startServe(t, dir, nil).stop(t)
+		} else {
+			p := crashSpawn(t, "purge", "--older-than", "30", "--data", dir)
+			p.killAfter(t, delay)
+		}
+		crashMustCheck(t, round, dir)
+		got := crashAllGood(t, dir, id)
+		for iid := range keep {
+			if !got[iid] {
+				t.Errorf("round %d: recent item %s was purged", round, iid)
+			}
+		}
+		n := 0
+		for iid := range olds {
+			if got[iid] {
+				n++
+			}
+		}
+		for iid := range got {
+			if !keep[iid] && !olds[iid] {
+				t.Errorf("round %d: item %s of an earlier round survived its purge", round, iid)
+			}
+		}
+		purged += len(olds) - n
+		left += n
+		t.Logf("round %2d (%s killed after %3d ms): %3d of %d old items purged, %3d whole",
+			round, map[bool]string{true: "server", false: "purge"}[server], delay.Milliseconds(), len(olds)-n, len(olds), n)
+		// The rest goes now, so that each round starts alike.
+		mustRun(t, "purge", "--older-than", "30", "--data", dir)
+	}
+	t.Logf("%d rounds: %d old items purged before the kill, %d left whole, none partial", rounds, purged, left)
+}
+
+// TestCrashDuringCompaction: "testimonyd compact" is killed mid-way. The
+// database file is then still the original, whole (or, if the kill came
+// after the rename, the compacted one, whole): it checks clean and holds
+// every item; a second compact succeeds.
+func TestCrashDuringCompaction(t *testing.T) {
+	rounds := crashRounds(t)
+	rng := crashRand(t)
+	rs, ident := testRecipients(t)
+	id := ident.AgeIdentity()
+	dir := newDataDir(t)
+	var days []string
+	for range 48 {
+		days = append(days, daysAgo(2))
+	}
+	keep := map[string]bool{}
+	for _, p := range plantItems(t, dir, rs, 256<<10, days...) {
+		keep[p.id] = true
+	}
+	// Free pages for the compaction to leave out: old items, purged.
+	garbage := func() {
+		var days []string
+		for range 16 {
+			days = append(days, daysAgo(90))
+		}
+		plantItems(t, dir, rs, 256<<10, days...)
+		mustRun(t, "purge", "--older-than", "30", "--data", dir)
+	}
+	garbage()
+	dbPath := filepath.Join(dir, dbFile)
+	full := crashTimed(t, "compact", "--data", dir)
+	t.Logf("an uninterrupted compaction takes %v", full.Round(time.Millisecond))
+	var killed, replaced int
+	for round := range rounds {
+		garbage()
+		before, err := os.Stat(dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delay := crashDelay(rng, time.Millisecond, full*6/5)
+		p := crashSpawn(t, "compact", "--data", dir)
+		if p.killAfter(t, delay) {
+			killed++
+		} else if c := p.cmd.ProcessState.ExitCode(); c != 0 {
+			t.Errorf("round %d: compact failed without a kill: %s", round, p.out.String())
+		}
+		after, err := os.Stat(dbPath)
+		if err != nil {
+			t.Fatalf("round %d: the database file is gone: %v", round, err)
+		}
+		swapped := !os.SameFile(before, after)
+		if swapped {
+			replaced++
+		}
+		var leftovers []string
+		if m, _ := filepath.Glob(dbPath + ".*"); m != nil {
+			for _, l := range m {
+				leftovers = append(leftovers, filepath.Base(l))
+			}
+		}
+		crashMustCheck(t, round, dir)
+		got := crashAllGood(t, dir, id)
+		if len(got) != len(keep) {
+			t.Errorf("round %d: %d items after the kill, want %d", round, len(got), len(keep))
+		}
+		for iid := range keep {
+			if !got[iid] {
+				t.Errorf("round %d: item %s is gone", round, iid)
+			}
+		}
+		// Compacting again works, whatever the kill left beside the file.
+		mustRun(t, "compact", "--data", dir)
+		crashMustCheck(t, round, dir)
+		if got := crashAllGood(t, dir, id); len(got) != len(keep) {
+			t.Errorf("round %d: %d items after the second compaction, want %d", round, len(got), len(keep))
+		}
+		if left, _ := filepath.Glob(dbPath + ".*"); len(left) > 0 {
+			t.Errorf("round %d: a finished compaction left %v", round, left)
+		}
+		t.Logf("round %2d: killed after %3d ms: file %s; beside it: %v",
+			round, delay.Milliseconds(), map[bool]string{true: "replaced by the compacted one", false: "the original"}[swapped], leftovers)
+	}
+	t.Logf("%d rounds: compact killed %d times; the file was replaced whole %d times, left whole as it was the other times", rounds, killed, replaced)
+}
