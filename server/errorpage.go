@@ -14,10 +14,11 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, e *HTTPErro
 		s.renderInvestigatorError(w, e.Status, translate(defaultLang, e.Msg))
 		return
 	}
-	// The language comes from the query only: the body may be unread or
-	// too large, and is never parsed here.
-	lang := pageLang(r.URL.Query().Get("lang"))
-	err := s.renderWitness(w, e.Status, "error", lang, wPage{Title: "w.error.pagetitle", Message: e.Msg})
+	// The language comes from the query (the forms post to ?lang=) or
+	// Accept-Language only: the body may be unread or too large, and is
+	// never parsed here.
+	lang := s.langOf(r, "")
+	err := s.renderWitness(w, e.Status, "error", lang, wPage{Title: "w.error.pagetitle", Message: e.Msg, Path: r.URL.Path})
 	if err == nil {
 		return
 	}

@@ -145,14 +145,7 @@ func parseQuestionnaire(b []byte) (*Questionnaire, error) {
 					seen[o.Value] = true
 				}
 			case fieldYesNo:
-				f.Options = nil
-				for _, v := range yesNoValues {
-					t := Text{}
-					for _, l := range witnessLangs {
-						t[l] = translate(l, "w."+v)
-					}
-					f.Options = append(f.Options, Option{Value: v, Label: t})
-				}
+				f.Options = yesNoOptions(translate, witnessLangs)
 			case fieldFile:
 				files++
 				if f.Required {
@@ -168,6 +161,32 @@ func parseQuestionnaire(b []byte) (*Questionnaire, error) {
 		return nil, errors.New("questionnaire: at most one file field")
 	}
 	return q, nil
+}
+
+// yesNoOptions are the options of a yes/no/unsure field in langs, their
+// labels from a catalog (the message keys are w.yes, w.no, w.unsure).
+func yesNoOptions(t func(lang, key string) string, langs []string) []Option {
+	var opts []Option
+	for _, v := range yesNoValues {
+		tx := Text{}
+		for _, l := range langs {
+			tx[l] = t(l, "w."+v)
+		}
+		opts = append(opts, Option{Value: v, Label: tx})
+	}
+	return opts
+}
+
+// fillYesNo gives the yes/no/unsure fields their labels from a site's
+// catalog, which may hold languages the embedded one lacks.
+func (q *Questionnaire) fillYesNo(t func(lang, key string) string, langs []string) {
+	for _, sec := range q.Sections {
+		for _, f := range sec.Fields {
+			if f.Type == fieldYesNo {
+				f.Options = yesNoOptions(t, langs)
+			}
+		}
+	}
 }
 
 // loadQuestionnaire returns the override in dataDir if there is one, else

@@ -111,7 +111,7 @@ func TestBrowserSubmitReplyFollowup(t *testing.T) {
 	}
 	screenshot(t, ctx, "3-form-filled")
 	err = chromedp.Do(ctx,
-		chromedp.Click(chromedp.CSS(`form[action="/submit"] button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form[action^="/submit"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("codename")),
 	)
 	if err != nil {
@@ -149,7 +149,7 @@ func TestBrowserSubmitReplyFollowup(t *testing.T) {
 		chromedp.Navigate(e.ts.URL+"/codename"),
 		chromedp.WaitVisible(chromedp.ID("f-codename")),
 		chromedp.SendKeys(chromedp.ID("f-codename"), strings.ToUpper(text)),
-		chromedp.Click(chromedp.CSS(`form[action="/thread"] button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form[action^="/thread"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".reply .message")),
 	)
 	if err != nil {
@@ -164,7 +164,7 @@ func TestBrowserSubmitReplyFollowup(t *testing.T) {
 	err = chromedp.Do(ctx,
 		chromedp.SendKeys(chromedp.ID("f-message"), "The flight of 27 August."),
 		chromedp.SetUploadFiles(chromedp.ID("f-files"), files[1:]),
-		chromedp.Click(chromedp.CSS(`form[action="/followup"] button[type="submit"]`)),
+		chromedp.Click(chromedp.CSS(`form[action^="/followup"] button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.CSS(".notice.ok")),
 	)
 	if err != nil {

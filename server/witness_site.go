@@ -20,6 +20,7 @@ type witnessSite struct {
 	once  sync.Once
 	pages map[string]*template.Template
 	quest *Questionnaire
+	lang  *witnessI18n // its languages (i18n.go)
 	css   []byte
 	err   error
 }
@@ -28,28 +29,32 @@ type witnessSite struct {
 func (s *Server) wsite() *witnessSite {
 	v := &s.wit
 	v.once.Do(func() {
-		if _, v.err = loadCatalog(); v.err != nil {
+		if v.quest, v.err = loadQuestionnaire(s.cfg.DataDir); v.err != nil {
 			return
 		}
-		if v.quest, v.err = loadQuestionnaire(s.cfg.DataDir); v.err != nil {
+		if v.lang, v.err = loadWitnessI18n(s.cfg.DataDir, v.quest); v.err != nil {
 			return
 		}
 		if v.css, v.err = witnessFS.ReadFile("static/witness.css"); v.err != nil {
 			return
 		}
-		v.pages, v.err = parseWitnessTemplates()
+		v.pages, v.err = parseWitnessTemplatesWith(template.FuncMap{"t": v.lang.t})
 	})
 	return v
 }
 
-// witnessFuncs are the template functions of the witness pages. t is
-// shared with the investigator site's Go code as translate.
+// witnessFuncs are the template functions of the witness pages with the
+// embedded catalog; a site binds t to its own catalog (witnessI18n.t).
 var witnessFuncs = template.FuncMap{
 	"t": translate,
 }
 
 func parseWitnessTemplates() (map[string]*template.Template, error) {
-	base, err := template.New("layout.html").Funcs(witnessFuncs).ParseFS(witnessFS, "templates/witness/layout.html")
+	return parseWitnessTemplatesWith(witnessFuncs)
+}
+
+func parseWitnessTemplatesWith(funcs template.FuncMap) (map[string]*template.Template, error) {
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(witnessFS, "templates/witness/layout.html")
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +86,8 @@ type wPage struct {
 	Message string
 	Status  int
 	Data    any
+	Path    string     // the request's path, for the language links
+	Langs   []langLink // the language menu, set by renderWitness
 }
 
 // renderWitness writes page name with status, in language lang (already
@@ -99,12 +106,14 @@ func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang str
 	if p.Title == "" {
 		p.Title = "w." + name + ".pagetitle"
 	}
+	p.Langs = site.lang.langLinks(lang, name, p.Path, p.Data)
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Add("Vary", "Accept-Language")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
 	_, err := w.Write(b.Bytes())

@@ -30,7 +30,7 @@ func humanSize(n int64) string {
 }
 
 func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
-	return s.renderWitness(w, http.StatusOK, "landing", pageLang(r.URL.Query().Get("lang")), wPage{})
+	return s.renderWitness(w, http.StatusOK, "landing", s.langOf(r, ""), wPage{})
 }
 
 func (s *Server) formPage(w http.ResponseWriter, r *http.Request) error {
@@ -38,7 +38,7 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request) error {
 	if site.err != nil {
 		return site.err
 	}
-	return s.renderWitness(w, http.StatusOK, "form", pageLang(r.URL.Query().Get("lang")), wPage{
+	return s.renderWitness(w, http.StatusOK, "form", s.langOf(r, ""), wPage{
 		Data: formData{Q: site.quest, Values: formValues{}, Limit: humanSize(s.cfg.MaxUpload)},
 	})
 }
@@ -82,7 +82,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer up.remove()
-	lang := pageLang(up.values.Get("lang"))
+	lang := s.langOf(r, up.values.Get("lang"))
 	answers, errs := q.validate(up.values)
 	if errs != nil {
 		return s.renderWitness(w, http.StatusUnprocessableEntity, "form", lang, wPage{

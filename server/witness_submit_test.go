@@ -115,7 +115,7 @@ func TestValidationReshowsForm(t *testing.T) {
 			if !strings.Contains(page, `class="field invalid"`) || !strings.Contains(page, "choose them again") {
 				t.Errorf("the page does not mark the field or does not ask for the files again:\n%s", page)
 			}
-			if !strings.Contains(page, `<form method="post" action="/submit"`) {
+			if !strings.Contains(page, `<form method="post" action="/submit?lang=`) {
 				t.Error("the form is not shown again")
 			}
 			if c.name == "missing account" && !strings.Contains(page, `value="Kept facility name"`) {

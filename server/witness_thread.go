@@ -38,7 +38,7 @@ const maxCodenameForm = 16 << 10
 var threadFloor = 250 * time.Millisecond
 
 func (s *Server) codenamePage(w http.ResponseWriter, r *http.Request) error {
-	return s.renderWitness(w, http.StatusOK, "codename", pageLang(r.URL.Query().Get("lang")), wPage{})
+	return s.renderWitness(w, http.StatusOK, "codename", s.langOf(r, ""), wPage{})
 }
 
 // threadData is what the thread template gets.
@@ -62,7 +62,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 	if err := r.ParseForm(); err != nil { // url-encoded only: never spills to disk
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
-	lang := pageLang(r.PostForm.Get("lang"))
+	lang := s.langOf(r, r.PostForm.Get("lang"))
 	raw := r.PostForm.Get("codename")
 	if !checkText(raw) {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badtext"}
@@ -142,7 +142,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer up.remove()
-	lang := pageLang(up.values.Get("lang"))
+	lang := s.langOf(r, up.values.Get("lang"))
 	codename, err := crypto.CheckCodename(up.values.Get("codename"))
 	if err != nil || len(up.values["codename"]) != 1 {
 		return s.renderWitness(w, http.StatusUnprocessableEntity, "codename", lang, wPage{Message: "w.login.notcodename"})
