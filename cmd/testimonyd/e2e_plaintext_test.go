@@ -1,0 +1,772 @@
+//go:build e2e
+
+package main
+
+// The plaintext search (make test-plaintext): a random marker, and a
+// Cyrillic one, go into every free-text answer and every attachment (its
+// bytes and its file name) of submissions and a follow-up, and into an
+// investigator's reply; then the service is used as it would be (login,
+// reply, bundle download, the witness reading the reply), killed in the
+// middle of a large upload, backed up, purged and compacted. Afterwards
+// the markers' bytes are searched for in every file of the data directory
+// and the backups, in the server's $TMPDIR and every /tmp entry made
+// during the test, and in all the logs; any hit fails the test. A core
+// dump of the running server (gcore) is searched too, and what it finds
+// is logged, not failed: see TestPlaintext/memory.
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	mrand "math/rand/v2"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"testimony/crypto"
+)
+
+// ptMarkers are the strings searched for.
+type ptMarkers struct{ ascii, cyr string }
+
+func ptNewMarkers() ptMarkers {
+	var b [8]byte
+	rand.Read(b[:])
+	cyr := []rune("Свидетельство")
+	for range 10 {
+		cyr = append(cyr, 'а'+rune(mrand.IntN(32)))
+	}
+	return ptMarkers{ascii: "PTMARK" + hex.EncodeToString(b[:]), cyr: string(cyr)}
+}
+
+func (m ptMarkers) needles() map[string][]byte {
+	return map[string][]byte{"ascii marker": []byte(m.ascii), "Cyrillic marker": []byte(m.cyr)}
+}
+
+// text is a free-text answer holding both markers.
+func (m ptMarkers) text(what string) string { return what + " " + m.ascii + " — " + m.cyr }
+
+// ptFile is an attachment whose name and bytes hold both markers.
+func ptFile(m ptMarkers, n, size int) crashFile {
+	var b bytes.Buffer
+	noise := make([]byte, 200)
+	for b.Len() < size {
+		rand.Read(noise)
+		b.Write(noise)
+		b.WriteString(m.text("page"))
+	}
+	return crashFile{name: fmt.Sprintf("фото-%d-%s-%s.jpg", n, m.cyr, m.ascii), data: b.Bytes()[:size]}
+}
+
+// ptForm is a submission of the default questionnaire with both markers
+// in every free-text field (the others take fixed values or dates) and
+// the files attached.
+func ptForm(m ptMarkers, files []crashFile) (string, []byte) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for _, kv := range [][2]string{
+		{"lang", "ru"}, {"role", "self"},
+		{"facility", m.text("facility")}, {"detention_from", "2025-03"}, {"detention_to", "2025-08-20"},
+		{"conditions", "overcrowding"}, {"conditions", "threats_violence"}, {"deport_date", "2025-08-27"},
+		{"depart_airport", m.text("airport")}, {"transit_country", m.text("transit")}, {"arrival_airport", m.text("arrival")},
+		{"flight_treatment", "shackled"}, {"arrival_questioned", "yes"}, {"arrival_detained", "no"},
+		{"charges", m.text("charges")}, {"asylum_case", m.text("asylum")}, {"account", m.text("account")},
+		{"consent_use", "quote_anonymised"}, {"contact", "codename_only"},
+	} {
+		mw.WriteField(kv[0], kv[1])
+	}
+	for _, f := range files {
+		fw, _ := mw.CreateFormFile("files", f.name)
+		fw.Write(f.data)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+// ptClient is a browser-like client: cookies kept by hand (they may be
+// Secure, which a cookie jar would not send over http), redirects not
+// followed.
+type ptClient struct {
+	t       *testing.T
+	base    string
+	cookies map[string]*http.Cookie
+	hc      *http.Client
+}
+
+func newPTClient(t *testing.T, base string) *ptClient {
+	return &ptClient{t: t, base: base, cookies: map[string]*http.Cookie{},
+		hc: &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *ptClient) do(method, path, ct string, body io.Reader) (int, http.Header, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	for _, ck := range c.cookies {
+		req.AddCookie(ck)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, ck := range res.Cookies() {
+		if ck.MaxAge < 0 {
+			delete(c.cookies, ck.Name)
+		} else {
+			c.cookies[ck.Name] = ck
+		}
+	}
+	return res.StatusCode, res.Header, b
+}
+
+func (c *ptClient) form(path string, v url.Values) (int, http.Header, []byte) {
+	c.t.Helper()
+	return c.do("POST", path, "application/x-www-form-urlencoded", strings.NewReader(v.Encode()))
+}
+
+var ptCodenameRE = regexp.MustCompile(`(?s)id="codename">(.*?)</p>`)
+
+// ptCodename reads the codename off a receipt page.
+func ptCodename(t *testing.T, page []byte) string {
+	t.Helper()
+	m := ptCodenameRE.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no codename on the receipt:\n%s", page)
+	}
+	words := regexp.MustCompile(`<span>([^<]+)</span>`).FindAllSubmatch(m[1], -1)
+	var ws []string
+	for _, w := range words {
+		ws = append(ws, string(w[1]))
+	}
+	return strings.Join(ws, " ")
+}
+
+// ptHit is where a marker was found.
+type ptHit struct {
+	where, needle string
+	count         int
+}
+
+// ptCount counts the needles in r, reading it in blocks with an overlap.
+func ptCount(r io.Reader, needles map[string][]byte) (map[string]int, error) {
+	longest := 0
+	for _, n := range needles {
+		longest = max(longest, len(n))
+	}
+	counts := map[string]int{}
+	buf := make([]byte, 4<<20)
+	keep := 0
+	for {
+		n, err := io.ReadFull(r, buf[keep:])
+		data := buf[:keep+n]
+		for name, nd := range needles {
+			// Count only matches that end in the new bytes, so that the
+			// overlap is not counted twice.
+			for i := 0; ; {
+				j := bytes.Index(data[i:], nd)
+				if j < 0 {
+					break
+				}
+				if i+j+len(nd) > keep {
+					counts[name]++
+				}
+				i += j + 1
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return counts, nil
+		}
+		if err != nil {
+			return counts, err
+		}
+		keep = min(longest-1, len(data))
+		copy(buf, data[len(data)-keep:])
+	}
+}
+
+// ptScanTree searches every regular file under root (a file or a
+// directory) and returns the hits and the number of files and bytes read.
+// Files that vanish while it walks are skipped: other tests share /tmp.
+func ptScanTree(t *testing.T, root string, needles map[string][]byte, skip func(string) bool) (hits []ptHit, files int, size int64) {
+	t.Helper()
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if skip != nil && skip(path) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			return nil
+		}
+		defer f.Close()
+		files++
+		cr := &countingReader{r: f}
+		counts, _ := ptCount(cr, needles)
+		size += cr.n
+		for name, c := range counts {
+			hits = append(hits, ptHit{path, name, c})
+		}
+		return nil
+	})
+	return hits, files, size
+}
+
+func ptReport(t *testing.T, what string, hits []ptHit) {
+	t.Helper()
+	for _, h := range hits {
+		t.Errorf("PLAINTEXT in %s: %s, %d times, in %s", what, h.needle, h.count, h.where)
+	}
+}
+
+// ptMapping is one line of /proc/PID/maps.
+type ptMapping struct {
+	lo, hi uint64
+	perms  string
+	name   string
+}
+
+func ptMaps(t *testing.T, pid int) []ptMapping {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []ptMapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) < 5 {
+			continue
+		}
+		lohi := strings.SplitN(fs[0], "-", 2)
+		lo, _ := strconv.ParseUint(lohi[0], 16, 64)
+		hi, _ := strconv.ParseUint(lohi[1], 16, 64)
+		m := ptMapping{lo: lo, hi: hi, perms: fs[1]}
+		if len(fs) > 5 {
+			m.name = fs[5]
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// ptRegion names the mapping an address lies in.
+func ptRegion(maps []ptMapping, addr uint64) string {
+	for _, m := range maps {
+		if addr >= m.lo && addr < m.hi {
+			if m.name != "" {
+				return m.name
+			}
+			return fmt.Sprintf("anonymous %s %#x-%#x (%d MiB)", m.perms, m.lo, m.hi, (m.hi-m.lo)>>20)
+		}
+	}
+	return "not in the maps taken before the dump"
+}
+
+// ptSource tells which of the test's inputs a copy of a marker came from,
+// by the words the test put before it.
+func ptSource(before []byte, ascii string) string {
+	// The Cyrillic marker follows the ASCII one: look past it.
+	before = bytes.TrimSuffix(before, []byte(ascii+" — "))
+	for _, w := range []struct{ prefix, what string }{
+		{"page ", "attachment bytes"}, {"account ", "answer"}, {"facility ", "answer"}, {"airport ", "answer"},
+		{"transit ", "answer"}, {"arrival ", "answer"}, {"charges ", "answer"}, {"asylum ", "answer"},
+		{"follow-up ", "follow-up message"}, {"reply ", "investigator's reply"}, {"фото-", "file name"},
+		{"видео-", "file name"}, {"-", "file name"},
+	} {
+		if bytes.HasSuffix(before, []byte(w.prefix)) || bytes.HasSuffix(before, []byte(w.prefix[:len(w.prefix)-1]+"\u0026")) {
+			return w.what
+		}
+	}
+	return "elsewhere (re-encoded: JSON, HTML, tar header…)"
+}
+
+// ptCoreFinding is what one look at a process's memory found.
+type ptCoreFinding struct {
+	size     int64
+	copies   map[string]int            // by needle
+	byRegion map[string]map[string]int // needle → mapping → copies
+	bySource map[string]map[string]int // needle → input → copies
+}
+
+// ptCore dumps the memory of a running process with gcore and counts the
+// needles in it, by mapping and by the input they came from. The dump is
+// deleted before it returns.
+func ptCore(t *testing.T, pid int, m ptMarkers) ptCoreFinding {
+	needles := m.needles()
+	t.Helper()
+	gcore, err := exec.LookPath("gcore")
+	if err != nil {
+		t.Skip("gcore is missing: apt-get install -y gdb")
+	}
+	maps := ptMaps(t, pid)
+	dir, err := os.MkdirTemp("", "pt-core-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir) // it holds plaintext
+	if out, err := exec.Command(gcore, "-o", filepath.Join(dir, "core"), strconv.Itoa(pid)).CombinedOutput(); err != nil {
+		t.Fatalf("gcore: %v\n%s", err, out)
+	}
+	f, err := os.Open(filepath.Join(dir, "core."+strconv.Itoa(pid)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	res := ptCoreFinding{size: st.Size(), copies: map[string]int{}, byRegion: map[string]map[string]int{}, bySource: map[string]map[string]int{}}
+	for name := range needles {
+		res.byRegion[name], res.bySource[name] = map[string]int{}, map[string]int{}
+	}
+	// Each loaded segment in turn, in blocks with 64 bytes of the block
+	// before kept for the context and for matches across the boundary.
+	const pre = 64
+	buf := make([]byte, pre+16<<20)
+	for _, p := range ef.Progs {
+		if p.Type != elf.PT_LOAD || p.Filesz == 0 {
+			continue
+		}
+		keep := 0
+		for off := uint64(0); off < p.Filesz; {
+			n := min(uint64(len(buf)-keep), p.Filesz-off)
+			if _, err := f.ReadAt(buf[keep:keep+int(n)], int64(p.Off+off)); err != nil {
+				t.Fatal(err)
+			}
+			data := buf[:keep+int(n)]
+			for name, nd := range needles {
+				for i := 0; ; {
+					j := bytes.Index(data[i:], nd)
+					if j < 0 {
+						break
+					}
+					at := i + j
+					i = at + 1
+					if at+len(nd) <= keep {
+						continue // counted in the block before
+					}
+					addr := p.Vaddr + off + uint64(at) - uint64(keep)
+					res.copies[name]++
+					res.byRegion[name][ptRegion(maps, addr)]++
+					res.bySource[name][ptSource(data[max(0, at-pre):at], m.ascii)]++
+				}
+			}
+			off += n
+			keep = min(pre, len(data))
+			copy(buf, data[len(data)-keep:])
+		}
+	}
+	clear(buf)
+	return res
+}
+
+// ptTmpEntries lists the names in the system's temporary directory.
+func ptTmpEntries(t *testing.T) map[string]bool {
+	t.Helper()
+	es, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]bool{}
+	for _, e := range es {
+		m[e.Name()] = true
+	}
+	return m
+}
+
+// TestPlaintext: see the comment at the top of this file.
+func TestPlaintext(t *testing.T) {
+	m := ptNewMarkers()
+	needles := m.needles()
+	t.Logf("markers %q and %q", m.ascii, m.cyr)
+	tmpBefore := ptTmpEntries(t)
+
+	root := t.TempDir()
+	serverTmp := filepath.Join(root, "server-tmp")
+	backups := filepath.Join(root, "backups")
+	for _, d := range []string{serverTmp, backups} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := newDataDir(t)
+	var logs bytes.Buffer // every log line and console output of the test
+	run := func(args ...string) result {
+		r := mustRun(t, args...)
+		logs.WriteString(r.stdout + r.stderr)
+		return r
+	}
+	inv, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var en struct {
+		Passphrase string `json:"passphrase"`
+		TOTPSecret string `json:"totp_secret"`
+	}
+	if err := json.Unmarshal([]byte(run("investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout), &en); err != nil {
+		t.Fatal(err)
+	}
+	// Old ballast, for the purge to remove.
+	rs, err := crypto.NewRecipients("test", inv.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plantItems(t, dir, rs, 32<<10, daysAgo(400), daysAgo(200))
+
+	env := []string{"env", "TMPDIR=" + serverTmp}
+	var daemons []*daemon
+	serve := func() *daemon {
+		d := startServe(t, dir, env)
+		daemons = append(daemons, d)
+		return d
+	}
+	d := serve()
+
+	// Normal use. Three witnesses submit, with two files each.
+	w := newPTClient(t, d.witness)
+	var codenames []string
+	for i := range 3 {
+		ct, body := ptForm(m, []crashFile{ptFile(m, 2*i, 20<<10), ptFile(m, 2*i+1, 1<<20+i*77777)})
+		code, _, page := w.do("POST", "/submit", ct, bytes.NewReader(body))
+		if code != http.StatusOK {
+			t.Fatalf("submission %d: %d\n%s", i, code, page)
+		}
+		codenames = append(codenames, ptCodename(t, page))
+	}
+	// The first comes back with a follow-up and a file.
+	{
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		mw.WriteField("lang", "ru")
+		mw.WriteField("codename", codenames[0])
+		mw.WriteField("message", m.text("follow-up"))
+		f := ptFile(m, 9, 300<<10)
+		fw, _ := mw.CreateFormFile("files", f.name)
+		fw.Write(f.data)
+		mw.Close()
+		if code, _, page := w.do("POST", "/followup", mw.FormDataContentType(), &b); code != http.StatusOK {
+			t.Fatalf("follow-up: %d\n%s", code, page)
+		}
+	}
+	// An investigator logs in, sets a passphrase, replies, and downloads
+	// everything.
+	ic := newPTClient(t, d.inv)
+	code, hdr, page := ic.form("/login", url.Values{"account": {"irina"}, "passphrase": {en.Passphrase},
+		"code": {oathtoolNow(t, en.TOTPSecret)}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("login: %d\n%s", code, page)
+	}
+	if hdr.Get("Location") == "/passphrase" {
+		np := "harbour lantern meadow quartz violet anchor"
+		if code, _, page := ic.form("/passphrase", url.Values{"current": {en.Passphrase}, "new": {np}, "confirm": {np}}); code != http.StatusSeeOther {
+			t.Fatalf("passphrase change: %d\n%s", code, page)
+		}
+	}
+	code, _, page = ic.do("GET", "/", "", nil)
+	src := regexp.MustCompile(`href="/sources/([^"/]+)"`).FindSubmatch(page)
+	if code != http.StatusOK || src == nil {
+		t.Fatalf("case list: %d\n%s", code, page)
+	}
+	if code, _, page := ic.form("/sources/"+string(src[1])+"/reply", url.Values{"message": {m.text("reply")}}); code/100 != 2 && code != http.StatusSeeOther {
+		t.Fatalf("reply: %d\n%s", code, page)
+	}
+	code, _, bundle := ic.form("/bundle", url.Values{"scope": {"all"}})
+	if code != http.StatusOK {
+		t.Fatalf("bundle: %d\n%s", code, bundle)
+	}
+	// The witnesses read their threads; the one with a reply sees it.
+	sawReply := false
+	for _, cn := range codenames {
+		code, _, page := w.form("/thread", url.Values{"lang": {"ru"}, "codename": {cn}})
+		if code != http.StatusOK {
+			t.Fatalf("thread: %d\n%s", code, page)
+		}
+		sawReply = sawReply || bytes.Contains(page, []byte(m.ascii))
+	}
+	if !sawReply {
+		t.Error("no witness saw the investigator's reply")
+	}
+
+	// The control: the markers are really in what was stored. The bundle,
+	// decrypted here with the investigator's key, holds them everywhere
+	// they were put: answers, file bytes, file names (in the manifest).
+	t.Run("control", func(t *testing.T) {
+		got := ptBundleCounts(t, bundle, inv, needles)
+		for name := range needles {
+			if got[name] < 3*7+3 {
+				t.Errorf("the decrypted bundle holds the %s %d times: the markers did not go where the test put them", name, got[name])
+			}
+		}
+		t.Logf("the decrypted bundle holds the markers %v times; its ciphertext as downloaded: %v", got, ptCountBytes(bundle, needles))
+		if c := ptCountBytes(bundle, needles); c["ascii marker"]+c["Cyrillic marker"] > 0 {
+			t.Errorf("the bundle as downloaded holds plaintext: %v", c)
+		}
+		// And the search finds a marker in a file.
+		probe := filepath.Join(t.TempDir(), "probe")
+		os.WriteFile(probe, []byte("xx"+m.cyr+"yy"), 0o600)
+		if hits, _, _ := ptScanTree(t, filepath.Dir(probe), needles, nil); len(hits) != 1 || hits[0].needle != "Cyrillic marker" {
+			t.Errorf("the file search does not find a marker it should: %v", hits)
+		}
+		os.Remove(probe)
+	})
+
+	// The memory of the running server, after this use.
+	t.Run("memory", func(t *testing.T) {
+		pid := d.cmd.Process.Pid
+		ptLogCore(t, "right after use", ptCore(t, pid, m))
+		// More traffic without markers, then a second look: does the Go
+		// heap reuse (and so overwrite) what the requests left?
+		for i := range 40 {
+			ct, body := crashWithFiles(fmt.Sprintf("churn-%d", i), []crashFile{{name: "churn.bin", data: bytes.Repeat([]byte{'z'}, 256<<10)}})
+			if code, _, _ := w.do("POST", "/submit", ct, bytes.NewReader(body)); code != http.StatusOK {
+				t.Fatalf("churn submission: %d", code)
+			}
+		}
+		time.Sleep(3 * time.Second)
+		ptLogCore(t, "after 40 more submissions (10 MiB) and 3 s", ptCore(t, pid, m))
+	})
+
+	// A crash in the middle of a large upload: the spool holds what came
+	// in so far, encrypted; look at it before a restart empties it.
+	spoolHits := ptCrashMidUpload(t, d, dir, m)
+	d = serve()
+
+	// Backup (through the running server), purge, compaction.
+	run("backup", "-o", filepath.Join(backups, "hot.db"), "--data", dir)
+	if r := run("purge", "--older-than", "30", "--data", dir); !strings.Contains(r.stdout, "purged 2 ") {
+		t.Errorf("purge: %s", r.stdout)
+	}
+	d.stop(t)
+	run("backup", "-o", filepath.Join(backups, "cold.db"), "--data", dir)
+	// Before the compaction drops the free pages, whatever they hold.
+	preCompact, files, size := ptScanTree(t, dir, needles, nil)
+	t.Logf("%s before the compaction: %d files, %d bytes searched", dir, files, size)
+	run("compact", "--data", dir)
+	run("check", "--data", dir)
+	for _, dd := range daemons {
+		logs.WriteString(dd.logs.String())
+	}
+
+	t.Run("disk", func(t *testing.T) {
+		ptReport(t, "the spool right after a kill mid-upload", spoolHits)
+		ptReport(t, "the data directory before the compaction", preCompact)
+		for _, where := range []string{dir, backups} {
+			hits, files, size := ptScanTree(t, where, needles, nil)
+			t.Logf("%s: %d files, %d bytes searched", where, files, size)
+			ptReport(t, "the data directory or the backups", hits)
+		}
+	})
+	t.Run("tmp", func(t *testing.T) {
+		hits, files, size := ptScanTree(t, serverTmp, needles, nil)
+		t.Logf("the server's TMPDIR %s: %d files, %d bytes searched", serverTmp, files, size)
+		ptReport(t, "the server's TMPDIR", hits)
+		var news []string
+		for name := range ptTmpEntries(t) {
+			if !tmpBefore[name] {
+				news = append(news, name)
+			}
+		}
+		sort.Strings(news)
+		var all []ptHit
+		files, size = 0, 0
+		for _, name := range news {
+			h, f, s := ptScanTree(t, filepath.Join(os.TempDir(), name), needles, nil)
+			all, files, size = append(all, h...), files+f, size+s
+		}
+		t.Logf("%d entries made in %s during the test: %d files, %d bytes searched", len(news), os.TempDir(), files, size)
+		ptReport(t, os.TempDir(), all)
+	})
+	t.Run("logs", func(t *testing.T) {
+		c := ptCountBytes(logs.Bytes(), needles)
+		t.Logf("%d bytes of logs and console output searched", logs.Len())
+		for name, n := range c {
+			if n > 0 {
+				t.Errorf("PLAINTEXT in the logs: %s, %d times", name, n)
+			}
+		}
+	})
+}
+
+// oathtoolNow is the current TOTP code of secret, from Debian's oathtool.
+func oathtoolNow(t *testing.T, secret string) string {
+	t.Helper()
+	out, err := exec.Command("oathtool", "--totp", "-b", secret).Output()
+	if err != nil {
+		t.Fatalf("oathtool: %v (apt-get install oathtool)", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func ptCountBytes(b []byte, needles map[string][]byte) map[string]int {
+	c, _ := ptCount(bytes.NewReader(b), needles)
+	return c
+}
+
+// ptBundleCounts decrypts every item of a bundle with the investigator's
+// identity and counts the needles in the plaintexts: the manifest (answers
+// and file names) and every attachment.
+func ptBundleCounts(t *testing.T, bundle []byte, inv *crypto.Identity, needles map[string][]byte) map[string]int {
+	t.Helper()
+	total := map[string]int{}
+	add := func(b []byte) {
+		for k, v := range ptCountBytes(b, needles) {
+			total[k] += v
+		}
+	}
+	tr := tar.NewReader(bytes.NewReader(bundle))
+	items := 0
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("bundle: %v", err)
+		}
+		if !strings.HasSuffix(h.Name, ".age") {
+			continue
+		}
+		items++
+		er, err := crypto.OpenEnvelope(tr, inv.AgeIdentity())
+		if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		// Raw JSON, not re-encoded: json.Marshal would escape nothing
+		// here, but the manifest is what an investigator reads.
+		mj, err := json.Marshal(er.Manifest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(mj)
+		for {
+			_, r, err := er.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add(b)
+		}
+		if err := er.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if items == 0 {
+		t.Fatal("the bundle holds no item")
+	}
+	return total
+}
+
+// ptLogCore logs what a core dump held.
+func ptLogCore(t *testing.T, when string, c ptCoreFinding) {
+	t.Helper()
+	for _, name := range []string{"ascii marker", "Cyrillic marker"} {
+		if c.copies[name] == 0 {
+			t.Logf("MEMORY %s: core dump of %d MiB: no copy of the %s", when, c.size>>20, name)
+			continue
+		}
+		t.Logf("MEMORY %s: core dump of %d MiB: %d copies of the %s\n\tfrom: %v\n\tin: %v",
+			when, c.size>>20, c.copies[name], name, c.bySource[name], c.byRegion[name])
+	}
+}
+
+// ptCrashMidUpload streams a large upload whose bytes hold the markers,
+// kills the server with SIGKILL once 24 MiB have gone out, and searches
+// the spool as the kill left it.
+func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers) []ptHit {
+	t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	sent := make(chan struct{})
+	go func() {
+		for _, kv := range [][2]string{{"lang", "ru"}, {"role", "self"}, {"account", m.text("account")}} {
+			mw.WriteField(kv[0], kv[1])
+		}
+		fw, _ := mw.CreateFormFile("files", "видео-"+m.cyr+"-"+m.ascii+".mp4")
+		f := ptFile(m, 0, 1<<20)
+		for i := 0; i < 200; i++ {
+			if _, err := fw.Write(f.data); err != nil {
+				break
+			}
+			if i == 24 {
+				close(sent)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		mw.Close()
+		pw.Close()
+	}()
+	res := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", d.witness+"/submit", pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		r, err := http.DefaultClient.Do(req)
+		if err == nil {
+			r.Body.Close()
+			err = fmt.Errorf("the upload finished: %d", r.StatusCode)
+		}
+		pr.CloseWithError(err)
+		res <- err
+	}()
+	select {
+	case <-sent:
+	case err := <-res:
+		t.Fatalf("the upload ended before 24 MiB: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("the upload did not get going")
+	}
+	time.Sleep(100 * time.Millisecond)
+	crashKill(t, d)
+	<-res
+	spool := filepath.Join(dataDir, "spool")
+	hits, files, size := ptScanTree(t, spool, m.needles(), nil)
+	t.Logf("killed mid-upload: the spool held %d files, %d bytes", files, size)
+	if size < 16<<20 {
+		t.Errorf("the spool held only %d bytes at the kill: the upload was not in the middle", size)
+	}
+	return hits
+}
