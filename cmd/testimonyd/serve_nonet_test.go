@@ -94,7 +94,7 @@ func nsDialer(ns string) func(ctx context.Context, network, addr string) (net.Co
 func tracedServe(t *testing.T, ns, dataDir, trace string, extra ...string) (*daemon, int) {
 	t.Helper()
 	prefix := []string{"ip", "netns", "exec", ns, "strace", "-f", "-qq", "-o", trace,
-		"-e", "trace=connect,sendto,sendmsg,sendmmsg,openat,open", "-e", "signal=none"}
+		"-e", "trace=" + traceCalls, "-e", "signal=none"}
 	d := startServe(t, dataDir, prefix, extra...)
 	// ip execs strace, which forks testimonyd.
 	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", d.cmd.Process.Pid, d.cmd.Process.Pid))
@@ -124,7 +124,11 @@ func stopTraced(t *testing.T, d *daemon, pid int) {
 	}
 }
 
+// traceCalls are the system calls the no-network test traces.
+const traceCalls = "socket,connect,sendto,sendmsg,sendmmsg,openat,open"
+
 var (
+	traceDNSRE  = regexp.MustCompile(`sin6?_port=htons\(53\)|socket\(AF_INET6?, SOCK_DGRAM`)
 	traceAddrRE = regexp.MustCompile(`inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6?, "([^"]+)"`)
 	traceOpenRE = regexp.MustCompile(`open(at)?\(.*"(/etc/(resolv\.conf|hosts|nsswitch\.conf|gai\.conf|host\.conf))"`)
 )
@@ -142,8 +146,8 @@ func networkUse(t *testing.T, trace string) (bad []string, connects int) {
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		l := sc.Text()
-		if traceOpenRE.MatchString(l) {
-			bad = append(bad, l)
+		if traceOpenRE.MatchString(l) || traceDNSRE.MatchString(l) {
+			bad = append(bad, l) // a lookup, even to a resolver on loopback
 			continue
 		}
 		if !strings.Contains(l, "connect(") && !strings.Contains(l, "send") {
@@ -166,7 +170,10 @@ func networkUse(t *testing.T, trace string) (bad []string, connects int) {
 // TestServeMakesNoOutboundConnection: exercised through both sites and
 // every console request, the server makes no connection off loopback and
 // no name lookup.
-func TestServeMakesNoOutboundConnection(t *testing.T) {
+func TestServeMakesNoOutboundConnection(t *testing.T) { checkNoOutbound(t) }
+
+// checkNoOutbound is the test, shared with the security suite.
+func checkNoOutbound(t *testing.T) {
 	ns := netnsOnlyLo(t)
 	escrow, err := crypto.GenerateIdentity(false)
 	if err != nil {
@@ -233,11 +240,23 @@ func TestServeMakesNoOutboundConnection(t *testing.T) {
 	// given a host name to listen on.
 	trace2 := filepath.Join(t.TempDir(), "trace2")
 	cmd := exec.Command("ip", "netns", "exec", ns, "strace", "-f", "-qq", "-o", trace2,
-		"-e", "trace=connect,sendto,sendmsg,sendmmsg,openat,open", "-e", "signal=none",
+		"-e", "trace="+traceCalls, "-e", "signal=none",
 		testimonydBinary(t), "serve", "--data", dir, "--allow-public-bind",
 		"--witness-addr", "witness.example.invalid:0", "--investigator-addr", "127.0.0.1:0")
-	out, _ := cmd.CombinedOutput()
+	out, err := cmd.CombinedOutput()
 	if bad, _ := networkUse(t, trace2); len(bad) == 0 {
 		t.Errorf("the control run's lookup of witness.example.invalid was not caught; its output:\n%s", out)
+	}
+	// Control: a DNS packet to a resolver on loopback, with no resolver
+	// file read, is caught too (by its UDP socket and port 53).
+	trace3 := filepath.Join(t.TempDir(), "trace3")
+	out, err = exec.Command("ip", "netns", "exec", ns, "strace", "-f", "-qq", "-o", trace3, "-e", "trace="+traceCalls,
+		"bash", "-c", "exec 3<>/dev/udp/127.0.0.1/53; printf x >&3").CombinedOutput()
+	if err != nil {
+		t.Fatalf("the DNS control: %v %s", err, out)
+	}
+	if bad, _ := networkUse(t, trace3); len(bad) == 0 {
+		b, _ := os.ReadFile(trace3)
+		t.Errorf("a UDP packet to 127.0.0.1:53 was not caught; the trace:\n%s", b)
 	}
 }
