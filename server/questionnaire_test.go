@@ -1,10 +1,8 @@
 package server
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -69,36 +67,6 @@ func TestDefaultQuestionnaireContract(t *testing.T) {
 	}
 }
 
-// TestQuestionnaireTranslations: every text of the default questionnaire
-// exists in every language the site offers.
-func TestQuestionnaireTranslations(t *testing.T) {
-	q, err := parseQuestionnaire(defaultQuestionnaire)
-	if err != nil {
-		t.Fatal(err)
-	}
-	check := func(where string, tx Text) {
-		for _, l := range witnessLangs {
-			if strings.TrimSpace(tx[l]) == "" {
-				t.Errorf("%s: no %s text", where, l)
-			}
-		}
-	}
-	check("title", q.Title)
-	check("intro", q.Intro)
-	for _, sec := range q.Sections {
-		check("section "+sec.Title[defaultLang], sec.Title)
-		for _, f := range sec.Fields {
-			check(f.Key+" label", f.Label)
-			if f.Help != nil {
-				check(f.Key+" help", f.Help)
-			}
-			for _, o := range f.Options {
-				check(f.Key+"."+o.Value, o.Label)
-			}
-		}
-	}
-}
-
 func TestQuestionnaireOverride(t *testing.T) {
 	dir := t.TempDir()
 	custom := `{"id":"custom","version":3,"title":{"en":"Custom"},"sections":[{"title":{"en":"S"},"fields":[
@@ -154,69 +122,3 @@ func TestQuestionnaireRefusesBadDefinitions(t *testing.T) {
 		}
 	}
 }
-
-// TestMissingTranslations: every witness message exists in every language
-// the site offers, and every key the templates and code use exists.
-func TestMissingTranslations(t *testing.T) {
-	cat := map[string]map[string]string{}
-	for _, l := range witnessLangs {
-		b, err := localeFS.ReadFile("locales/witness." + l + ".json")
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("witness.%s.json: %v", l, err)
-		}
-		cat[l] = m
-	}
-	for k := range cat[defaultLang] {
-		for _, l := range witnessLangs {
-			if strings.TrimSpace(cat[l][k]) == "" {
-				t.Errorf("%s: no %s translation", k, l)
-			}
-		}
-	}
-	for _, l := range witnessLangs {
-		for k := range cat[l] {
-			if _, ok := cat[defaultLang][k]; !ok {
-				t.Errorf("%s.json has %s, which English lacks", l, k)
-			}
-		}
-	}
-	// Every "w.…" or "error.…" key written in the templates or the Go
-	// code of the witness site is in the catalog.
-	var sources []string
-	tpls, _ := filepath.Glob("templates/witness/*.html")
-	gos, _ := filepath.Glob("*.go")
-	for _, f := range append(tpls, gos...) {
-		if strings.HasSuffix(f, "_test.go") || strings.HasPrefix(f, "investigator") || strings.HasPrefix(f, "accounts") || strings.HasPrefix(f, "audit") || strings.HasPrefix(f, "sessions") || strings.HasPrefix(f, "totp") {
-			continue
-		}
-		b, _ := os.ReadFile(f)
-		sources = append(sources, string(b))
-	}
-	used := 0
-	for _, src := range sources {
-		for _, m := range catalogKeyRE.FindAllStringSubmatch(src, -1) {
-			k := m[1]
-			if strings.HasSuffix(k, ".") || strings.HasSuffix(k, ".pagetitle") && strings.HasPrefix(k, "w.\"") {
-				continue
-			}
-			used++
-			if _, ok := cat[defaultLang][k]; !ok {
-				t.Errorf("key %q is used but not in the catalog", k)
-			}
-		}
-	}
-	if used < 50 {
-		t.Fatalf("found only %d keys in use: the scan is broken", used)
-	}
-	for _, page := range []string{"landing", "form", "receipt", "codename", "thread", "error"} {
-		if _, ok := cat[defaultLang]["w."+page+".pagetitle"]; !ok {
-			t.Errorf("page %s has no title", page)
-		}
-	}
-}
-
-var catalogKeyRE = regexp.MustCompile(`"((?:w|error)\.[a-z0-9_.]+[a-z0-9_])"`)
