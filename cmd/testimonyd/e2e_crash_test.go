@@ -168,7 +168,9 @@ func crashCount(t *testing.T, dir string) int {
 	return len(es)
 }
 
-// crashTally counts what a round found.
+// crashTally counts what a round found. A round's lost is the number of
+// submissions acknowledged in it or before that are missing; a total's,
+// the number missing in any round.
 type crashTally struct {
 	acked, visible, lost, partial, integrity int
 }
@@ -351,7 +353,8 @@ func TestCrashDuringSubmissions(t *testing.T) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}, Timeout: 2 * time.Minute}
 	var total crashTally
 	visibleNow := 0
-	longest := time.Duration(0) // the latest receipt seen after the start of a round
+	lostEver := map[string]bool{} // acknowledged submissions missing in some round
+	longest := time.Duration(0)   // the latest receipt seen after the start of a round
 	began := time.Now()
 	for round := range rounds {
 		start := time.Now()
@@ -459,12 +462,14 @@ func TestCrashDuringSubmissions(t *testing.T) {
 		for m := range acked {
 			if !found[m] {
 				tally.lost++
+				lostEver[m] = true
 				t.Errorf("round %d: acknowledged %s is gone", round, m)
 			}
 		}
 		tally.visible = len(good) + len(bad)
 		visibleNow = tally.visible
 		total.add(tally)
+		total.lost = len(lostEver)
 		first, last := time.Duration(0), time.Duration(0)
 		if len(ackAt) > 0 {
 			first, last = slices.Min(ackAt), slices.Max(ackAt)
