@@ -97,7 +97,10 @@ func FuzzOpenIndex(f *testing.F) {
 	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Kind = "reply"; c.Items[1].Day = "2027-13-45" }))
 	f.Add(edit(func(c *store.BundleIndex) { c.Items[1].ID = c.Items[0].ID }))
 	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Source = ".partial"; c.Items[1].Source = "testimonies.csv" }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Source = "\x00\u202e\xff"; c.Items[1].Source = strings.Repeat("д", 300) }))
+	f.Add(edit(func(c *store.BundleIndex) {
+		c.Items[0].Source = "\x00\u202e\xff"
+		c.Items[1].Source = strings.Repeat("д", 300)
+	}))
 	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Size++ }))
 	f.Add([]byte(`{"format":"testimony-bundle/v1","items":[]}`))
 	f.Add([]byte(`{}`))
