@@ -38,39 +38,27 @@ func BundleItemPath(id string) string { return "items/" + id + ".age" }
 
 // WriteBundle streams a bundle of the given items to w: a tar of
 // items/<id>.age, then index.json with each item's SHA-256. day is the
-// bundle's date. Memory use does not depend on the items' sizes.
+// bundle's date. Memory use does not depend on the items' sizes. An id
+// that names no item gives an error wrapping [ErrNotFound] before anything
+// is written.
 func (db *DB) WriteBundle(w io.Writer, day string, ids []string) (BundleIndex, error) {
-	tw := tar.NewWriter(w)
-	idx := BundleIndex{Format: BundleFormat, Day: day, Items: []BundleEntry{}}
-	buf := make([]byte, 32<<10) // one copy buffer for all items, not one each
+	items := make([]Item, 0, len(ids))
 	for _, id := range ids {
-		it, r, err := db.Open(id)
+		it, err := db.Item(id)
 		if err != nil {
-			return idx, err
+			return BundleIndex{Format: BundleFormat, Day: day, Items: []BundleEntry{}}, err
 		}
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: BundleItemPath(it.ID),
-			Size: it.Size, Mode: 0o600, Format: tar.FormatPAX}); err != nil {
-			return idx, err
-		}
-		h := sha256.New()
-		if _, err := io.CopyBuffer(io.MultiWriter(tw, h), r, buf); err != nil {
-			return idx, err
-		}
-		idx.Items = append(idx.Items, BundleEntry{ID: it.ID, Kind: it.Kind, Day: it.Day, Source: it.Source,
-			Size: it.Size, SHA256: hex.EncodeToString(h.Sum(nil)), Recipients: it.Recipients})
+		items = append(items, it)
 	}
-	js, err := json.MarshalIndent(idx, "", "  ")
-	if err != nil {
-		return idx, err
-	}
-	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "index.json",
-		Size: int64(len(js)), Mode: 0o600, Format: tar.FormatPAX}); err != nil {
-		return idx, err
-	}
-	if _, err := tw.Write(js); err != nil {
-		return idx, err
-	}
-	return idx, tw.Close()
+	return db.writeBundle(w, day, items)
+}
+
+// WriteBundleItems is [DB.WriteBundle] for records the caller has already
+// read (from [DB.Items]), in the order given. An item deleted since gives
+// an error wrapping [ErrNotFound], possibly after part of the bundle was
+// written.
+func (db *DB) WriteBundleItems(w io.Writer, day string, items []Item) (BundleIndex, error) {
+	return db.writeBundle(w, day, items)
 }
 
 // ErrBadBundle is wrapped by errors about a bundle's structure.

@@ -1,0 +1,264 @@
+package store
+
+import (
+	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// A bundle is written by two goroutines: one reads the items' chunks from
+// bbolt, many small items per read transaction, and hashes them; the other
+// frames them as tar entries and writes them out. Reading and hashing cost
+// about as much as framing and writing, so on two cores the download runs
+// at nearly twice the speed of doing both in turn. The reader fills blocks
+// from a fixed pool, so memory stays bounded whatever the items' sizes.
+
+const (
+	bundleBlockSize = 256 << 10 // a block holds many small items, or one large chunk
+	bundleBlocks    = 3         // blocks in flight: one filling, one writing, one spare
+)
+
+// bundleBlock is a run of item bytes read in one transaction.
+type bundleBlock struct {
+	buf  []byte
+	segs []bundleSeg
+	err  error // set on the last block sent, when reading failed
+}
+
+// bundleSeg is a piece of one item inside a block.
+type bundleSeg struct {
+	item  int  // index in the items being bundled
+	n     int  // bytes of the block
+	first bool // the item's first bytes: its tar header goes before them
+	last  bool // the item's last bytes: sum is its SHA-256
+	sum   [sha256.Size]byte
+}
+
+// readBundleItems reads the items' bytes into blocks taken from free and
+// sends them on out, which it closes at the end. It stops early when done is
+// closed. A failure is sent as a block with err set.
+func (db *DB) readBundleItems(items []Item, out chan<- *bundleBlock, free chan *bundleBlock, done <-chan struct{}) {
+	defer close(out)
+	var blk *bundleBlock
+	take := func() bool {
+		select {
+		case blk = <-free:
+			blk.buf, blk.segs, blk.err = blk.buf[:0], blk.segs[:0], nil
+			return true
+		case <-done:
+			return false
+		}
+	}
+	send := func() bool {
+		select {
+		case out <- blk:
+			blk = nil
+			return true
+		case <-done:
+			return false
+		}
+	}
+	fail := func(err error) {
+		if blk == nil && !take() {
+			return
+		}
+		blk.err = err
+		send()
+	}
+	if !take() {
+		return
+	}
+	for i := range items {
+		it := &items[i]
+		key, err := ParseID(it.ID)
+		if err != nil {
+			fail(err)
+			return
+		}
+		h := sha256.New()
+		var read int64
+		seq := 0
+		first := true
+		for seq < it.Chunks || first {
+			// One read transaction fills the block with as many chunks as fit.
+			err := db.bolt.View(func(tx *bolt.Tx) error {
+				b := tx.Bucket(bucketChunks)
+				for seq < it.Chunks {
+					v := b.Get(chunkKey(key, seq))
+					if v == nil {
+						if tx.Bucket(bucketItems).Get(key) == nil {
+							return fmt.Errorf("item %s: %w", it.ID, ErrNotFound)
+						}
+						return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, it.ID, seq)
+					}
+					if len(blk.buf)+len(v) > max(cap(blk.buf), bundleBlockSize) && len(blk.buf) > 0 {
+						return nil // full: send it and go on in a new transaction
+					}
+					off := len(blk.buf)
+					blk.buf = append(blk.buf, v...) // v is valid only inside the transaction
+					h.Write(blk.buf[off:])
+					read += int64(len(v))
+					blk.segs = append(blk.segs, bundleSeg{item: i, n: len(v), first: first})
+					first = false
+					seq++
+				}
+				return nil
+			})
+			if err != nil {
+				fail(err)
+				return
+			}
+			if it.Chunks == 0 { // an empty item: its header alone
+				blk.segs = append(blk.segs, bundleSeg{item: i, first: true})
+				first = false
+			}
+			if seq < it.Chunks {
+				if !send() || !take() {
+					return
+				}
+			}
+		}
+		if read != it.Size {
+			fail(fmt.Errorf("%w: item %s has %d of %d bytes", ErrCorrupt, it.ID, read, it.Size))
+			return
+		}
+		s := &blk.segs[len(blk.segs)-1]
+		s.last = true
+		h.Sum(s.sum[:0])
+	}
+	if len(blk.segs) > 0 {
+		send()
+	}
+}
+
+// writeBundle writes the bundle of items (records already read) to w.
+func (db *DB) writeBundle(w io.Writer, day string, items []Item) (BundleIndex, error) {
+	idx := BundleIndex{Format: BundleFormat, Day: day, Items: make([]BundleEntry, 0, len(items))}
+	out := make(chan *bundleBlock, bundleBlocks)
+	free := make(chan *bundleBlock, bundleBlocks)
+	for range bundleBlocks {
+		free <- &bundleBlock{buf: make([]byte, 0, bundleBlockSize)}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		db.readBundleItems(items, out, free, done)
+	}()
+	defer func() {
+		close(done)
+		<-finished
+	}()
+	tw := tar.NewWriter(w)
+	js := newIndexWriter(day, len(items))
+	for blk := range out {
+		if blk.err != nil {
+			return idx, blk.err
+		}
+		p := blk.buf
+		for _, s := range blk.segs {
+			it := &items[s.item]
+			if s.first {
+				if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: BundleItemPath(it.ID),
+					Size: it.Size, Mode: 0o600, Format: tar.FormatPAX}); err != nil {
+					return idx, err
+				}
+			}
+			if _, err := tw.Write(p[:s.n]); err != nil {
+				return idx, err
+			}
+			p = p[s.n:]
+			if s.last {
+				e := BundleEntry{ID: it.ID, Kind: it.Kind, Day: it.Day, Source: it.Source,
+					Size: it.Size, SHA256: hex.EncodeToString(s.sum[:]), Recipients: it.Recipients}
+				idx.Items = append(idx.Items, e)
+				if err := js.add(e); err != nil {
+					return idx, err
+				}
+			}
+		}
+		free <- blk
+	}
+	if len(idx.Items) != len(items) {
+		return idx, fmt.Errorf("bundle: %d of %d items read", len(idx.Items), len(items))
+	}
+	b := js.close()
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "index.json",
+		Size: int64(len(b)), Mode: 0o600, Format: tar.FormatPAX}); err != nil {
+		return idx, err
+	}
+	if _, err := tw.Write(b); err != nil {
+		return idx, err
+	}
+	return idx, tw.Close()
+}
+
+// indexWriter builds index.json entry by entry, as the bundle is written,
+// with the bytes json.MarshalIndent(index, "", "  ") gives (a test holds
+// them equal): the index of 1,000 items took as long to marshal at the end
+// as a fifth of their download.
+type indexWriter struct {
+	b []byte
+	n int
+}
+
+func newIndexWriter(day string, n int) *indexWriter {
+	w := &indexWriter{b: make([]byte, 0, 128+n*400)}
+	w.b = append(w.b, "{\n  \"format\": "...)
+	w.b = appendJSONString(w.b, BundleFormat)
+	w.b = append(w.b, ",\n  \"day\": "...)
+	w.b = appendJSONString(w.b, day)
+	w.b = append(w.b, ",\n  \"items\": ["...)
+	return w
+}
+
+func (w *indexWriter) add(e BundleEntry) error {
+	if w.n > 0 {
+		w.b = append(w.b, ',')
+	}
+	w.n++
+	w.b = append(w.b, "\n    {\n      \"id\": "...)
+	w.b = appendJSONString(w.b, e.ID)
+	w.b = append(w.b, ",\n      \"kind\": "...)
+	w.b = appendJSONString(w.b, e.Kind)
+	w.b = append(w.b, ",\n      \"day\": "...)
+	w.b = appendJSONString(w.b, e.Day)
+	w.b = append(w.b, ",\n      \"source\": "...)
+	w.b = appendJSONString(w.b, e.Source)
+	w.b = append(w.b, ",\n      \"size\": "...)
+	w.b = strconv.AppendInt(w.b, e.Size, 10)
+	w.b = append(w.b, ",\n      \"sha256\": "...)
+	w.b = appendJSONString(w.b, e.SHA256)
+	w.b = append(w.b, ",\n      \"recipients\": "...)
+	w.b = appendJSONString(w.b, e.Recipients)
+	w.b = append(w.b, "\n    }"...)
+	return nil
+}
+
+func (w *indexWriter) close() []byte {
+	if w.n > 0 {
+		w.b = append(w.b, "\n  "...)
+	}
+	return append(w.b, "]\n}"...)
+}
+
+// appendJSONString appends s as encoding/json writes it: plain printable
+// ASCII as it is, anything else (quotes, controls, <, >, &, non-ASCII)
+// through encoding/json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}

@@ -1,0 +1,145 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// TestIndexWriterMatchesMarshalIndent: index.json built entry by entry is
+// byte for byte what json.MarshalIndent writes, for plain and awkward
+// strings alike, and for an empty bundle.
+func TestIndexWriterMatchesMarshalIndent(t *testing.T) {
+	odd := []string{"", "plain", `quote " and \ backslash`, "<tag> & amp", "tab\tnewline\ncr\r", "\x00\x01\x1f\x7f",
+		"кириллица", "\u2028\u2029", "bad \xff utf-8", "emoji 🙂"}
+	for _, n := range []int{0, 1, 3, len(odd)} {
+		idx := BundleIndex{Format: BundleFormat, Day: odd[n%len(odd)], Items: []BundleEntry{}}
+		w := newIndexWriter(idx.Day, n)
+		for i := range n {
+			e := BundleEntry{ID: fmt.Sprintf("%032x", i), Kind: odd[i%len(odd)], Day: "2026-08-27",
+				Source: odd[(i+3)%len(odd)], Size: int64(i) * 1e9, SHA256: odd[(i+5)%len(odd)], Recipients: odd[(i+7)%len(odd)]}
+			idx.Items = append(idx.Items, e)
+			if err := w.add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := json.MarshalIndent(idx, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.close(); !bytes.Equal(got, want) {
+			t.Errorf("%d entries:\n got %q\nwant %q", n, got, want)
+		}
+	}
+}
+
+// TestWriteBundleItemsLarge: items spanning several blocks, items of many
+// chunks, empty items and small ones in between come out whole, each
+// with its own SHA-256, through a writer that takes odd-sized writes.
+func TestWriteBundleItemsLarge(t *testing.T) {
+	db := openTemp(t, Options{})
+	sizes := []int{0, 3000, bundleBlockSize - 100, ChunkSize + 5, 1, 0, 2*ChunkSize + bundleBlockSize/3, 4096, bundleBlockSize + 1}
+	data := map[string][]byte{}
+	var items []Item
+	for i, n := range sizes {
+		d := pattern(uint64(500+i), n)
+		it := writeItem(t, db, d, 1<<20, Item{Kind: "submission", Day: "2026-08-27", Source: "s", Recipients: "fp"})
+		data[it.ID] = d
+		items = append(items, it)
+	}
+	var buf bytes.Buffer
+	idx, err := db.WriteBundleItems(&buf, "2026-09-01", items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Items) != len(items) {
+		t.Fatalf("%d index entries for %d items", len(idx.Items), len(items))
+	}
+	for i, e := range idx.Items {
+		if e.ID != items[i].ID {
+			t.Errorf("entry %d is %s, want %s (order kept)", i, e.ID, items[i].ID)
+		}
+	}
+	got, bad, err := readBundle(buf.Bytes())
+	if err != nil || bad != nil {
+		t.Fatalf("reading: %v (bad %v)", err, bad)
+	}
+	for id, d := range data {
+		if !bytes.Equal(got[id], d) {
+			t.Errorf("item %s: %d bytes back, want %d", id, len(got[id]), len(d))
+		}
+	}
+	// The same bundle through WriteBundle (by ids) is the same bytes.
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	var again bytes.Buffer
+	if _, err := db.WriteBundle(&again, "2026-09-01", ids); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), buf.Bytes()) {
+		t.Error("WriteBundle and WriteBundleItems differ")
+	}
+}
+
+// TestWriteBundleItemsDeleted: an item deleted after its record was read
+// ends the bundle with ErrNotFound, not with a short entry.
+func TestWriteBundleItemsDeleted(t *testing.T) {
+	db := openTemp(t, Options{})
+	var items []Item
+	for i := range 3 {
+		items = append(items, writeItem(t, db, pattern(uint64(i), 5000), 4096, Item{Kind: "submission"}))
+	}
+	if err := db.Delete(items[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.WriteBundleItems(io.Discard, "2026-09-01", items); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bundle with a deleted item: %v", err)
+	}
+	// A record that lies about its size is damage.
+	it := items[0]
+	it.Size++
+	if _, err := db.WriteBundleItems(io.Discard, "2026-09-01", []Item{it}); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("bundle of an item shorter than its record: %v", err)
+	}
+}
+
+type failAfter struct{ n int }
+
+var errWriterGone = errors.New("client gone")
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errWriterGone
+	}
+	return len(p), nil
+}
+
+// TestWriteBundleItemsWriterFails: when the client goes away the bundle
+// stops with its error, and the reading goroutine ends too.
+func TestWriteBundleItemsWriterFails(t *testing.T) {
+	db := openTemp(t, Options{})
+	var items []Item
+	for i := range 200 {
+		items = append(items, writeItem(t, db, pattern(uint64(i), 4096), 4096, Item{Kind: "submission"}))
+	}
+	before := runtime.NumGoroutine()
+	for _, n := range []int{0, 10_000, 300_000} {
+		if _, err := db.WriteBundleItems(&failAfter{n: n}, "2026-09-01", items); !errors.Is(err, errWriterGone) {
+			t.Errorf("failing after %d bytes: %v", n, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if g := runtime.NumGoroutine(); g > before {
+		t.Errorf("%d goroutines after failed bundles, %d before", g, before)
+	}
+}
