@@ -286,15 +286,17 @@ type crashSub struct {
 
 // crashSubs makes the 64 submissions of a round: most with a small file or
 // two (2–64 KiB), every fourth with a medium one (256 KiB–1 MiB), every
-// sixteenth with a large one (1.5–4 MiB), and two with 5–9 MiB, more than
-// the store writes in one transaction (4 chunks of 1 MiB), so that a kill
-// can find chunks on disk whose record is not.
+// sixteenth with a large one (1.5–4 MiB), and two with 5–9 and 10–16 MiB,
+// more than the store writes in one transaction (4 chunks of 1 MiB), so
+// that a kill can find chunks on disk whose record is not.
 func crashSubs(r *rand.Rand, round int) []*crashSub {
 	subs := make([]*crashSub, 64)
 	for i := range subs {
 		var sizes []int
 		switch {
-		case i%32 == 0:
+		case i == 0:
+			sizes = []int{10<<20 + r.IntN(6<<20)}
+		case i == 32:
 			sizes = []int{5<<20 + r.IntN(4<<20)}
 		case i%16 == 0:
 			sizes = []int{1536<<10 + r.IntN(2560<<10)}
@@ -396,14 +398,22 @@ func TestCrashDuringSubmissions(t *testing.T) {
 				}
 			}()
 		}
-		// The 64 uploads take 300–400 ms here when nothing stops them (the
-		// first receipts come after 30–150 ms): kill anywhere from the first
-		// bytes to just after the last receipt, scaled to what this machine
-		// shows.
-		delay := crashDelay(rng, 2*time.Millisecond, max(400*time.Millisecond, longest*6/5))
+		// Kill anywhere from the first bytes to just after the last
+		// receipt. How long the 64 uploads take depends on the machine and
+		// its load (300–400 ms when idle, over a second when busy), so
+		// every tenth round is a calibration: the kill comes right after
+		// the last receipt, and its time scales the next rounds' delays.
+		calibrate := round%10 == 0
+		delay := crashDelay(rng, 2*time.Millisecond, max(200*time.Millisecond, longest*6/5))
 		opened = time.Now()
 		close(gate)
-		time.Sleep(delay)
+		if calibrate {
+			wg.Wait()
+			delay = time.Since(opened)
+			longest = 0
+		} else {
+			time.Sleep(delay)
+		}
 		crashKill(t, d)
 		wg.Wait()
 		for _, o := range other {
@@ -475,8 +485,8 @@ func TestCrashDuringSubmissions(t *testing.T) {
 			first, last = slices.Min(ackAt), slices.Max(ackAt)
 			longest = max(longest, last)
 		}
-		t.Logf("round %2d: killed after %4d ms, %2d/64 acknowledged (from %d to %d ms), %d spooled files and %d pending writes at the kill; %d items visible; lost %d, partial %d, integrity errors %d (%.1f s)",
-			round, delay.Milliseconds(), tally.acked, first.Milliseconds(), last.Milliseconds(), spoolAtKill, pendingAtKill, tally.visible, tally.lost, tally.partial, tally.integrity, time.Since(start).Seconds())
+		t.Logf("round %2d: killed after %4d ms%s, %2d/64 acknowledged (from %d to %d ms), %d spooled files and %d pending writes at the kill; %d items visible; lost %d, partial %d, integrity errors %d (%.1f s)",
+			round, delay.Milliseconds(), map[bool]string{true: " (calibration)"}[calibrate], tally.acked, first.Milliseconds(), last.Milliseconds(), spoolAtKill, pendingAtKill, tally.visible, tally.lost, tally.partial, tally.integrity, time.Since(start).Seconds())
 	}
 	t.Logf("TOTAL %d rounds in %.0f s: %d acknowledged, %d items visible at the end, lost %d, partial visible %d, integrity errors %d",
 		rounds, time.Since(began).Seconds(), total.acked, visibleNow, total.lost, total.partial, total.integrity)
