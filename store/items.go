@@ -64,9 +64,14 @@ type itemReader struct {
 	id   []byte
 	item Item
 	seq  int
-	buf  []byte
+	buf  []byte // what is left of back to read
+	back []byte
 	read int64
 }
+
+// readAhead is how many bytes of small chunks an item reader takes in one
+// read transaction: a small item is kept in many small chunks.
+const readAhead = 64 << 10
 
 func (r *itemReader) Read(p []byte) (int, error) {
 	for len(r.buf) == 0 {
@@ -76,21 +81,29 @@ func (r *itemReader) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
+		r.back = r.back[:0]
 		err := r.db.bolt.View(func(tx *bolt.Tx) error {
-			v := tx.Bucket(bucketChunks).Get(chunkKey(r.id, r.seq))
-			if v == nil {
-				if tx.Bucket(bucketItems).Get(r.id) == nil {
-					return fmt.Errorf("item %s: %w", r.item.ID, ErrNotFound)
+			b := tx.Bucket(bucketChunks)
+			for r.seq < r.item.Chunks && len(r.back) < readAhead {
+				v := b.Get(chunkKey(r.id, r.seq))
+				if v == nil {
+					if tx.Bucket(bucketItems).Get(r.id) == nil {
+						return fmt.Errorf("item %s: %w", r.item.ID, ErrNotFound)
+					}
+					return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, r.item.ID, r.seq)
 				}
-				return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, r.item.ID, r.seq)
+				if len(r.back) > 0 && len(r.back)+len(v) > max(readAhead, cap(r.back)) {
+					return nil // a large chunk: in a transaction of its own
+				}
+				r.back = append(r.back, v...) // v is valid only inside the transaction
+				r.seq++
 			}
-			r.buf = append(r.buf[:0], v...) // v is valid only inside the transaction
 			return nil
 		})
 		if err != nil {
 			return 0, err
 		}
-		r.seq++
+		r.buf = r.back
 	}
 	n := copy(p, r.buf)
 	r.buf = r.buf[n:]

@@ -454,8 +454,9 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 }
 
 // putChunks puts the full chunks, and last if not empty, numbered from
-// w.chunks. It may run more than once (Batch).
-func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte) error {
+// w.chunks; last goes in pieces of at most piece bytes. It may run more
+// than once (Batch).
+func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte, piece int) error {
 	b := tx.Bucket(bucketChunks)
 	seq := w.chunks
 	for _, c := range w.full {
@@ -464,10 +465,36 @@ func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte) error {
 		}
 		seq++
 	}
-	if len(last) > 0 {
-		return b.Put(chunkKey(w.id, seq), last)
+	for len(last) > 0 {
+		k := min(piece, len(last))
+		if err := b.Put(chunkKey(w.id, seq), last[:k]); err != nil {
+			return err
+		}
+		last = last[k:]
+		seq++
 	}
 	return nil
+}
+
+// A small item (all its bytes still in the writer at Commit) is kept in
+// chunks of smallChunk bytes rather than in one. bbolt keeps values inside
+// their leaf and rewrites a whole leaf, with its two to four values, when
+// a key is added; keys are random, so each new item lands in another
+// item's leaf. With 4 KiB values, or a padded 20 KiB submission, that
+// leaf is many pages, rewritten and synced for every item. Values of at
+// most smallChunk bytes let up to four share one 4 KiB page, so adding an
+// item rewrites little besides its own bytes. Large items keep ChunkSize
+// chunks: their keys are consecutive and fill leaves of their own.
+var (
+	smallChunk   = 984 // four values and their keys fill a 4 KiB page: 16 + 4*(16+20+984) = 4096
+	smallItemMax = 256 << 10
+)
+
+func lastPiece(w *ItemWriter) int {
+	if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
+		return smallChunk
+	}
+	return ChunkSize
 }
 
 // flush writes the full chunks in one transaction, marking the item as
@@ -477,7 +504,7 @@ func (w *ItemWriter) flush() error {
 		if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
 			return err
 		}
-		return w.putChunks(tx, nil)
+		return w.putChunks(tx, nil, ChunkSize)
 	})
 	if err != nil {
 		return mapFull(err)
@@ -506,10 +533,8 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	w.done = true
 	it.ID = w.ID()
 	it.Size = w.size
-	it.Chunks = w.chunks + len(w.full)
-	if len(w.buf) > 0 {
-		it.Chunks++
-	}
+	piece := lastPiece(w)
+	it.Chunks = w.chunks + len(w.full) + (len(w.buf)+piece-1)/piece
 	rec, err := json.Marshal(it)
 	if err != nil {
 		w.abort()
@@ -517,7 +542,7 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	}
 	last := w.buf
 	err = w.db.bolt.Batch(func(tx *bolt.Tx) error {
-		if err := w.putChunks(tx, last); err != nil {
+		if err := w.putChunks(tx, last, piece); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {

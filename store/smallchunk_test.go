@@ -1,0 +1,109 @@
+package store
+
+import (
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestSmallItemChunks: an item whose bytes all reach Commit is kept in
+// chunks of at most smallChunk bytes, one that passes smallItemMax or was
+// partly flushed in ChunkSize chunks; either reads back whole, also
+// across the reader's read-ahead, and the file checks clean.
+func TestSmallItemChunks(t *testing.T) {
+	db := openTemp(t, Options{})
+	cases := []struct {
+		size, step, want int
+	}{
+		{1, 1, 1},
+		{smallChunk, 100, 1},
+		{smallChunk + 1, 4096, 2},
+		{4096, 4096, (4096 + smallChunk - 1) / smallChunk},
+		{20 << 10, 1000, (20<<10 + smallChunk - 1) / smallChunk},
+		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
+		{smallItemMax + 1, 64 << 10, 1},
+		{chunksPerTx*ChunkSize + 10, 1 << 20, chunksPerTx + 1},
+	}
+	for i, c := range cases {
+		d := pattern(uint64(900+i), c.size)
+		it := writeItem(t, db, d, c.step, Item{Kind: "submission"})
+		key, _ := hex.DecodeString(it.ID)
+		if it.Chunks != c.want || chunkCount(t, db, key) != c.want {
+			t.Errorf("%d bytes: record says %d chunks, %d stored, want %d", c.size, it.Chunks, chunkCount(t, db, key), c.want)
+		}
+		db.bolt.View(func(tx *bolt.Tx) error {
+			limit := smallChunk
+			if c.want == 1 || c.size > smallItemMax {
+				limit = ChunkSize
+			}
+			for seq := range it.Chunks {
+				if v := tx.Bucket(bucketChunks).Get(chunkKey(key, seq)); len(v) > limit {
+					t.Errorf("%d bytes: chunk %d has %d bytes, more than %d", c.size, seq, len(v), limit)
+				}
+			}
+			return nil
+		})
+		_, r, err := db.Open(it.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read in odd pieces: a read never spans the reader's transactions wrongly.
+		var got bytes.Buffer
+		if _, err := io.CopyBuffer(&got, struct{ io.Reader }{r}, make([]byte, 777)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), d) {
+			t.Errorf("%d bytes: %d read back, not the same", c.size, got.Len())
+		}
+	}
+	if err := db.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestSmallChunksWriteLess: 4 KiB items from concurrent writers (batched
+// commits) make bbolt allocate, and so write and sync, fewer pages per
+// item in small chunks than in one chunk each: the point of smallChunk.
+func TestSmallChunksWriteLess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 2 × 1,500 items")
+	}
+	perItem := func(piece int) float64 {
+		old := smallChunk
+		smallChunk = piece
+		defer func() { smallChunk = old }()
+		db := openTemp(t, Options{})
+		data := pattern(3, 4096)
+		write := func(n int) {
+			var wg sync.WaitGroup
+			for w := range 32 {
+				wg.Go(func() {
+					for range n / 32 {
+						iw := db.NewItem()
+						iw.Write(data)
+						if _, err := iw.Commit(Item{Kind: "submission", Source: fmt.Sprint(w)}); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+		write(1000) // a tree of some depth first
+		alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
+		before := alloc()
+		write(500)
+		return float64(alloc()-before) / 500
+	}
+	big, small := perItem(ChunkSize), perItem(smallChunk)
+	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in chunks of %d", big, small, smallChunk)
+	if small > 0.85*big {
+		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
+	}
+}
