@@ -77,8 +77,9 @@ const (
 
 // DB is an open store.
 type DB struct {
-	bolt *bolt.DB
-	path string
+	bolt       *bolt.DB
+	path       string
+	smallChunk int // see smallChunkFor
 }
 
 // Item is the record of one stored object.
@@ -148,7 +149,7 @@ func Open(path string, o Options) (db *DB, err error) {
 	}
 	b.MaxBatchSize = o.MaxBatchSize
 	b.MaxBatchDelay = o.MaxBatchDelay
-	db = &DB{bolt: b, path: path}
+	db = &DB{bolt: b, path: path, smallChunk: smallChunkFor(b.Info().PageSize)}
 	if !o.ReadOnly {
 		err = db.migrate()
 		if err == nil {
@@ -477,22 +478,27 @@ func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte, piece int) error {
 }
 
 // A small item (all its bytes still in the writer at Commit) is kept in
-// chunks of smallChunk bytes rather than in one. bbolt keeps values inside
-// their leaf and rewrites a whole leaf, with its two to four values, when
-// a key is added; keys are random, so each new item lands in another
-// item's leaf. With 4 KiB values, or a padded 20 KiB submission, that
-// leaf is many pages, rewritten and synced for every item. Values of at
-// most smallChunk bytes let up to four share one 4 KiB page, so adding an
-// item rewrites little besides its own bytes. Large items keep ChunkSize
-// chunks: their keys are consecutive and fill leaves of their own.
-var (
-	smallChunk   = 984 // four values and their keys fill a 4 KiB page: 16 + 4*(16+20+984) = 4096
-	smallItemMax = 256 << 10
-)
+// chunks of at most [DB.smallChunk] bytes rather than in one. bbolt keeps
+// values inside their leaf and rewrites a whole leaf, with its two to four
+// values, when a key is added; keys are random, so each new item lands in
+// another item's leaf. With 4 KiB values, or a padded 20 KiB submission,
+// that leaf is many pages, rewritten and synced for every item. Values
+// small enough for four of them, with their keys, to fill one page let
+// adding an item rewrite little besides its own bytes. Large items keep
+// ChunkSize chunks: their keys are consecutive and fill leaves of their
+// own.
+const smallItemMax = 256 << 10
+
+// smallChunkFor is the chunk size of small items for a page size: four
+// values with their keys and leaf elements fill a page (984 bytes for
+// 4 KiB pages).
+func smallChunkFor(pageSize int) int {
+	return (pageSize-pageHeaderSize)/4 - elementSize - idLen - 4
+}
 
 func lastPiece(w *ItemWriter) int {
 	if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
-		return smallChunk
+		return w.db.smallChunk
 	}
 	return ChunkSize
 }
