@@ -286,7 +286,7 @@ func TestSecurityHostileFileNames(t *testing.T) {
 			t.Errorf("%q → %q holds a character Windows or a terminal mistreats", orig, entry)
 		}
 		mn := it.manifest.Attachments[0].Name
-		t.Logf("%q → %s (manifest name %q)", orig, entry, mn)
+		t.Logf("%.60q → %.80s (manifest name %.60q)", orig, entry, mn)
 		if strings.IndexFunc(mn, secUnsafeRune) >= 0 || !utf8.ValidString(mn) || len(mn) > 255 {
 			t.Errorf("%q → manifest name %q", orig, mn)
 		}

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	mrand "math/rand/v2"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // secCrossSite are the ways a cross-site form post shows itself to the
@@ -477,13 +479,9 @@ func TestSecurityInvestigatorRoutesAbsentFromWitness(t *testing.T) {
 	t.Logf("%d investigator requests on the witness listener, all the random path's 404", n)
 }
 
-// TestSecurityCodenameLookAlike: a right and a wrong (well-formed)
-// codename get the same status and the same page, but for the codename
-// itself, which the follow-up form carries back; and take the same time:
-// 20 of each, interleaved, medians within 20% (secTimingMargin). The right
-// codename has a reply waiting, so its page has work the wrong one does not.
-func TestSecurityCodenameLookAlike(t *testing.T) {
-	d, _, _ := secServeWith(t, []string{"codename"})
+// secCodenameOf submits a testimony and returns the receipt's codename.
+func secCodenameOf(t *testing.T, d *daemon) string {
+	t.Helper()
 	ct, body := witnessForm("codename-probe")
 	r := secDo(t, secRequest(t, "POST", d.witness+"/submit", ct, body, ""))
 	if r.status != http.StatusOK {
@@ -493,8 +491,66 @@ func TestSecurityCodenameLookAlike(t *testing.T) {
 	for _, w := range regexp.MustCompile(`<span>([a-z]+)</span>`).FindAllSubmatch(r.body, -1) {
 		words = append(words, string(w[1]))
 	}
-	right := strings.Join(words, " ")
-	wrongs := make([]string, 0, 21)
+	c := strings.Join(words, " ")
+	if _, err := crypto.CheckCodename(c); err != nil {
+		t.Fatalf("the receipt's codename %q: %v", c, err)
+	}
+	return c
+}
+
+// secPlantReplies writes n investigator replies to the source of codename
+// into the database (no server may run): each an age envelope to the
+// source's reply key, as the investigator site makes them.
+func secPlantReplies(t *testing.T, dataDir, codename string, n int) {
+	t.Helper()
+	key, err := crypto.LoadServerKey(filepath.Join(dataDir, keyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid, err := crypto.ReplyIdentity(key, codename)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := crypto.NewRecipients("reply", rid.Recipient().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{LockTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	day := time.Now().UTC().Format(time.DateOnly)
+	for i := range n {
+		m := &crypto.Manifest{Kind: crypto.KindReply, Day: day, Lang: "en", Form: crypto.FormRef{ID: "reply", Version: 1},
+			Answers: map[string]crypto.Answer{"message": crypto.TextAnswer(fmt.Sprintf("planted reply %d: thank you, we read your account", i))}}
+		w := db.NewItem()
+		env, err := crypto.NewEnvelope(w, rs, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Commit(store.Item{Kind: crypto.KindReply, Day: day, Source: crypto.Pseudonym(key, codename), Recipients: rs.Fingerprint()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSecurityCodenameLookAlike: a right codename without replies and a
+// wrong (well-formed) one get the same status, headers and page, but for
+// the codename itself, which the follow-up form carries back; and a right
+// codename with 5 replies to decrypt, a right one without, and wrong ones
+// take the same time: 20 of each, interleaved in random order, medians
+// within 20% of each other (secTimingMargin).
+func TestSecurityCodenameLookAlike(t *testing.T) {
+	d, dir, _ := secServeWith(t, []string{"codename"})
+	plain, busy := secCodenameOf(t, d), secCodenameOf(t, d)
+	d.stop(t)
+	secPlantReplies(t, dir, busy, 5)
+	d = startServe(t, dir, nil)
+	var wrongs []string
 	for range 21 {
 		w, _ := crypto.NewCodename()
 		wrongs = append(wrongs, w)
@@ -503,25 +559,29 @@ func TestSecurityCodenameLookAlike(t *testing.T) {
 		return secPostForm(t, d.witness+"/thread", url.Values{"codename": {c}, "lang": {"en"}}, "")
 	}
 	norm := func(r secResp, c string) []byte { return bytes.ReplaceAll(r.body, []byte(c), []byte("CODENAME")) }
-	ask(right)
+	if r := ask(busy); r.status != http.StatusOK || bytes.Count(r.body, []byte("planted reply")) != 5 {
+		t.Fatalf("the codename with replies: %d, its replies are not on its page: the test would prove nothing\n%s", r.status, r.body)
+	}
+	ask(plain)
 	ref := ask(wrongs[20])
 	took := map[string][]time.Duration{}
 	for i := range 20 {
-		pair := [][2]string{{"right", right}, {"wrong", wrongs[i]}}
-		if i%2 == 1 {
-			pair[0], pair[1] = pair[1], pair[0]
-		}
-		for _, p := range pair {
+		order := [][2]string{{"right, no reply", plain}, {"right, 5 replies", busy}, {"wrong", wrongs[i]}}
+		mrand.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for _, p := range order {
 			r := ask(p[1])
-			if r.status != ref.status || !bytes.Equal(norm(r, p[1]), norm(ref, wrongs[20])) {
-				t.Errorf("%s codename: %d, or its page differs from a wrong one's\n%s", p[0], r.status, norm(r, p[1]))
+			if r.status != ref.status {
+				t.Errorf("%s codename: %d, a wrong one %d", p[0], r.status, ref.status)
+			}
+			if p[1] != busy && !bytes.Equal(norm(r, p[1]), norm(ref, wrongs[20])) {
+				t.Errorf("%s codename: its page differs from a wrong one's\n%s", p[0], norm(r, p[1]))
 			}
 			secSameHeaders(t, p[0]+" codename", r.header, ref.header)
 			took[p[0]] = append(took[p[0]], r.took)
 		}
 	}
 	secSameTiming(t, took)
-	secLogsHoldNone(t, d, right)
+	secLogsHoldNone(t, d, plain, busy)
 }
 
 // secLeaks are what an error page must never show.
