@@ -200,9 +200,9 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 	see(secDo(t, secRequest(t, "POST", d.witness+"/submit", ct, body, "", "Sec-Fetch-Site", "cross-site")))
 	see(secRaw(t, d.witness, "DELETE", "/"))
 	step := secStepStart(t, 3*time.Second)
-	r, tok := secLogin(t, d.inv, a.Name, a.Passphrase, "000000", "")
+	r, _ := secLogin(t, d.inv, a.Name, a.Passphrase, "000000", "")
 	see(r)
-	r, tok = secLogin(t, d.inv, a.Name, a.Passphrase, secTOTP(t, a.Secret, step.Add(time.Second)), "")
+	r, tok := secLogin(t, d.inv, a.Name, a.Passphrase, secTOTP(t, a.Secret, step.Add(time.Second)), "")
 	see(r)
 	for _, p := range []string{"/passphrase", "/", "/account"} {
 		see(secGet(t, d.inv+p, tok))

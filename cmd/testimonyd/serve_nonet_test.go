@@ -243,7 +243,7 @@ func checkNoOutbound(t *testing.T) {
 		"-e", "trace="+traceCalls, "-e", "signal=none",
 		testimonydBinary(t), "serve", "--data", dir, "--allow-public-bind",
 		"--witness-addr", "witness.example.invalid:0", "--investigator-addr", "127.0.0.1:0")
-	out, err := cmd.CombinedOutput()
+	out, _ := cmd.CombinedOutput()
 	if bad, _ := networkUse(t, trace2); len(bad) == 0 {
 		t.Errorf("the control run's lookup of witness.example.invalid was not caught; its output:\n%s", out)
 	}
