@@ -264,13 +264,24 @@ func secForeign(base, ref string) bool {
 	return u.Scheme != b.Scheme || u.Host != b.Host
 }
 
-// secInspectPage applies the page rules to an HTML page and returns the
-// same-origin links to follow (a href, link href, GET form actions).
+// secInspectPage applies the page rules to an HTML page, reports each
+// problem as an error, and returns the same-origin links to follow.
 func secInspectPage(t *testing.T, base, where string, page []byte) (follow []string) {
 	t.Helper()
+	problems, follow := secPageProblems(base, page)
+	for _, p := range problems {
+		t.Errorf("%s: %s", where, p)
+	}
+	return follow
+}
+
+// secPageProblems lists what breaks the page rules in an HTML page, and
+// its same-origin links to follow (a href, link href, GET form actions).
+func secPageProblems(base string, page []byte) (problems, follow []string) {
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	for _, r := range secPageRules {
 		if m := r.re.Find(page); m != nil {
-			t.Errorf("%s holds %s: %q", where, r.what, m)
+			bad("holds %s: %q", r.what, m)
 		}
 	}
 	for _, tag := range secTagRE.FindAllSubmatch(page, -1) {
@@ -281,18 +292,18 @@ func secInspectPage(t *testing.T, base, where string, page []byte) (follow []str
 			v := strings.Trim(string(at[2]), `"'`)
 			attrs[k] = v
 			if strings.HasPrefix(k, "on") {
-				t.Errorf("%s: inline event handler %s= on <%s>", where, k, name)
+				bad("inline event handler %s= on <%s>", k, name)
 			}
 			if k == "style" {
 				for _, u := range secCSSURL.FindAllStringSubmatch(v, -1) {
-					t.Errorf("%s: url(%s) in a style attribute", where, u[1])
+					bad("url(%s) in a style attribute", u[1])
 				}
 			}
 			if slices.Contains(secURLAttrs, k) {
 				for _, ref := range strings.Split(v, ",") { // srcset lists
 					ref = strings.Fields(ref + " x")[0]
 					if secForeign(base, ref) {
-						t.Errorf("%s: <%s %s=%q> points to another origin", where, name, k, v)
+						bad("<%s %s=%q> points to another origin", name, k, v)
 					}
 				}
 			}
@@ -307,10 +318,49 @@ func secInspectPage(t *testing.T, base, where string, page []byte) (follow []str
 				follow = append(follow, attrs["action"])
 			}
 		case name == "style":
-			t.Errorf("%s: an inline <style> element", where)
+			bad("an inline <style> element")
 		}
 	}
-	return follow
+	return problems, follow
+}
+
+// TestSecurityPageRulesCatch: the page checker of the crawl finds each kind
+// of forbidden content in a page made to hold it, and nothing in a clean
+// one, so a clean crawl means something.
+func TestSecurityPageRulesCatch(t *testing.T) {
+	const base = "http://127.0.0.1:8080"
+	clean := `<!doctype html><html lang="en"><head><link rel="stylesheet" href="/static/witness.css"></head>
+<body><a href="/form?lang=en">Form</a><form method="post" action="/submit"><input name="a" value="online"></form>
+<form action="/codename"><button type="submit">Go</button></form><p>Write to us at our onion address.</p></body></html>`
+	problems, follow := secPageProblems(base, []byte(clean))
+	if len(problems) > 0 || !slices.Equal(follow, []string{"/static/witness.css", "/form?lang=en", "/codename"}) {
+		t.Errorf("clean page: problems %q, links %q", problems, follow)
+	}
+	for _, bad := range []string{
+		`<script>alert(1)</script>`,
+		`<SCRIPT src="/x.js"></SCRIPT>`,
+		`<img src="/a.png" onerror="alert(1)">`,
+		`<body onload=alert(1)>`,
+		`<svg><circle r="1"/></svg>`,
+		`<img src="/logo.svg">`,
+		`<style>@font-face{font-family:x;src:url(/x.woff2)}</style>`,
+		`<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">`,
+		`<a href="https://evil.example/">x</a>`,
+		`<a href="//evil.example/">x</a>`,
+		`<img srcset="/a.png 1x, http://evil.example/b.png 2x">`,
+		`<form action="http://127.0.0.1:9999/submit"></form>`,
+		`<button formaction="http://evil.example/">x</button>`,
+		`<div style="background:url(/bg.png)">x</div>`,
+		`<a href="javascript:alert(1)">x</a>`,
+		`<iframe src="/"></iframe>`,
+		`<img src="data:image/png;base64,AAAA">`,
+		`<meta http-equiv="refresh" content="0;url=http://evil.example/">`,
+		`<base href="/">`,
+	} {
+		if p, _ := secPageProblems(base, []byte("<html><body>"+bad+"</body></html>")); len(p) == 0 {
+			t.Errorf("not caught: %s", bad)
+		}
+	}
 }
 
 // secInspectCSS applies the rules to a style sheet.
@@ -359,7 +409,7 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 	d, _, _ := secServeWith(t, []string{"crawl"})
 	langs := secWitnessLangs(t, d.witness)
 	seen := map[string]bool{}
-	var queue []string
+	queue := []string{"/"}
 	for _, l := range langs {
 		queue = append(queue, "/?lang="+l)
 	}
