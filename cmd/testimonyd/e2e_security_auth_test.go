@@ -40,7 +40,7 @@ func secServeWith(t *testing.T, names []string, extra ...string) (*daemon, strin
 func TestSecurityTOTP(t *testing.T) {
 	d, _, accs := secServeWith(t, []string{"otp"})
 	a := accs["otp"]
-	step := secStepStart(t, 6*time.Second)
+	step := secStepStart(t, 12*time.Second) // 8 logins, with room for a loaded machine
 	at := func(k int) string { return secTOTP(t, a.Secret, step.Add(time.Duration(k)*30*time.Second+time.Second)) }
 	refused := func(what, code, cookie string) {
 		t.Helper()
