@@ -98,6 +98,11 @@ func (b *bundleItem) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
 	b.h.Write(p[:n])
 	b.n += int64(n)
+	if err != nil && err != io.EOF {
+		// A truncated item (tar's unexpected EOF) is a bad bundle, as
+		// every other error of the reader (found by FuzzBundleReader).
+		err = fmt.Errorf("%w: item %s: %v", ErrBadBundle, b.id, err)
+	}
 	return n, err
 }
 
