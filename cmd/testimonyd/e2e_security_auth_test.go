@@ -109,6 +109,7 @@ func TestSecurityBackoffPerAccount(t *testing.T) {
 	}
 	step2 := secStepStart(t, 5*time.Second)
 	secMustLogin(t, d.inv, b, secTOTP(t, b.Secret, step2.Add(31*time.Second)), "") // a later step than the last used
+	secLogsHoldNone(t, d, a.Passphrase, b.Passphrase, a.Passphrase+" wrong")
 }
 
 // secMedian is the median of ds.
@@ -266,6 +267,7 @@ func TestSecuritySessionRotationAndLogout(t *testing.T) {
 	if r := secPostForm(t, d.inv+"/logout", nil, t2); r.status != http.StatusUnauthorized {
 		t.Errorf("logout with a dead session: %d, want 401", r.status)
 	}
+	secLogsHoldNone(t, d, a.Passphrase, planted, t1, t2)
 }
 
 // TestSecuritySessionIdleExpiry: with session_idle = 3s, a session used at

@@ -108,6 +108,7 @@ func TestSecurityCrossSitePostsRefused(t *testing.T) {
 		t.Error("the session ended: a cross-site post reached /logout")
 	}
 	t.Logf("%d cross-site posts refused", n)
+	secLogsHoldNone(t, d, a.Passphrase, tok)
 }
 
 // secRaw sends one request over a new connection, written by hand so that
@@ -221,6 +222,7 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 			t.Errorf("no %dxx response was checked", c)
 		}
 	}
+	secLogsHoldNone(t, d, a.Passphrase, tok)
 }
 
 // secPageRules are what no witness page and no style sheet may hold:
@@ -485,6 +487,7 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 			secInspectPage(t, d.witness, p, secGet(t, d.witness+p, "").body)
 		}
 		secInspectPage(t, d.witness, "cross-site refusal", secDo(t, secRequest(t, "POST", d.witness+"/thread?lang="+l, "", nil, "", "Sec-Fetch-Site", "cross-site")).body)
+		secLogsHoldNone(t, d, codename, "crawl-"+l)
 	}
 }
 

@@ -14,6 +14,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -106,10 +108,30 @@ type secResp struct {
 func (r secResp) location() string { return r.header.Get("Location") }
 
 // secClient follows no redirect and keeps no cookies: each test says which
-// cookie it sends.
+// cookie it sends. It records the client address of every connection, so
+// that the server's log can be searched for them.
 var secClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	Timeout:       2 * time.Minute,
+	Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			secConns.Lock()
+			if secConns.m == nil {
+				secConns.m = map[string][]string{}
+			}
+			secConns.m[addr] = append(secConns.m[addr], c.LocalAddr().String())
+			secConns.Unlock()
+		}
+		return c, err
+	}},
+}
+
+// secConns are the client addresses of the suite's connections, by server
+// address.
+var secConns struct {
+	sync.Mutex
+	m map[string][]string
 }
 
 // secErrorBodies collects the body of every 4xx and 5xx response of the
@@ -295,7 +317,8 @@ func secCheckHeaders(t *testing.T, what string, status int, h http.Header) {
 	}
 }
 
-// secLogsHoldNone fails if the daemon's log holds any of the secrets.
+// secLogsHoldNone fails if the daemon's log holds any of the secrets, or
+// the address of any client connection this suite made to it.
 func secLogsHoldNone(t *testing.T, d *daemon, secrets ...string) {
 	t.Helper()
 	logs := d.logs.String()
@@ -303,6 +326,20 @@ func secLogsHoldNone(t *testing.T, d *daemon, secrets ...string) {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("the server log holds %q", s)
 		}
+	}
+	secConns.Lock()
+	defer secConns.Unlock()
+	n := 0
+	for _, base := range []string{d.witness, d.inv} {
+		for _, client := range secConns.m[strings.TrimPrefix(base, "http://")] {
+			n++
+			if strings.Contains(logs, client) {
+				t.Errorf("the server log holds the client address %s", client)
+			}
+		}
+	}
+	if n == 0 {
+		t.Error("no client connection to this server was recorded: the log check of client addresses proves nothing")
 	}
 }
 
