@@ -53,7 +53,7 @@ func TestItemRoundTrip(t *testing.T) {
 				if it.Kind != rec.Kind || it.Day != rec.Day || it.Recipients != rec.Recipients || it.Source != rec.Source {
 					t.Errorf("record %+v lost fields of %+v", it, rec)
 				}
-				wantChunks := (size + ChunkSize - 1) / ChunkSize
+				wantChunks := chunksFor(db, size)
 				if it.Size != int64(size) || it.Chunks != wantChunks {
 					t.Errorf("record: size %d chunks %d, want %d and %d", it.Size, it.Chunks, size, wantChunks)
 				}
@@ -183,7 +183,7 @@ func TestItemsAndDelete(t *testing.T) {
 	// The others are intact; nothing else was removed.
 	total := 0
 	for id, d := range want {
-		total += (len(d) + ChunkSize - 1) / ChunkSize
+		total += chunksFor(db, len(d))
 		if got := readItem(t, db, id); !bytes.Equal(got, d) {
 			t.Errorf("item %s changed by deleting others", id)
 		}
@@ -218,8 +218,8 @@ func TestAbort(t *testing.T) {
 	// Enough for the writer to have put chunks on disk.
 	w.Write(pattern(2, (chunksPerTx+1)*ChunkSize+100))
 	key, _ := hex.DecodeString(w.ID())
-	if n := chunkCount(t, db, key); n != chunksPerTx {
-		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx)
+	if n := chunkCount(t, db, key); n != chunksPerTx+tailPieces {
+		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx+tailPieces)
 	}
 	w.Abort()
 	w.Abort()
@@ -237,14 +237,14 @@ func TestAbort(t *testing.T) {
 	lost := db.NewItem()
 	lost.Write(pattern(3, 2*chunksPerTx*ChunkSize+ChunkSize/2))
 	lostKey, _ := hex.DecodeString(lost.ID())
-	if n := chunkCount(t, db, lostKey); n != 2*chunksPerTx {
-		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, 2*chunksPerTx)
+	if n := chunkCount(t, db, lostKey); n != 2*(chunksPerTx+tailPieces) {
+		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, 2*(chunksPerTx+tailPieces))
 	}
 	items, _ := db.Items()
 	if len(items) != 1 || items[0].ID != keep.ID {
 		t.Errorf("Items while a writer is pending: %+v", items)
 	}
-	if st, err := db.Stats(); err != nil || st.PendingChunks != 2*chunksPerTx || st.Items != 1 {
+	if st, err := db.Stats(); err != nil || st.PendingChunks != 2*(chunksPerTx+tailPieces) || st.Items != 1 {
 		t.Errorf("Stats with a pending writer: %+v, %v", st, err)
 	}
 	// Its chunks are a write in progress, not damage; a read-only Open (as
@@ -260,7 +260,7 @@ func TestAbort(t *testing.T) {
 	if err := ro.Check(); err != nil {
 		t.Errorf("Check (read-only) of an interrupted write: %v", err)
 	}
-	if n := chunkCount(t, ro, lostKey); n != 2*chunksPerTx {
+	if n := chunkCount(t, ro, lostKey); n != 2*(chunksPerTx+tailPieces) {
 		t.Errorf("a read-only Open removed chunks: %d left", n)
 	}
 	ro.Close()

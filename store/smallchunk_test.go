@@ -31,7 +31,7 @@ func TestSmallItemChunks(t *testing.T) {
 		{20 << 10, 1000, (20<<10 + smallChunk - 1) / smallChunk},
 		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
 		{smallItemMax + 1, 64 << 10, 1},
-		{chunksPerTx*ChunkSize + 10, 1 << 20, chunksPerTx + 1},
+		{chunksPerTx*ChunkSize + 10, 1 << 20, chunksPerTx + tailPieces + 1},
 	}
 	for i, c := range cases {
 		d := pattern(uint64(900+i), c.size)
@@ -43,7 +43,7 @@ func TestSmallItemChunks(t *testing.T) {
 		db.bolt.View(func(tx *bolt.Tx) error {
 			limit := smallChunk
 			if c.want == 1 || c.size > smallItemMax {
-				limit = ChunkSize
+				limit = ChunkSize // and the tail pieces of a flush are smaller
 			}
 			for seq := range it.Chunks {
 				if v := tx.Bucket(bucketChunks).Get(chunkKey(key, seq)); len(v) > limit {
@@ -109,5 +109,50 @@ func TestSmallChunksWriteLess(t *testing.T) {
 	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in small chunks", big, small)
 	if small > 0.85*big {
 		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
+	}
+}
+
+// chunksFor is how many chunks an item of size bytes, written to the
+// writer in any steps, is stored in: groups of chunksPerTx full chunks
+// flushed as they fill, each ending in tailPieces small pieces, then the
+// rest at Commit, in small chunks if nothing was flushed and the item is
+// small.
+func chunksFor(db *DB, size int) int {
+	full := size / ChunkSize
+	flushes := full / chunksPerTx
+	if flushes == 0 && size <= smallItemMax {
+		return (size + db.smallChunk - 1) / db.smallChunk
+	}
+	n := flushes*(chunksPerTx+tailPieces) + full%chunksPerTx
+	if size%ChunkSize > 0 {
+		n++
+	}
+	return n
+}
+
+// TestFlushTailPieces: a large item written in several flushes is kept
+// whole, each flush ending in small pieces, and bbolt writes it about
+// once: the pages allocated stay well under twice its size.
+func TestFlushTailPieces(t *testing.T) {
+	db := openTemp(t, Options{})
+	writeItem(t, db, pattern(1, 3*ChunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
+	size := 6*chunksPerTx*ChunkSize + 12345
+	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
+	before := alloc()
+	d := pattern(2, size)
+	it := writeItem(t, db, d, 1<<20, Item{Kind: "submission"})
+	written := alloc() - before
+	if it.Chunks != chunksFor(db, size) {
+		t.Errorf("%d chunks, want %d", it.Chunks, chunksFor(db, size))
+	}
+	if got := readItem(t, db, it.ID); !bytes.Equal(got, d) {
+		t.Error("item read back differs")
+	}
+	t.Logf("%d bytes of pages written for an item of %d bytes", written, size)
+	if float64(written) > 1.3*float64(size) {
+		t.Errorf("%d bytes of pages written for an item of %d: its chunks were rewritten", written, size)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
 	}
 }

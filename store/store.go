@@ -455,27 +455,53 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 }
 
 // putChunks puts the full chunks, and last if not empty, numbered from
-// w.chunks; last goes in pieces of at most piece bytes. It may run more
-// than once (Batch).
-func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte, piece int) error {
+// w.chunks; last goes in pieces of at most piece bytes. With tail (a
+// flush, more chunks to come), the last full chunk ends in tailPieces
+// small pieces: see flush. It returns how many chunks it put, and may run
+// more than once (Batch).
+func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte, piece int, tail bool) (int, error) {
 	b := tx.Bucket(bucketChunks)
 	seq := w.chunks
-	for _, c := range w.full {
-		if err := b.Put(chunkKey(w.id, seq), c); err != nil {
-			return err
-		}
+	put := func(v []byte) error {
+		err := b.Put(chunkKey(w.id, seq), v)
 		seq++
+		return err
+	}
+	for i, c := range w.full {
+		if t := w.db.smallChunk; tail && i == len(w.full)-1 && len(c) > tailPieces*t {
+			head := len(c) - tailPieces*t
+			if err := put(c[:head]); err != nil {
+				return 0, err
+			}
+			for k := range tailPieces {
+				if err := put(c[head+k*t : head+(k+1)*t]); err != nil {
+					return 0, err
+				}
+			}
+			continue
+		}
+		if err := put(c); err != nil {
+			return 0, err
+		}
 	}
 	for len(last) > 0 {
 		k := min(piece, len(last))
-		if err := b.Put(chunkKey(w.id, seq), last[:k]); err != nil {
-			return err
+		if err := put(last[:k]); err != nil {
+			return 0, err
 		}
 		last = last[k:]
-		seq++
 	}
-	return nil
+	return seq - w.chunks, nil
 }
+
+// tailPieces is how many small pieces end each flush of a large item.
+// bbolt splits a leaf of large values into leaves of two, but leaves the
+// last three or four values together; the next flush adds its chunks to
+// that leaf and so writes those values again. Ended by four small pieces,
+// that leaf is a few KiB instead of four chunks: a large item is written
+// about once instead of twice (BenchmarkStoreWriteLarge), and the
+// transaction's page buffers are half as large.
+const tailPieces = 4
 
 // A small item (all its bytes still in the writer at Commit) is kept in
 // chunks of at most [DB.smallChunk] bytes rather than in one. bbolt keeps
@@ -506,16 +532,19 @@ func lastPiece(w *ItemWriter) int {
 // flush writes the full chunks in one transaction, marking the item as
 // pending: its chunks are on disk but its record is not.
 func (w *ItemWriter) flush() error {
+	var n int
 	err := w.db.bolt.Batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
 			return err
 		}
-		return w.putChunks(tx, nil, ChunkSize)
+		var err error
+		n, err = w.putChunks(tx, nil, ChunkSize, true)
+		return err
 	})
 	if err != nil {
 		return mapFull(err)
 	}
-	w.chunks += len(w.full)
+	w.chunks += n
 	for _, c := range w.full {
 		w.spare = append(w.spare, c[:0])
 	}
@@ -548,7 +577,7 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	}
 	last := w.buf
 	err = w.db.bolt.Batch(func(tx *bolt.Tx) error {
-		if err := w.putChunks(tx, last, piece); err != nil {
+		if _, err := w.putChunks(tx, last, piece, false); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
