@@ -5,15 +5,15 @@
 // issue, e.g. a bare age.Encrypt) and BenchmarkX/ours…. The report gives
 // each target of the feature issues with its figure, its baseline, the
 // ratio and whether it is met; a target whose benchmark did not run says
-// "no benchmark" rather than disappearing. With -count N each pair is
-// measured N times and the report takes the median ratio (and the median
-// figures). Then come the load figures of the real server
+// "no benchmark" rather than disappearing. When the output holds several
+// runs of a pair (make bench runs the suite in rounds), the report takes
+// the ratio of the medians. Then come the load figures of the real server
 // (BenchmarkLoad, BenchmarkUploadRSS), every other pair, the raw output,
 // the machine, and how to reproduce.
 //
 // Usage:
 //
-//	go test -run '^$' -bench . -count 3 ./... | go run ./tools/benchreport -o BENCHMARKS.md
+//	go test -run '^$' -bench . ./... | go run ./tools/benchreport -o BENCHMARKS.md
 package main
 
 import (
@@ -54,7 +54,7 @@ var targets = []target{
 	{Issue: "3", What: "submissions of a 4 KiB text testimony at concurrency 32 vs a bare `age.Encrypt` of the same payload", Bench: "BenchmarkSubmit4KiB", Min: 0.50},
 	{Issue: "3", What: "a 1 GiB multipart upload vs a bare handler streaming the same body to `io.Discard`", Bench: "BenchmarkUpload1GiB", Min: 0.50},
 	{Issue: "3", What: "peak memory of a 1 GiB upload, in process (anonymous RSS of the test process while the handler runs)", Bench: "BenchmarkUpload1GiB", Sub: "ours", Metric: "peak-anon-RSS-MiB", Max: 64, Unit: "MiB"},
-	{Issue: "3", What: "peak RSS of the real `testimonyd` during a 1 GiB upload (VmHWM; counts bbolt's mmap of the database file, see below)", Bench: "BenchmarkUploadRSS", Metric: "peak-RSS-MiB", Max: 64, Unit: "MiB"},
+	{Issue: "3", What: "peak RSS of the real `testimonyd` during a 1 GiB upload (VmHWM; counts mapped files too, see below)", Bench: "BenchmarkUploadRSS", Metric: "peak-RSS-MiB", Max: 64, Unit: "MiB"},
 	{Issue: "3", What: "peak anonymous memory of the real `testimonyd` during a 1 GiB upload (RssAnon sampled every 20 ms)", Bench: "BenchmarkUploadRSS", Metric: "sampled-anon-MiB", Max: 64, Unit: "MiB"},
 	{Issue: "4", What: "bundle download of 1,000 × 4 KiB items vs streaming the same bytes from bbolt to `io.Discard`", Bench: "BenchmarkBundleDownload", Min: 0.50},
 	{Issue: "7", What: "`report` over 10,000 testimonies: time (\"under a few seconds\"; ratio to just reading the CSV below)", Bench: "BenchmarkReport10k", Sub: "ours", Metric: "s/op", Max: 3, Unit: "s"},
@@ -136,23 +136,6 @@ func group(results []result) (map[string]*pair, []string) {
 	return pairs, order
 }
 
-// ratio is ours' throughput over the baseline's for one run of a pair: by
-// MB/s, or a shared rate metric, or else by time per op.
-func ratio(base, ours result) (float64, string) {
-	for _, unit := range []string{"MB/s", "items/s", "testimonies/s", "submissions/s"} {
-		b, ok1 := base.metrics[unit]
-		o, ok2 := ours.metrics[unit]
-		if ok1 && ok2 && b > 0 {
-			return o / b, unit
-		}
-	}
-	b, o := base.metrics["ns/op"], ours.metrics["ns/op"]
-	if b == 0 || o == 0 {
-		return 0, ""
-	}
-	return b / o, "ns/op"
-}
-
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
@@ -165,32 +148,46 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// medianRatio returns the median ratio over the runs of a pair, the runs
-// counted, the unit compared, and the run whose ratio is the median (for
-// its figures).
-func (p *pair) medianRatio() (float64, int, string, int) {
-	n := min(len(p.base), len(p.ours))
-	var rs []float64
-	unit := ""
-	for i := range n {
-		r, u := ratio(p.base[i], p.ours[i])
-		if u == "" {
-			continue
-		}
-		rs = append(rs, r)
-		unit = u
+// medianRatio compares the pair's median throughputs over the runs (the
+// ratio of the medians: with go test -count the runs of baseline and ours
+// are not paired, and with rounds either would do). It returns the
+// ratio, the runs counted, the unit compared, and the runs nearest the
+// medians (for their figures).
+func (p *pair) medianRatio() (r float64, n int, unit string, base, ours result) {
+	if len(p.base) == 0 || len(p.ours) == 0 {
+		return 0, 0, "", result{}, result{}
 	}
-	if len(rs) == 0 {
-		return 0, 0, "", -1
-	}
-	m := median(rs)
-	at := 0
-	for i, r := range rs {
-		if abs(r-m) < abs(rs[at]-m) {
-			at = i
+	unit = "ns/op"
+	for _, u := range []string{"MB/s", "items/s", "testimonies/s", "submissions/s"} {
+		if _, n1 := medianMetric(p.base, u); n1 > 0 {
+			if _, n2 := medianMetric(p.ours, u); n2 > 0 {
+				unit = u
+				break
+			}
 		}
 	}
-	return m, len(rs), unit, at
+	bm, bn := medianMetric(p.base, unit)
+	om, on := medianMetric(p.ours, unit)
+	if bn == 0 || on == 0 || bm == 0 || om == 0 {
+		return 0, 0, "", result{}, result{}
+	}
+	if unit == "ns/op" {
+		r = bm / om
+	} else {
+		r = om / bm
+	}
+	return r, min(bn, on), unit, nearest(p.base, unit, bm), nearest(p.ours, unit, om)
+}
+
+// nearest returns the run whose metric is nearest v.
+func nearest(rs []result, metric string, v float64) result {
+	best := rs[0]
+	for _, r := range rs {
+		if abs(r.metrics[metric]-v) < abs(best.metrics[metric]-v) {
+			best = r
+		}
+	}
+	return best
 }
 
 func abs(x float64) float64 {
@@ -274,8 +271,8 @@ func main() {
 	b.WriteString("Written by `make bench`. Each hot path is measured against the baseline its feature issue names,\n")
 	b.WriteString("in the same run, so the ratios hold across machines even when the absolute figures do not.\n")
 	b.WriteString("Ratio = our throughput ÷ the baseline's (by MB/s or items/s when both report it, else baseline\n")
-	b.WriteString("ns/op ÷ our ns/op). With `-count` > 1 the ratio is the median over the runs and the figures are\n")
-	b.WriteString("those of the median run.\n\n")
+	b.WriteString("ns/op ÷ our ns/op). `make bench` runs the suite several rounds; the ratio is that of the median\n")
+	b.WriteString("baseline and the median ours over the rounds, and the figures shown are the runs nearest the medians.\n\n")
 
 	b.WriteString("## Targets of the feature issues\n\n")
 	b.WriteString("| issue | hot path | ours | baseline | ratio | target | met |\n| --- | --- | --- | --- | --- | --- | --- |\n")
@@ -284,10 +281,11 @@ func main() {
 		p := pairs[t.Bench]
 		if t.Metric == "" {
 			var r float64
-			var n, at int
+			var n int
 			var unit string
+			var base, ours result
 			if p != nil {
-				r, n, unit, at = p.medianRatio()
+				r, n, unit, base, ours = p.medianRatio()
 			}
 			if p == nil || n == 0 {
 				fmt.Fprintf(&b, "| %s | %s | — | — | — | ≥ %.2f | no benchmark (`%s` did not run) |\n", t.Issue, t.What, t.Min, t.Bench)
@@ -295,7 +293,7 @@ func main() {
 				continue
 			}
 			ok := r >= t.Min
-			fmt.Fprintf(&b, "| %s | %s | %s | %s | **%.3f**%s | ≥ %.2f | %s |\n", t.Issue, t.What, fig(p.ours[at]), fig(p.base[at]), r,
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | **%.3f**%s | ≥ %.2f | %s |\n", t.Issue, t.What, fig(ours), fig(base), r,
 				runsNote(n)+unitNote(unit), t.Min, verdict(ok, &met, &missed))
 			continue
 		}
@@ -355,8 +353,8 @@ func main() {
 		fmt.Fprintf(&b, "One 1 GiB attachment streamed (chunked, from a generator) to a fresh server: **peak RSS (VmHWM) %s MiB**, of which\n", get("peak-RSS-MiB"))
 		fmt.Fprintf(&b, "anonymous memory (heap, stacks) peaked at **%s MiB** and file-backed pages at %s MiB; %s MiB before the upload; %s MB/s.\n",
 			get("sampled-anon-MiB"), get("sampled-file-MiB"), get("idle-RSS-MiB"), get("MB/s"))
-		b.WriteString("The file-backed part is bbolt's read-only mmap of the database: page cache shared with the kernel and\n")
-		b.WriteString("reclaimable under pressure, not memory the server allocated; it grows with the database, not with the upload.\n\n")
+		b.WriteString("The file-backed part is mapped files — the binary's own pages and bbolt's read-only mmap of the database —\n")
+		b.WriteString("page cache shared with the kernel and reclaimable under pressure, not memory the server allocated.\n\n")
 	} else {
 		b.WriteString("No upload RSS figure: `BenchmarkUploadRSS` did not run.\n\n")
 	}
@@ -373,12 +371,12 @@ func main() {
 		if inTargets[name] || len(p.base) == 0 || len(p.ours) == 0 {
 			continue
 		}
-		r, n, unit, at := p.medianRatio()
+		r, n, unit, base, ours := p.medianRatio()
 		if n == 0 {
 			continue
 		}
 		others++
-		fmt.Fprintf(&b, "| %s | %s | %s | %.3f%s |\n", name, fig(p.ours[at]), fig(p.base[at]), r, runsNote(n)+unitNote(unit))
+		fmt.Fprintf(&b, "| %s | %s | %s | %.3f%s |\n", name, fig(ours), fig(base), r, runsNote(n)+unitNote(unit))
 	}
 	// Benchmarks that are not a baseline/ours pair, and not the load
 	// figures above: shown with their own figures.
@@ -408,8 +406,9 @@ func main() {
 
 	b.WriteString("\n## Machine\n\n" + machine() + "\n")
 	b.WriteString("## Reproduce\n\n```\nmake bench\n```\n\n")
-	b.WriteString("It runs `go test -run '^$' -bench . -benchmem -count $(BENCHCOUNT) ./...` with `TESTIMONY_BENCH_ITEMS=1024` (the\n")
-	b.WriteString("1 GiB bundle of issue 7), keeps the output in `bench.out`, and writes this file with `go run ./tools/benchreport`.\n")
+	b.WriteString("It runs `go test -run '^$' -bench . -benchmem ./...` `BENCHCOUNT` times (5 by default) with\n")
+	b.WriteString("`TESTIMONY_BENCH_ITEMS=1024` (the 1 GiB bundle of issue 7), keeps the output in `bench.out`, and writes this\n")
+	b.WriteString("file with `go run ./tools/benchreport`.\n")
 	b.WriteString("Run it on an otherwise idle machine: the ratios are robust to a slow machine, not to a busy one.\n\n")
 	b.WriteString("## All figures\n\n```\n")
 	for _, l := range raw {
