@@ -88,9 +88,9 @@ func (db *DB) readBundleItems(items []Item, out chan<- *bundleBlock, free chan *
 		for seq < it.Chunks || first {
 			// One read transaction fills the block with as many chunks as fit.
 			err := db.bolt.View(func(tx *bolt.Tx) error {
-				b := tx.Bucket(bucketChunks)
+				cc := newChunkCursor(tx, key)
 				for seq < it.Chunks {
-					v := b.Get(chunkKey(key, seq))
+					v := cc.get(seq)
 					if v == nil {
 						if tx.Bucket(bucketItems).Get(key) == nil {
 							return fmt.Errorf("item %s: %w", it.ID, ErrNotFound)

@@ -69,6 +69,36 @@ type itemReader struct {
 	read int64
 }
 
+// chunkCursor reads an item's chunks in order inside one transaction:
+// one seek, then the next key, rather than a search from the root for each
+// of a small item's many chunks.
+type chunkCursor struct {
+	c    *bolt.Cursor
+	key  []byte
+	next int // the seq the cursor will reach with Next; -1 before a seek
+}
+
+func newChunkCursor(tx *bolt.Tx, id []byte) *chunkCursor {
+	return &chunkCursor{c: tx.Bucket(bucketChunks).Cursor(), key: append(make([]byte, 0, idLen+4), id...), next: -1}
+}
+
+// get returns chunk seq, or nil if there is none.
+func (cc *chunkCursor) get(seq int) []byte {
+	cc.key = binary.BigEndian.AppendUint32(cc.key[:idLen], uint32(seq))
+	var k, v []byte
+	if seq == cc.next {
+		k, v = cc.c.Next()
+	} else {
+		k, v = cc.c.Seek(cc.key)
+	}
+	cc.next = seq + 1
+	if !bytes.Equal(k, cc.key) {
+		cc.next = -1
+		return nil
+	}
+	return v
+}
+
 // readAhead is how many bytes of small chunks an item reader takes in one
 // read transaction: a small item is kept in many small chunks.
 const readAhead = 64 << 10
@@ -81,11 +111,15 @@ func (r *itemReader) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
+		if r.back == nil {
+			// Room for a small item's many chunks at once.
+			r.back = make([]byte, 0, min(r.item.Size, readAhead))
+		}
 		r.back = r.back[:0]
 		err := r.db.bolt.View(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketChunks)
+			cc := newChunkCursor(tx, r.id)
 			for r.seq < r.item.Chunks && len(r.back) < readAhead {
-				v := b.Get(chunkKey(r.id, r.seq))
+				v := cc.get(r.seq)
 				if v == nil {
 					if tx.Bucket(bucketItems).Get(r.id) == nil {
 						return fmt.Errorf("item %s: %w", r.item.ID, ErrNotFound)
