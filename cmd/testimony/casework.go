@@ -315,8 +315,8 @@ func itemView(it *caseItem, base string) itemViewT {
 	v := itemViewT{Dir: it.Dir, Href: base + "testimony.html", Source: it.Info.Source, ID: it.Info.ID,
 		Kind: it.M.Kind, Day: it.M.Day, Lang: it.M.Lang}
 	for _, k := range answerKeys(it.M.Answers) {
-		t := answerText(it.M.Answers[k])
-		row := answerRow{Key: k, Label: questionLabel(k), Text: t, Long: strings.Contains(t, "\n") || len(t) > 80}
+		t := answerShown(it.M, k)
+		row := answerRow{Key: k, Label: answerLabel(it.M, k), Text: t, Long: strings.Contains(t, "\n") || len(t) > 80}
 		v.Answers = append(v.Answers, row)
 		if slices.Contains(keyAnswers, k) && t != "" {
 			v.Key = append(v.Key, row)

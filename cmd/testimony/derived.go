@@ -27,8 +27,8 @@ func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
 		b.WriteString("(none)\n")
 	}
 	for _, k := range keys {
-		text := answerText(m.Answers[k])
-		label := questionLabel(k)
+		text := answerShown(m, k)
+		label := answerLabel(m, k)
 		if strings.Contains(text, "\n") || len(text) > 60 {
 			fmt.Fprintf(&b, "%s (%s):\n", label, k)
 			for _, line := range strings.Split(text, "\n") {

@@ -41,9 +41,17 @@ func runOpen(args []string) error {
 	var idFiles multiFlag
 	fl.Var(&idFiles, "i", "read the identities (secret keys) from `FILE`; repeatable")
 	dir := fl.String("o", "cases", "write the cases into `DIR`")
+	var formArgs multiFlag
+	fl.Var(&formArgs, "form", "read the site's questionnaire from `FILE` (the organisation's DATA/questionnaire.json), for its questions' labels; repeatable")
 	files, err := parseInterleaved(fl, args)
 	if err != nil {
 		return err
+	}
+	for _, f := range formArgs {
+		if err := loadFormFile(f); err != nil {
+			errorf("--form %v", err)
+			return errUsage
+		}
 	}
 	if len(idFiles) == 0 {
 		errorf("open needs -i IDENTITY, the file of your secret key")
