@@ -131,6 +131,12 @@ func parseQuestionnaire(b []byte) (*Questionnaire, error) {
 			if f.Label[defaultLang] == "" {
 				return nil, fmt.Errorf("questionnaire: field %q needs an English label", f.Key)
 			}
+			if len(f.Options) > 0 && f.Type != fieldSingle && f.Type != fieldMulti {
+				// The form would draw them, but a text, date or file field
+				// takes any value, and yes/no has its own: refuse rather
+				// than show choices that are not kept.
+				return nil, fmt.Errorf("questionnaire: field %q: only single and multi fields take options", f.Key)
+			}
 			switch f.Type {
 			case fieldText, fieldTextarea, fieldDate:
 			case fieldSingle, fieldMulti:

@@ -115,6 +115,8 @@ func TestQuestionnaireRefusesBadDefinitions(t *testing.T) {
 		"no english label":  base(`{"key":"a","type":"text","label":{"ru":"Л"}}`),
 		"two file fields":   base(`{"key":"a","type":"file","label":{"en":"L"}},{"key":"b","type":"file","label":{"en":"L"}}`),
 		"required file":     base(`{"key":"a","type":"file","required":true,"label":{"en":"L"}}`),
+		"options on text":   base(`{"key":"a","type":"text","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}}]}`),
+		"options on yes/no": base(`{"key":"a","type":"yesno","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}}]}`),
 		"duplicate options": base(`{"key":"a","type":"multi","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}},{"value":"x","label":{"en":"X"}}]}`),
 	} {
 		if _, err := parseQuestionnaire([]byte(def)); err == nil {

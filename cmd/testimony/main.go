@@ -16,7 +16,7 @@ const usage = `testimony: the investigator's offline tool
 
 Usage:
     testimony keygen [-o FILE] [--classic]
-    testimony open -i IDENTITY [-o DIR] FILE...
+    testimony open -i IDENTITY [-o DIR] [--form FILE] FILE...
     testimony report DIR
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
     testimony version
@@ -29,9 +29,11 @@ open decrypts items (.age) and bundles (.tar from the investigator site)
 with the identities in IDENTITY into DIR (default "cases"): one folder per
 source, one sub-folder per item with manifest.json, testimony.txt, a page,
 and the attachments under safe names; then testimonies.csv and index.html.
-Items already in DIR are skipped. Items the identity cannot decrypt are
-listed; damaged or truncated files are named. The exit status is 1 if any
-item could not be opened.
+Answers are shown under their questions, in the witness's language and in
+English, from the questionnaire built into this tool; --form FILE reads an
+organisation's own (its DATA/questionnaire.json). Items already in DIR are
+skipped. Items the identity cannot decrypt are listed; damaged or truncated
+files are named. The exit status is 1 if any item could not be opened.
 
 report reads a folder written by open and writes DIR/report.html (charts
 and a corroboration table), with a summary on standard output.
