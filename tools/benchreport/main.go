@@ -321,6 +321,14 @@ func main() {
 		fmt.Fprintf(&b, "| %s | %s | %s %s%s | — | — | ≤ %s %s | %s |\n", t.Issue, t.What, num(v), t.Unit, runsNote(n)+extra, num(t.Max), t.Unit, verdict(ok, &met, &missed))
 	}
 	fmt.Fprintf(&b, "\n%d met, %d missed, %d not measured.\n\n", met, missed, absent)
+	if p := pairs["BenchmarkSubmitBareHTTP"]; p != nil {
+		if r, n, _, _, _ := p.medianRatio(); n > 0 {
+			fmt.Fprintf(&b, "The submit ratio's ceiling on this machine: the same client posting the same body to a bare "+
+				"`net/http` handler that only streams it into `age.Encrypt` (no questionnaire, codename, reply key, store "+
+				"or page) reaches **%.3f** of the same baseline (`BenchmarkSubmitBareHTTP`, median of %d): the client and "+
+				"HTTP run on the same two cores, and the baseline has neither.\n\n", r, n)
+		}
+	}
 
 	b.WriteString("## The real server under load\n\n")
 	b.WriteString("`testimonyd` built with `go build`, on loopback, an enrolled investigator and two escrow keys (three hybrid\n")
