@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"testimony/crypto"
@@ -29,6 +30,65 @@ func backoffFor(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, loginBackoffMax)
+}
+
+// Listener back-off: besides each account's own, the investigator site as
+// a whole takes at most Config.LoginFailures failed logins in loginWindow,
+// over all accounts and unknown names together. Past that it refuses every
+// login, without looking at it, until the oldest failure leaves the
+// window: someone guessing across many account names at once gets a few
+// hundred tries an hour, not as many as the argon2id slots allow. The
+// refusal says so (status 429); it depends on no account, so it tells
+// nothing about one. Kept in memory: a restart forgets it.
+const (
+	loginWindow          = 10 * time.Minute
+	defaultLoginFailures = 50
+	listenerBusyLogEvery = time.Minute
+)
+
+// failureWindow holds the times of the latest failed logins, oldest first.
+type failureWindow struct {
+	mu     sync.Mutex
+	times  []time.Time
+	logged time.Time // of the last "refusing logins" log line
+}
+
+// busy reports whether max failures fall within loginWindow before now.
+func (f *failureWindow) busy(now time.Time, max int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire(now)
+	return len(f.times) >= max
+}
+
+// add records a failure at now, keeping at most max.
+func (f *failureWindow) add(now time.Time, max int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expire(now)
+	f.times = append(f.times, now)
+	if n := len(f.times); n > max {
+		f.times = append(f.times[:0], f.times[n-max:]...)
+	}
+}
+
+func (f *failureWindow) expire(now time.Time) {
+	i := 0
+	for i < len(f.times) && !f.times[i].After(now.Add(-loginWindow)) {
+		i++
+	}
+	f.times = append(f.times[:0], f.times[i:]...)
+}
+
+// shouldLog reports whether a "refusing logins" line is due: one a minute.
+func (f *failureWindow) shouldLog(now time.Time) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now.Sub(f.logged) < listenerBusyLogEvery && !now.Before(f.logged) {
+		return false
+	}
+	f.logged = now
+	return true
 }
 
 // loginFailed is the one answer to every failed login, whatever the
@@ -72,6 +132,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	pass := r.PostForm.Get("passphrase")
 	code := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("code")), " ", "")
 
+	if now := s.cfg.Now(); s.inv.failures.busy(now, s.cfg.LoginFailures) {
+		if s.inv.failures.shouldLog(now) {
+			s.log.Warn("investigator site: too many failed logins in the last minutes, refusing logins for now",
+				"event", "login_listener_backoff", "count", s.cfg.LoginFailures)
+		}
+		return s.render(w, http.StatusTooManyRequests, "login", invPage{Title: invText("inv.title.login"), Error: invText("inv.login.busy")})
+	}
 	release, err := s.acquireArgon(r)
 	if err != nil {
 		return err
@@ -152,6 +219,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
+		s.inv.failures.add(now, s.cfg.LoginFailures)
 		return s.loginFailed(w)
 	}
 	s.log.Info("investigator logged in", "account", name, "event", "login")

@@ -92,6 +92,39 @@ func TestLoginBackoff(t *testing.T) {
 	}
 }
 
+// TestListenerBackoff: past Config.LoginFailures failed logins in the
+// window, over any names, every login is refused with 429 and a page that
+// says why, even with the right credentials, and without writing a login
+// state or an audit entry; once the oldest failures leave the window,
+// logins work again.
+func TestListenerBackoff(t *testing.T) {
+	e := newInvEnv(t, Config{LoginFailures: 4})
+	alice := e.addInvestigator("alice")
+	bob := e.addInvestigator("bob")
+	c := e.client()
+	for i, name := range []string{"nobody", "alice", "someone", "bob"} {
+		r := c.post("/login", url.Values{"account": {name}, "passphrase": {"wrong"}, "code": {"000000"}})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: status %d", i, r.status)
+		}
+		e.clock.Add(time.Minute)
+	}
+	audit := auditCount(t, e)
+	r := e.client().login(bob)
+	if r.status != http.StatusTooManyRequests || !bytes.Contains(r.body, []byte("Too many failed logins")) {
+		t.Fatalf("right credentials past the listener's limit: status %d, want 429 and the page saying why", r.status)
+	}
+	if n := auditCount(t, e); n != audit {
+		t.Errorf("a refused login wrote %d audit entries", n-audit)
+	}
+	// The first failure (4 min ago) leaves the ten-minute window after 6
+	// more minutes; the refusals in between did not count.
+	e.clock.Add(6*time.Minute + time.Second)
+	if r := e.client().login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("after the oldest failure left the window: status %d, want 303", r.status)
+	}
+}
+
 func TestBackoffGrows(t *testing.T) {
 	if backoffFor(loginFreeFailures-1) != 0 || backoffFor(loginFreeFailures) != loginBackoffBase ||
 		backoffFor(loginFreeFailures+1) != 2*loginBackoffBase || backoffFor(1000) != loginBackoffMax {
@@ -110,7 +143,7 @@ func TestBackoffGrows(t *testing.T) {
 // difference (an unknown account skipping the argon2id work, say, is ten
 // times faster) fails all three.
 func TestLoginFailuresLookAlike(t *testing.T) {
-	e := newInvEnv(t, Config{})
+	e := newInvEnv(t, Config{LoginFailures: 1 << 20}) // 150 failures: no listener back-off
 	e.s.inv.argon = crypto.Argon2Params{Time: 1, Memory: 32 << 10, Threads: 1}
 	alice := e.addInvestigator("alice")
 	c := e.client()
@@ -231,4 +264,13 @@ func TestPassphraseRehashedWhenCostsRise(t *testing.T) {
 	if r := e.client().login(alice); r.status != http.StatusSeeOther {
 		t.Fatalf("login after the rehash: %d", r.status)
 	}
+}
+
+func auditCount(t *testing.T, e *invEnv) int {
+	t.Helper()
+	entries, err := readAudit(e.db, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
 }

@@ -29,9 +29,11 @@ type investigatorSite struct {
 	// argonSlots bounds concurrent argon2id runs: each takes tens of MiB,
 	// and a flood of logins must not exhaust memory.
 	argonSlots chan struct{}
-	pages      map[string]*template.Template
-	errPage    *template.Template
-	err        error
+	// failures are the site's latest failed logins (listener back-off).
+	failures failureWindow
+	pages    map[string]*template.Template
+	errPage  *template.Template
+	err      error
 }
 
 // maxArgon is how many argon2id hashes may run at once.

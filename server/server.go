@@ -32,6 +32,10 @@ type Config struct {
 	// SessionIdle and SessionMax are the investigators' session time-outs.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// LoginFailures is how many failed logins the investigator site takes
+	// in ten minutes, over all accounts, before it refuses logins for a
+	// while (see loginWindow); zero means 50.
+	LoginFailures int
 	// Now is the clock; tests inject a fake one.
 	Now func() time.Time
 }
@@ -48,6 +52,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SessionMax == 0 {
 		c.SessionMax = 12 * time.Hour
+	}
+	if c.LoginFailures == 0 {
+		c.LoginFailures = defaultLoginFailures
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -45,6 +45,7 @@ type settings struct {
 	SecureCookies        bool     `toml:"secure_cookies"`
 	SessionIdle          duration `toml:"session_idle"`
 	SessionMax           duration `toml:"session_max"`
+	LoginFailures        int      `toml:"login_failures"`
 	RetentionDays        int      `toml:"retention_days"`
 	MaxDBMB              int64    `toml:"max_db_mb"`
 	BackupDir            string   `toml:"backup_dir"`
@@ -62,6 +63,7 @@ func defaultSettings() settings {
 		SecureCookies:    true,
 		SessionIdle:      duration(30 * time.Minute),
 		SessionMax:       duration(12 * time.Hour),
+		LoginFailures:    50,
 	}
 }
 
@@ -165,6 +167,9 @@ func (s *settings) validate() error {
 	} else if s.SessionIdle > s.SessionMax {
 		bad("session_idle (%v) is longer than session_max (%v)", time.Duration(s.SessionIdle), time.Duration(s.SessionMax))
 	}
+	if s.LoginFailures < 1 || s.LoginFailures > 1<<30 {
+		bad("login_failures must be a positive number of failed logins, not %d", s.LoginFailures)
+	}
 	if s.RetentionDays < 0 {
 		bad("retention_days must be 0 (keep everything) or a number of days, not %d", s.RetentionDays)
 	}
@@ -250,6 +255,7 @@ func (s *settings) serverConfig() server.Config {
 		SecureCookies: s.SecureCookies,
 		SessionIdle:   time.Duration(s.SessionIdle),
 		SessionMax:    time.Duration(s.SessionMax),
+		LoginFailures: s.LoginFailures,
 	}
 }
 

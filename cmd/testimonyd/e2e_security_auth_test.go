@@ -112,6 +112,30 @@ func TestSecurityBackoffPerAccount(t *testing.T) {
 	secLogsHoldNone(t, d, a.Passphrase, b.Passphrase, a.Passphrase+" wrong")
 }
 
+// TestSecurityBackoffPerListener: with login_failures = 4, four failed
+// logins under any names pause every login on the investigator site, the
+// right secrets of an untouched account included, with a 429 page that
+// says why and is the same whatever the name.
+func TestSecurityBackoffPerListener(t *testing.T) {
+	d, _, accs := secServeWith(t, []string{"spared"}, "--login-failures", "4")
+	a := accs["spared"]
+	step := secStepStart(t, 5*time.Second)
+	for i, name := range []string{"nobody", "spared", "admin", "root"} {
+		if r, _ := secLogin(t, d.inv, name, "guess", "123456", ""); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d", i, r.status)
+		}
+	}
+	r, tok := secLogin(t, d.inv, a.Name, a.Passphrase, secTOTP(t, a.Secret, step.Add(time.Second)), "")
+	if r.status != http.StatusTooManyRequests || tok != "" || !bytes.Contains(r.body, []byte("Too many failed logins")) {
+		t.Fatalf("right secrets after 4 failures on the site: %d, want 429 and a page that says why", r.status)
+	}
+	r2, _ := secLogin(t, d.inv, "nobody", "guess", "123456", "")
+	if r2.status != r.status || !bytes.Equal(r2.body, r.body) {
+		t.Error("the paused site answers an unknown name differently from a real account")
+	}
+	secLogsHoldNone(t, d, a.Passphrase)
+}
+
 // secMedian is the median of ds.
 func secMedian(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
@@ -168,7 +192,8 @@ func secSameHeaders(t *testing.T, what string, a, b http.Header) {
 // interleaved in random order, and the medians must be within 20% of each
 // other (secTimingMargin).
 func TestSecurityLoginFailuresLookAlike(t *testing.T) {
-	d, _, accs := secServeWith(t, []string{"victim"})
+	// 60 failures: over the listener's default limit (50 in ten minutes).
+	d, _, accs := secServeWith(t, []string{"victim"}, "--login-failures", "1000")
 	a := accs["victim"]
 	// A code that is none of the codes the server accepts now.
 	step := secStepStart(t, 0)
