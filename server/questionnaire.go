@@ -199,9 +199,14 @@ func (q *Questionnaire) fillYesNo(t func(lang, key string) string, langs []strin
 // the embedded default.
 func loadQuestionnaire(dataDir string) (*Questionnaire, error) {
 	if dataDir != "" {
-		b, err := os.ReadFile(filepath.Join(dataDir, questionnaireFile))
+		path := filepath.Join(dataDir, questionnaireFile)
+		b, err := os.ReadFile(path)
 		if err == nil {
-			return parseQuestionnaire(b)
+			q, err := parseQuestionnaire(b)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			return q, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, err

@@ -43,6 +43,18 @@ func (s *Server) wsite() *witnessSite {
 	return v
 }
 
+// CheckWitnessSite loads what the witness site is made of, with the
+// organisation's overrides in dataDir (questionnaire.json, locales/), and
+// says what is wrong with them: serve refuses to start on it and config
+// check reports it, rather than the site failing at its first request.
+func CheckWitnessSite(dataDir string) error {
+	s := &Server{cfg: Config{DataDir: dataDir}.withDefaults()}
+	if err := s.wsite().err; err != nil {
+		return fmt.Errorf("witness site: %w", err)
+	}
+	return nil
+}
+
 // witnessFuncs are the template functions of the witness pages with the
 // embedded catalog; a site binds t to its own catalog (witnessI18n.t).
 var witnessFuncs = template.FuncMap{

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"testimony/server"
 )
 
 func init() {
@@ -45,6 +47,10 @@ func runConfig(args []string) error {
 		return err
 	}
 	warnDataDir(s.DataDir)
+	if err := server.CheckWitnessSite(s.DataDir); err != nil {
+		errorf("%v", err)
+		return errors.New("config check: 1 problem")
+	}
 	outf("# the configuration is valid; effective settings:\n")
 	return s.writeRedacted(os.Stdout)
 }

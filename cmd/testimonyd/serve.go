@@ -60,6 +60,9 @@ func runServe(args []string) error {
 		return err
 	}
 	defer db.Close()
+	if err := server.CheckWitnessSite(cfg.DataDir); err != nil {
+		return fmt.Errorf("cannot start: %w", err)
+	}
 	srv, err := server.New(cfg.serverConfig(), db, key, log)
 	if err != nil {
 		return err

@@ -410,3 +410,35 @@ func TestServeLogLevel(t *testing.T) {
 		t.Errorf("info lines at --log-level warn:\n%s", logs.String())
 	}
 }
+
+// TestServeRefusesBadOverrides: an organisation's questionnaire.json or
+// locale file that does not parse stops serve at start-up, and config
+// check reports it, naming the file, instead of the witness site failing
+// at its first request.
+func TestServeRefusesBadOverrides(t *testing.T) {
+	for _, tc := range []struct{ name, file, text, want string }{
+		{"questionnaire", "questionnaire.json", `{"id":"q","version":1,"title":{"en":"T"},"sections":[{"title":{"en":"S"},"fields":[{"key":"a","type":"slider","label":{"en":"L"}}]}]}`, "unknown type"},
+		{"locale", filepath.Join("locales", "witness.ru.json"), `{"landing.title": `, "witness.ru.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := newDataDir(t)
+			path := filepath.Join(dir, tc.file)
+			os.MkdirAll(filepath.Dir(path), 0o700)
+			if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runBin(t, "serve", "--data", dir, "--witness-addr=127.0.0.1:0", "--investigator-addr=127.0.0.1:0")
+			if r.code != 1 || !strings.Contains(r.stderr, "cannot start") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("serve: exit %d, want 1 and %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			r = runBin(t, "config", "check", "--data", dir)
+			if r.code != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("config check: exit %d, want 1 and %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			os.Remove(path)
+			if r := runBin(t, "config", "check", "--data", dir); r.code != 0 {
+				t.Errorf("config check without the bad file: exit %d\n%s", r.code, r.stderr)
+			}
+		})
+	}
+}
