@@ -149,16 +149,21 @@ func benchPost(b *testing.B, url, text string) {
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			res, err := client.Post(url, ct, bytes.NewReader(body))
-			if err != nil {
-				b.Fatal(err)
-			}
-			io.Copy(io.Discard, res.Body)
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				b.Fatalf("status %d", res.StatusCode)
-			}
+			drainOK(b, res, err)
 		}
 	})
+}
+
+// drainOK reads and closes a response, which must be a 200.
+func drainOK(b *testing.B, res *http.Response, err error) {
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		b.Fatalf("status %d", res.StatusCode)
+	}
 }
 
 // upload1GiB posts a generated multipart body with one 1 GiB file.
@@ -175,14 +180,7 @@ func upload1GiB(b *testing.B, url string) {
 		pw.CloseWithError(mw.Close())
 	}()
 	res, err := http.Post(url, mw.FormDataContentType(), pr)
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, res.Body)
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		b.Fatalf("status %d", res.StatusCode)
-	}
+	drainOK(b, res, err)
 }
 
 // heapPeak samples the live heap, and the anonymous resident memory of

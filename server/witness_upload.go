@@ -82,7 +82,8 @@ func uploadError(err error) error {
 // accepts are kept in memory, within maxFieldBytes each and maxTextBytes in
 // all; parts named fileKey are spooled, encrypted, within the configured
 // limits. Any other part name is refused. Nothing is parsed into temp
-// files: no ParseMultipartForm, FormValue or FormFile here, ever.
+// files: net/http's whole-form parsing, which spills large parts to
+// $TMPDIR in plaintext, is never used on this path.
 //
 // On error the spool is already removed; on success the caller must call
 // remove when done.
