@@ -360,3 +360,23 @@ func TestExpiredSessionsPruned(t *testing.T) {
 		t.Fatalf("%d sessions after a login past the time-outs, want 1", n)
 	}
 }
+
+// TestShortIdleTimeout: with an idle time-out under the minute between
+// last-seen writes, a session used more often than the time-out stays
+// alive, and one left alone for longer ends.
+func TestShortIdleTimeout(t *testing.T) {
+	e := newInvEnv(t, Config{SessionIdle: 20 * time.Second, SessionMax: time.Hour})
+	alice := e.addInvestigator("alice")
+	c := e.client()
+	c.loginReady(alice)
+	for i := range 12 { // two minutes, a request every 10 s
+		e.clock.Add(10 * time.Second)
+		if !stillIn(t, c) {
+			t.Fatalf("a session used every 10 s ended after %v (idle time-out 20 s)", time.Duration(i+1)*10*time.Second)
+		}
+	}
+	e.clock.Add(21 * time.Second)
+	if stillIn(t, c) {
+		t.Fatal("a session idle for 21 s works with an idle time-out of 20 s")
+	}
+}
