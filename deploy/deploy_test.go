@@ -231,7 +231,7 @@ func TestSystemdUnit(t *testing.T) {
 		"ProtectKernelModules": "yes", "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes",
 		"RestrictNamespaces": "yes", "RestrictRealtime": "yes", "RestrictSUIDSGID": "yes", "CapabilityBoundingSet": "",
 		"AmbientCapabilities": "", "StateDirectory": "testimony", "StateDirectoryMode": "0700", "UMask": "0077",
-		"SystemCallArchitectures": "native", "ProtectClock": "yes", "ProtectHostname": "yes", "LimitCORE": "0",
+		"SystemCallArchitectures": "native", "ProtectClock": "yes", "ProtectHostname": "yes", "LimitCORE": "0", "Environment": "GODEBUG=clobberfree=1",
 		"ExecStart": "/usr/bin/testimonyd serve --config /etc/testimony/testimonyd.toml",
 	}
 	for k, v := range want {

@@ -43,6 +43,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	execWithClobberFree() // clobber.go; returns only if it is on, or cannot be
 	// Catch the stop signals before anything is announced: a stop that
 	// comes right after the "serving" lines must shut down cleanly.
 	sig := make(chan os.Signal, 1)
