@@ -91,6 +91,26 @@ func (f *failureWindow) shouldLog(now time.Time) bool {
 	return true
 }
 
+// listenerBusy reports whether the listener back-off is on, and logs it,
+// once a minute at most.
+func (s *Server) listenerBusy() bool {
+	now := s.cfg.Now()
+	if !s.inv.failures.busy(now, s.cfg.LoginFailures) {
+		return false
+	}
+	if s.inv.failures.shouldLog(now) {
+		s.log.Warn("investigator site: too many failed logins in the last minutes, refusing logins for now",
+			"event", "login_listener_backoff", "count", s.cfg.LoginFailures)
+	}
+	return true
+}
+
+// loginPaused is the answer to every login while the listener back-off is
+// on: the same for every account name.
+func (s *Server) loginPaused(w http.ResponseWriter) error {
+	return s.render(w, http.StatusTooManyRequests, "login", invPage{Title: invText("inv.title.login"), Error: invText("inv.login.busy")})
+}
+
 // loginFailed is the one answer to every failed login, whatever the
 // reason: unknown account, wrong passphrase, wrong or reused code,
 // disabled account, back-off. The body is the same bytes every time.
@@ -132,16 +152,18 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	pass := r.PostForm.Get("passphrase")
 	code := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("code")), " ", "")
 
-	if now := s.cfg.Now(); s.inv.failures.busy(now, s.cfg.LoginFailures) {
-		if s.inv.failures.shouldLog(now) {
-			s.log.Warn("investigator site: too many failed logins in the last minutes, refusing logins for now",
-				"event", "login_listener_backoff", "count", s.cfg.LoginFailures)
-		}
-		return s.render(w, http.StatusTooManyRequests, "login", invPage{Title: invText("inv.title.login"), Error: invText("inv.login.busy")})
+	// Checked before and after the wait for an argon2id slot: logins
+	// queued behind a flood of guesses are refused too.
+	if s.listenerBusy() {
+		return s.loginPaused(w)
 	}
 	release, err := s.acquireArgon(r)
 	if err != nil {
 		return err
+	}
+	if s.listenerBusy() {
+		release()
+		return s.loginPaused(w)
 	}
 	now := s.cfg.Now()
 	var acc *account
