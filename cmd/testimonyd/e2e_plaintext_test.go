@@ -318,60 +318,98 @@ func ptSource(before []byte, ascii string) string {
 
 // ptCoreFinding is what one look at a process's memory found.
 type ptCoreFinding struct {
+	how      string // "gcore core dump" or "/proc/PID/mem"
 	size     int64
 	copies   map[string]int            // by needle
 	byRegion map[string]map[string]int // needle → mapping → copies
 	bySource map[string]map[string]int // needle → input → copies
 }
 
+// ptSegment is a piece of a process's memory: size bytes at vaddr, read
+// from r at off.
+type ptSegment struct {
+	vaddr, size, off uint64
+	r                io.ReaderAt
+}
+
 // ptCore dumps the memory of a running process with gcore and counts the
 // needles in it, by mapping and by the input they came from. The dump is
-// deleted before it returns.
+// deleted before it returns. Where gcore cannot attach (a container
+// without CAP_SYS_PTRACE), the test, the server's parent, reads its
+// readable mappings from /proc/PID/mem instead: the same bytes.
 func ptCore(t *testing.T, pid int, m ptMarkers) ptCoreFinding {
-	needles := m.needles()
 	t.Helper()
-	gcore, err := exec.LookPath("gcore")
-	if err != nil {
-		t.Skip("gcore is missing: apt-get install -y gdb")
-	}
 	maps := ptMaps(t, pid)
-	dir, err := os.MkdirTemp("", "pt-core-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir) // it holds plaintext
-	if out, err := exec.Command(gcore, "-o", filepath.Join(dir, "core"), strconv.Itoa(pid)).CombinedOutput(); err != nil {
-		t.Fatalf("gcore: %v\n%s", err, out)
-	}
-	f, err := os.Open(filepath.Join(dir, "core."+strconv.Itoa(pid)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _ := f.Stat()
-	res := ptCoreFinding{size: st.Size(), copies: map[string]int{}, byRegion: map[string]map[string]int{}, bySource: map[string]map[string]int{}}
-	for name := range needles {
+	res := ptCoreFinding{copies: map[string]int{}, byRegion: map[string]map[string]int{}, bySource: map[string]map[string]int{}}
+	for name := range m.needles() {
 		res.byRegion[name], res.bySource[name] = map[string]int{}, map[string]int{}
 	}
-	// Each loaded segment in turn, in blocks with 64 bytes of the block
-	// before kept for the context and for matches across the boundary.
-	const pre = 64
-	buf := make([]byte, pre+16<<20)
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_LOAD || p.Filesz == 0 {
-			continue
+	var segs []ptSegment
+	if gcore, err := exec.LookPath("gcore"); err != nil {
+		t.Logf("gcore is missing (apt-get install -y gdb): reading /proc/%d/mem", pid)
+	} else {
+		dir, err := os.MkdirTemp("", "pt-core-")
+		if err != nil {
+			t.Fatal(err)
 		}
-		keep := 0
-		for off := uint64(0); off < p.Filesz; {
-			n := min(uint64(len(buf)-keep), p.Filesz-off)
-			if _, err := f.ReadAt(buf[keep:keep+int(n)], int64(p.Off+off)); err != nil {
+		defer os.RemoveAll(dir) // it holds plaintext
+		if out, err := exec.Command(gcore, "-o", filepath.Join(dir, "core"), strconv.Itoa(pid)).CombinedOutput(); err != nil {
+			t.Logf("gcore: %v (%.200s): reading /proc/%d/mem instead", err, bytes.TrimSpace(out), pid)
+		} else {
+			f, err := os.Open(filepath.Join(dir, "core."+strconv.Itoa(pid)))
+			if err != nil {
 				t.Fatal(err)
 			}
-			data := buf[:keep+int(n)]
+			defer f.Close()
+			ef, err := elf.NewFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := f.Stat()
+			res.how, res.size = "gcore core dump", st.Size()
+			for _, p := range ef.Progs {
+				if p.Type == elf.PT_LOAD && p.Filesz > 0 {
+					segs = append(segs, ptSegment{vaddr: p.Vaddr, size: p.Filesz, off: p.Off, r: f})
+				}
+			}
+		}
+	}
+	if res.how == "" {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+		if err != nil {
+			t.Fatalf("neither gcore nor /proc/%d/mem: %v", pid, err)
+		}
+		defer f.Close()
+		res.how = "/proc/PID/mem"
+		for _, mp := range maps {
+			if mp.perms[0] == 'r' && mp.name != "[vvar]" && mp.name != "[vsyscall]" {
+				segs = append(segs, ptSegment{vaddr: mp.lo, size: mp.hi - mp.lo, off: mp.lo, r: f})
+				res.size += int64(mp.hi - mp.lo)
+			}
+		}
+	}
+	ptScanSegments(segs, m, maps, &res)
+	return res
+}
+
+// ptScanSegments counts the needles in segs, in blocks with 64 bytes of
+// the block before kept for the context and for matches across the
+// boundary. A segment that cannot be read past some point (a mapping
+// that changed since the maps were read) ends there.
+func ptScanSegments(segs []ptSegment, m ptMarkers, maps []ptMapping, res *ptCoreFinding) {
+	const pre = 64
+	needles := m.needles()
+	buf := make([]byte, pre+16<<20)
+	defer clear(buf)
+	for _, sg := range segs {
+		keep := 0
+		for off := uint64(0); off < sg.size; {
+			n := min(uint64(len(buf)-keep), sg.size-off)
+			got, _ := sg.r.ReadAt(buf[keep:keep+int(n)], int64(sg.off+off))
+			if got == 0 {
+				break
+			}
+			data := buf[:keep+got]
 			for name, nd := range needles {
 				for i := 0; ; {
 					j := bytes.Index(data[i:], nd)
@@ -383,19 +421,17 @@ func ptCore(t *testing.T, pid int, m ptMarkers) ptCoreFinding {
 					if at+len(nd) <= keep {
 						continue // counted in the block before
 					}
-					addr := p.Vaddr + off + uint64(at) - uint64(keep)
+					addr := sg.vaddr + off + uint64(at) - uint64(keep)
 					res.copies[name]++
 					res.byRegion[name][ptRegion(maps, addr)]++
 					res.bySource[name][ptSource(data[max(0, at-pre):at], m.ascii)]++
 				}
 			}
-			off += n
+			off += uint64(got)
 			keep = min(pre, len(data))
 			copy(buf, data[len(data)-keep:])
 		}
 	}
-	clear(buf)
-	return res
 }
 
 // ptTmpEntries lists the names in the system's temporary directory.
@@ -708,11 +744,11 @@ func ptLogCore(t *testing.T, when string, c ptCoreFinding) {
 	t.Helper()
 	for _, name := range []string{"ascii marker", "Cyrillic marker"} {
 		if c.copies[name] == 0 {
-			t.Logf("MEMORY %s: core dump of %d MiB: no copy of the %s", when, c.size>>20, name)
+			t.Logf("MEMORY %s: %s of %d MiB: no copy of the %s", when, c.how, c.size>>20, name)
 			continue
 		}
-		t.Logf("MEMORY %s: core dump of %d MiB: %d copies of the %s\n\tfrom: %v\n\tin: %v",
-			when, c.size>>20, c.copies[name], name, c.bySource[name], c.byRegion[name])
+		t.Logf("MEMORY %s: %s of %d MiB: %d copies of the %s\n\tfrom: %v\n\tin: %v",
+			when, c.how, c.size>>20, c.copies[name], name, c.bySource[name], c.byRegion[name])
 	}
 }
 
