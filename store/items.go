@@ -153,7 +153,7 @@ func (db *DB) Delete(id string) error {
 	if err != nil {
 		return err
 	}
-	return mapFull(db.bolt.Update(func(tx *bolt.Tx) error {
+	return mapFull(db.updateFreeing(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketItems).Get(key) == nil {
 			return fmt.Errorf("item %s: %w", id, ErrNotFound)
 		}
@@ -231,7 +231,7 @@ func (db *DB) Check() (err error) {
 	if db.bolt.IsReadOnly() {
 		err = db.bolt.View(check)
 	} else {
-		err = db.bolt.Update(func(tx *bolt.Tx) error {
+		err = db.update(func(tx *bolt.Tx) error {
 			check(tx)
 			return errRollback
 		})

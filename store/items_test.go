@@ -218,8 +218,9 @@ func TestAbort(t *testing.T) {
 	// Enough for the writer to have put chunks on disk.
 	w.Write(pattern(2, (chunksPerTx+1)*ChunkSize+100))
 	key, _ := hex.DecodeString(w.ID())
-	if n := chunkCount(t, db, key); n != chunksPerTx+tailPieces {
-		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx+tailPieces)
+	// One flush: chunksPerTx chunks, begun and ended in small pieces.
+	if n := chunkCount(t, db, key); n != chunksPerTx+2*tailPieces {
+		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx+2*tailPieces)
 	}
 	w.Abort()
 	w.Abort()
@@ -237,14 +238,15 @@ func TestAbort(t *testing.T) {
 	lost := db.NewItem()
 	lost.Write(pattern(3, 2*chunksPerTx*ChunkSize+ChunkSize/2))
 	lostKey, _ := hex.DecodeString(lost.ID())
-	if n := chunkCount(t, db, lostKey); n != 2*(chunksPerTx+tailPieces) {
-		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, 2*(chunksPerTx+tailPieces))
+	lostChunks := 2*(chunksPerTx+tailPieces) + tailPieces // two flushes
+	if n := chunkCount(t, db, lostKey); n != lostChunks {
+		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, lostChunks)
 	}
 	items, _ := db.Items()
 	if len(items) != 1 || items[0].ID != keep.ID {
 		t.Errorf("Items while a writer is pending: %+v", items)
 	}
-	if st, err := db.Stats(); err != nil || st.PendingChunks != 2*(chunksPerTx+tailPieces) || st.Items != 1 {
+	if st, err := db.Stats(); err != nil || st.PendingChunks != lostChunks || st.Items != 1 {
 		t.Errorf("Stats with a pending writer: %+v, %v", st, err)
 	}
 	// Its chunks are a write in progress, not damage; a read-only Open (as
@@ -260,7 +262,7 @@ func TestAbort(t *testing.T) {
 	if err := ro.Check(); err != nil {
 		t.Errorf("Check (read-only) of an interrupted write: %v", err)
 	}
-	if n := chunkCount(t, ro, lostKey); n != 2*(chunksPerTx+tailPieces) {
+	if n := chunkCount(t, ro, lostKey); n != lostChunks {
 		t.Errorf("a read-only Open removed chunks: %d left", n)
 	}
 	ro.Close()
@@ -295,24 +297,24 @@ func TestCheckFindsDamage(t *testing.T) {
 	cases := []struct {
 		name   string
 		tamper func(tx *bolt.Tx, id []byte) error
-		want   string
+		want   string // with %[1]d for the item's chunks, %[2]d for one fewer
 	}{
 		{"missing chunk", func(tx *bolt.Tx, id []byte) error {
 			return tx.Bucket(bucketChunks).Delete(chunkKey(id, 1))
-		}, "2 chunks with"},
+		}, "%[2]d chunks with"},
 		{"orphan chunk", func(tx *bolt.Tx, id []byte) error {
 			return tx.Bucket(bucketChunks).Put(chunkKey(newID(), 0), []byte("stray"))
 		}, "orphan chunk"},
 		{"short chunk", func(tx *bolt.Tx, id []byte) error {
 			return tx.Bucket(bucketChunks).Put(chunkKey(id, 2), []byte("short"))
-		}, "record says 3 and"},
+		}, "record says %[1]d and"},
 		{"record size", func(tx *bolt.Tx, id []byte) error {
 			var it Item
 			json.Unmarshal(tx.Bucket(bucketItems).Get(id), &it)
 			it.Size++
 			rec, _ := json.Marshal(it)
 			return tx.Bucket(bucketItems).Put(id, rec)
-		}, "record says 3 and"},
+		}, "record says %[1]d and"},
 		{"record of another id", func(tx *bolt.Tx, id []byte) error {
 			rec := bytes.Clone(tx.Bucket(bucketItems).Get(id))
 			other := newID()
@@ -329,8 +331,8 @@ func TestCheckFindsDamage(t *testing.T) {
 			c := tx.Bucket(bucketChunks)
 			v := bytes.Clone(c.Get(chunkKey(id, 2)))
 			c.Delete(chunkKey(id, 2))
-			return c.Put(chunkKey(id, 7), v)
-		}, "chunk 7"},
+			return c.Put(chunkKey(id, 70), v)
+		}, "chunk 70"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -345,8 +347,12 @@ func TestCheckFindsDamage(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := db.Check()
-			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("Check: %v, want ErrCorrupt naming %q", err, c.want)
+			want := c.want
+			if strings.Contains(want, "%") {
+				want = fmt.Sprintf(want, it.Chunks, it.Chunks-1)
+			}
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Check: %v, want ErrCorrupt naming %q", err, want)
 			}
 			t.Log(err)
 		})

@@ -110,7 +110,7 @@ func (t Tx) NextSequence(bucket string) (uint64, error) {
 // Update runs fn in a read-write transaction, committed (fsync'd) if fn
 // returns nil.
 func (db *DB) Update(fn func(Tx) error) error {
-	return mapFull(db.bolt.Update(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+	return mapFull(db.update(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
 }
 
 // View runs fn in a read-only transaction.
@@ -123,5 +123,5 @@ func (db *DB) View(fn func(Tx) error) error {
 // run more than once, and must be idempotent. When Batch returns nil the
 // change is on disk.
 func (db *DB) Batch(fn func(Tx) error) error {
-	return mapFull(db.bolt.Batch(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+	return mapFull(db.batch(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -29,8 +30,9 @@ func TestSmallItemChunks(t *testing.T) {
 		{4096, 4096, (4096 + smallChunk - 1) / smallChunk},
 		{20 << 10, 1000, (20<<10 + smallChunk - 1) / smallChunk},
 		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
-		{smallItemMax + 1, 64 << 10, 1},
-		{chunksPerTx*ChunkSize + 10, 1 << 20, chunksPerTx + tailPieces + 1},
+		{smallItemMax + 1, 64 << 10, tailPieces + 1 + tailPieces},
+		{ChunkSize + 10, 64 << 10, tailPieces + 1 + 1},
+		{chunksPerTx*ChunkSize + 10, 1 << 20, tailPieces + chunksPerTx + tailPieces + 1},
 	}
 	for i, c := range cases {
 		d := pattern(uint64(900+i), c.size)
@@ -107,19 +109,44 @@ func TestSmallChunksWriteLess(t *testing.T) {
 }
 
 // chunksFor is how many chunks an item of size bytes, written to the
-// writer in any steps, is stored in: groups of chunksPerTx full chunks
-// flushed as they fill, each ending in tailPieces small pieces, then the
-// rest at Commit, in small chunks if nothing was flushed and the item is
-// small.
+// writer in any steps, is stored in: a small item (nothing flushed, at
+// most smallItemMax) in small chunks; a large one in groups of chunksPerTx
+// full chunks flushed as they fill, then the rest at Commit, where the
+// item begins with tailPieces small pieces and what each transaction puts
+// ends with up to tailPieces small pieces.
 func chunksFor(db *DB, size int) int {
+	small := db.smallChunk
+	ends := tailPieces * small
 	full := size / ChunkSize
 	flushes := full / chunksPerTx
 	if flushes == 0 && size <= smallItemMax {
-		return (size + db.smallChunk - 1) / db.smallChunk
+		return (size + small - 1) / small
 	}
-	n := flushes*(chunksPerTx+tailPieces) + full%chunksPerTx
+	var txs [][]int // the chunk sizes of each transaction
+	for range flushes {
+		txs = append(txs, slices.Repeat([]int{ChunkSize}, chunksPerTx))
+	}
+	last := slices.Repeat([]int{ChunkSize}, full%chunksPerTx)
 	if size%ChunkSize > 0 {
-		n++
+		last = append(last, size%ChunkSize)
+	}
+	txs = append(txs, last)
+	n := 0
+	for ti, tx := range txs {
+		for i, l := range tx {
+			if ti == 0 && i == 0 { // l ≥ ends: a full chunk, or a large item's only one
+				n += tailPieces
+				l -= ends
+			}
+			if i == len(tx)-1 {
+				k := min(ends, l)
+				n += (k + small - 1) / small
+				l -= k
+			}
+			if l > 0 {
+				n++
+			}
+		}
 	}
 	return n
 }
@@ -145,6 +172,35 @@ func TestFlushTailPieces(t *testing.T) {
 	t.Logf("%d bytes of pages written for an item of %d bytes", written, size)
 	if float64(written) > 1.3*float64(size) {
 		t.Errorf("%d bytes of pages written for an item of %d: its chunks were rewritten", written, size)
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestNeighboursNotRewritten: an item of a few hundred KiB to a few MiB
+// lands, by its random id, in a leaf beside other items' values; bbolt
+// rewrites that whole leaf. Begun and ended in small pieces, each item
+// shares leaves with its neighbours only through those pieces, so
+// writing one writes about its own size, not its neighbours' MiBs too
+// (which also left a store at its cap unable to take an item after a
+// purge: the rewrite needed a run of free pages no single deletion freed).
+func TestNeighboursNotRewritten(t *testing.T) {
+	db := openTemp(t, Options{})
+	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
+	var written, size int64
+	for i := range 60 {
+		n := []int{300 << 10, 1<<20 + 60<<10, 2<<20 + 5000}[i%3]
+		before := alloc()
+		writeItem(t, db, pattern(uint64(i), n), 64<<10, Item{Kind: "submission"})
+		if i >= 30 { // among neighbours
+			written += alloc() - before
+			size += int64(n)
+		}
+	}
+	t.Logf("%d bytes of pages written for %d bytes of items", written, size)
+	if float64(written) > 1.3*float64(size) {
+		t.Errorf("%d bytes of pages written for %d bytes of items: neighbours were rewritten", written, size)
 	}
 	if err := db.Check(); err != nil {
 		t.Error(err)

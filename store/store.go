@@ -13,6 +13,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -80,6 +81,10 @@ type DB struct {
 	bolt       *bolt.DB
 	path       string
 	smallChunk int // see smallChunkFor
+	maxSize    int // Options.MaxSize
+	// capLock is held shared by every write transaction, and alone by a
+	// deletion that runs with the size cap lifted (see updateFreeing).
+	capLock sync.RWMutex
 }
 
 // Item is the record of one stored object.
@@ -149,7 +154,7 @@ func Open(path string, o Options) (db *DB, err error) {
 	}
 	b.MaxBatchSize = o.MaxBatchSize
 	b.MaxBatchDelay = o.MaxBatchDelay
-	db = &DB{bolt: b, path: path, smallChunk: smallChunkFor(b.Info().PageSize)}
+	db = &DB{bolt: b, path: path, smallChunk: smallChunkFor(b.Info().PageSize), maxSize: o.MaxSize}
 	if !o.ReadOnly {
 		err = db.migrate()
 		if err == nil {
@@ -312,7 +317,7 @@ var migrations = []func(tx *bolt.Tx) error{
 }
 
 func (db *DB) migrate() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.update(func(tx *bolt.Tx) error {
 		v := schemaOf(tx)
 		if v > SchemaVersion {
 			return fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, v, SchemaVersion)
@@ -334,7 +339,7 @@ func (db *DB) migrate() error {
 // of writes that never committed. It runs at Open, before any writer.
 func (db *DB) removeOrphans() (int, error) {
 	n := 0
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.updateFreeing(func(tx *bolt.Tx) error {
 		items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
 		if err := tx.DeleteBucket(bucketPending); err != nil {
 			return err
@@ -358,6 +363,43 @@ func (db *DB) removeOrphans() (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// update runs fn in a write transaction.
+func (db *DB) update(fn func(*bolt.Tx) error) error {
+	db.capLock.RLock()
+	defer db.capLock.RUnlock()
+	return db.bolt.Update(fn)
+}
+
+// batch runs fn in a write transaction that bbolt may share with other
+// callers' (see [bolt.DB.Batch]).
+func (db *DB) batch(fn func(*bolt.Tx) error) error {
+	db.capLock.RLock()
+	defer db.capLock.RUnlock()
+	return db.bolt.Batch(fn)
+}
+
+// updateFreeing runs fn, a transaction that frees space (it deletes), in
+// a write transaction. At the size cap even a deletion needs a few new
+// pages (the leaves it rewrites, the freelist) before the pages it frees
+// can be reused; refused, it would leave a full store no way out but a
+// larger cap. So when the cap refuses it, it runs again with the cap
+// lifted, alone: no other write runs meanwhile, and the file grows by
+// what this transaction needs, not by bbolt's usual step.
+func (db *DB) updateFreeing(fn func(*bolt.Tx) error) error {
+	err := db.update(fn)
+	if db.maxSize == 0 || !errors.Is(err, bolterrors.ErrMaxSizeReached) {
+		return err
+	}
+	db.capLock.Lock()
+	defer db.capLock.Unlock()
+	// Every write transaction holds capLock, so bbolt reads these two
+	// fields only while this goroutine holds it alone.
+	alloc := db.bolt.AllocSize
+	db.bolt.MaxSize, db.bolt.AllocSize = 0, 0
+	defer func() { db.bolt.MaxSize, db.bolt.AllocSize = db.maxSize, alloc }()
+	return db.bolt.Update(fn)
 }
 
 // Close closes the file.
@@ -454,53 +496,30 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// putChunks puts the full chunks, and last if not empty, numbered from
-// w.chunks; last goes in pieces of at most piece bytes. With tail (a
-// flush, more chunks to come), the last full chunk ends in tailPieces
-// small pieces: see flush. It returns how many chunks it put, and may run
-// more than once (Batch).
-func (w *ItemWriter) putChunks(tx *bolt.Tx, last []byte, piece int, tail bool) (int, error) {
+// putChunks puts values, numbered from w.chunks. It may run more than
+// once (Batch).
+func (w *ItemWriter) putChunks(tx *bolt.Tx, values [][]byte) error {
 	b := tx.Bucket(bucketChunks)
-	seq := w.chunks
-	put := func(v []byte) error {
-		err := b.Put(chunkKey(w.id, seq), v)
-		seq++
-		return err
-	}
-	for i, c := range w.full {
-		if t := w.db.smallChunk; tail && i == len(w.full)-1 && len(c) > tailPieces*t {
-			head := len(c) - tailPieces*t
-			if err := put(c[:head]); err != nil {
-				return 0, err
-			}
-			for k := range tailPieces {
-				if err := put(c[head+k*t : head+(k+1)*t]); err != nil {
-					return 0, err
-				}
-			}
-			continue
-		}
-		if err := put(c); err != nil {
-			return 0, err
+	for i, v := range values {
+		if err := b.Put(chunkKey(w.id, w.chunks+i), v); err != nil {
+			return err
 		}
 	}
-	for len(last) > 0 {
-		k := min(piece, len(last))
-		if err := put(last[:k]); err != nil {
-			return 0, err
-		}
-		last = last[k:]
-	}
-	return seq - w.chunks, nil
+	return nil
 }
 
-// tailPieces is how many small pieces end each flush of a large item.
-// bbolt splits a leaf of large values into leaves of two, but leaves the
-// last three or four values together; the next flush adds its chunks to
-// that leaf and so writes those values again. Ended by four small pieces,
-// that leaf is a few KiB instead of four chunks: a large item is written
-// about once instead of twice (BenchmarkStoreWriteLarge), and the
-// transaction's page buffers are half as large.
+// tailPieces is how many small pieces begin a large item and end each of
+// its transactions. bbolt keeps values inside their leaf, rewrites a whole
+// leaf when a key is added to it, and never splits a leaf of four values
+// or fewer, however large. Keys are random per item, so a new item lands
+// in a leaf beside another item's first or last values; if those were
+// MiB chunks, writing a 1 MiB item rewrote several MiB of its neighbours
+// (and, at the size cap, needed a run of free pages that no deletion had
+// freed). Begun and ended in four small pieces, an item shares leaves
+// with its neighbours only through those. Within an item, the next flush
+// adds its chunks to the leaf that holds the last values of the one
+// before: small pieces there too, so a large item is written about once
+// instead of twice (BenchmarkStoreWriteLarge, TestFlushTailPieces).
 const tailPieces = 4
 
 // A small item (all its bytes still in the writer at Commit) is kept in
@@ -511,8 +530,8 @@ const tailPieces = 4
 // that leaf is many pages, rewritten and synced for every item. Values
 // small enough for four of them, with their keys, to fill one page let
 // adding an item rewrite little besides its own bytes. Large items keep
-// ChunkSize chunks: their keys are consecutive and fill leaves of their
-// own.
+// ChunkSize chunks between their small first and last pieces: their keys
+// are consecutive and fill leaves of their own.
 const smallItemMax = 256 << 10
 
 // smallChunkFor is the chunk size of small items for a page size: four
@@ -522,29 +541,63 @@ func smallChunkFor(pageSize int) int {
 	return (pageSize-pageHeaderSize)/4 - elementSize - idLen - 4
 }
 
-func lastPiece(w *ItemWriter) int {
-	if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
-		return w.db.smallChunk
+// pieces returns the values the next transaction puts, in order: the full
+// chunks, and at Commit (final) what is left. A small item goes in small
+// chunks; a large one begins with tailPieces small pieces, and what each
+// transaction puts ends with tailPieces small pieces (see tailPieces).
+// The values are slices of the writer's buffers.
+func (w *ItemWriter) pieces(final bool) [][]byte {
+	small := w.db.smallChunk
+	raw := w.full
+	if final {
+		if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
+			return splitBy(nil, w.buf, small)
+		}
+		raw = splitBy(raw[:len(raw):len(raw)], w.buf, ChunkSize)
 	}
-	return ChunkSize
+	ends := tailPieces * small
+	var out [][]byte
+	for i, c := range raw {
+		var head, tail []byte
+		if i == 0 && w.chunks == 0 {
+			n := min(ends, len(c))
+			head, c = c[:n], c[n:]
+		}
+		if i == len(raw)-1 {
+			n := min(ends, len(c))
+			c, tail = c[:len(c)-n], c[len(c)-n:]
+		}
+		out = splitBy(out, head, small)
+		out = splitBy(out, c, ChunkSize)
+		out = splitBy(out, tail, small)
+	}
+	return out
+}
+
+// splitBy appends b to out in pieces of at most n bytes.
+func splitBy(out [][]byte, b []byte, n int) [][]byte {
+	for len(b) > 0 {
+		k := min(n, len(b))
+		out = append(out, b[:k])
+		b = b[k:]
+	}
+	return out
 }
 
 // flush writes the full chunks in one transaction, marking the item as
 // pending: its chunks are on disk but its record is not.
 func (w *ItemWriter) flush() error {
-	var n int
-	err := w.db.bolt.Batch(func(tx *bolt.Tx) error {
+	values := w.pieces(false)
+	err := w.db.batch(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
 			return err
 		}
-		var err error
-		n, err = w.putChunks(tx, nil, ChunkSize, true)
-		return err
+		return w.putChunks(tx, values)
 	})
 	if err != nil {
 		return mapFull(err)
 	}
-	w.chunks += n
+	w.chunks += len(values)
 	for _, c := range w.full {
 		w.spare = append(w.spare, c[:0])
 	}
@@ -568,16 +621,15 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	w.done = true
 	it.ID = w.ID()
 	it.Size = w.size
-	piece := lastPiece(w)
-	it.Chunks = w.chunks + len(w.full) + (len(w.buf)+piece-1)/piece
+	values := w.pieces(true)
+	it.Chunks = w.chunks + len(values)
 	rec, err := json.Marshal(it)
 	if err != nil {
 		w.abort()
 		return Item{}, err
 	}
-	last := w.buf
-	err = w.db.bolt.Batch(func(tx *bolt.Tx) error {
-		if _, err := w.putChunks(tx, last, piece, false); err != nil {
+	err = w.db.batch(func(tx *bolt.Tx) error {
+		if err := w.putChunks(tx, values); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
@@ -614,7 +666,7 @@ func (w *ItemWriter) abort() {
 		return
 	}
 	// Best effort: what remains is removed as orphans at the next Open.
-	w.db.bolt.Update(func(tx *bolt.Tx) error {
+	w.db.updateFreeing(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketItems).Get(w.id) != nil {
 			return nil
 		}

@@ -524,3 +524,91 @@ func TestOpenRandomDamage(t *testing.T) {
 	}
 	t.Logf("%d tree pages; %v", len(targets), outcomes)
 }
+
+// TestFreeingAtTheCap: at the size cap, deleting items still works (a
+// deletion rewrites a few pages before the pages it frees can be reused),
+// the space it frees takes new items again, and a full store holding the
+// chunks of a write that never ended (a crash) opens, removing them. The
+// file passes the cap only by what those deletions rewrite.
+func TestFreeingAtTheCap(t *testing.T) {
+	defer func(n int) { chunksPerTx = n }(chunksPerTx)
+	chunksPerTx = 1 // a large write puts each chunk on disk at once
+	path := filepath.Join(t.TempDir(), "capped.db")
+	const limit = 8 << 20
+	db, err := Open(path, Options{MaxSize: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A large write that will never end puts its first chunk on disk.
+	unfinished := db.NewItem()
+	if _, err := unfinished.Write(pattern(98, ChunkSize+1)); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	// fill writes items of size bytes until the cap refuses one. Large
+	// ones first, then small ones, so that no free page is left.
+	fill := func(size int) {
+		t.Helper()
+		for {
+			w := db.NewItem()
+			_, err := w.Write(pattern(uint64(len(ids)), size))
+			if err == nil {
+				var it Item
+				if it, err = w.Commit(Item{Kind: "submission"}); err == nil {
+					ids = append(ids, it.ID)
+					continue
+				}
+			}
+			w.Abort()
+			if !errors.Is(err, ErrFull) {
+				t.Fatalf("filling: %v", err)
+			}
+			return
+		}
+	}
+	fill(300 << 10)
+	fill(3000)
+	fill(100)
+	if len(ids) < 10 {
+		t.Fatalf("only %d items fitted: the test proves nothing", len(ids))
+	}
+	// Deleting half the items, one transaction each, works at the cap.
+	for _, id := range ids[:len(ids)/2] {
+		if err := db.Delete(id); err != nil {
+			t.Fatalf("Delete at the cap: %v", err)
+		}
+	}
+	ids = ids[len(ids)/2:]
+	// The space freed takes new items.
+	for i := range 3 {
+		w := db.NewItem()
+		w.Write(pattern(uint64(200+i), 200<<10))
+		it, err := w.Commit(Item{Kind: "submission"})
+		if err != nil {
+			t.Fatalf("a write after deleting half the items: %v", err)
+		}
+		ids = append(ids, it.ID)
+	}
+	// The store fills up again, and the process stops (no Abort) with
+	// the unfinished write's chunk on disk.
+	fill(100 << 10)
+	fill(100)
+	if st, err := db.Stats(); err != nil || st.PendingChunks == 0 {
+		t.Fatalf("no chunk of the unfinished write on disk (%v): the test proves nothing", err)
+	}
+	db.Close()
+	if st, _ := os.Stat(path); st.Size() > limit+2<<20 {
+		t.Errorf("file is %d bytes, over the cap of %d by more than deletions rewrite", st.Size(), limit)
+	}
+	db, err = Open(path, Options{MaxSize: limit})
+	if err != nil {
+		t.Fatalf("opening a full store with an unfinished write: %v", err)
+	}
+	defer db.Close()
+	if st, err := db.Stats(); err != nil || st.PendingChunks != 0 || st.Items != len(ids) {
+		t.Errorf("after reopening: %+v (%v), want %d items and no pending chunk", st, err, len(ids))
+	}
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -102,7 +102,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	// Free space: the purge's freed pages are reused, no restart needed.
 	mustRun(t, "purge", "--older-than", "30", "--data", dir)
 	if c, p := post("load-full-after"); c != http.StatusOK {
-		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s", c, p)
+		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.logs.String())
 	}
 	mustRun(t, "check", "--data", dir)
 }
