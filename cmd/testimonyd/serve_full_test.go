@@ -1,14 +1,20 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"testimony/crypto"
 )
@@ -48,6 +54,17 @@ func TestServeDatabaseFull(t *testing.T) {
 	dir := newDataDir(t)
 	// Old ballast that a purge can free later.
 	plantItems(t, dir, rs, 1<<20, daysAgo(100), daysAgo(100), daysAgo(100), daysAgo(100))
+	inv, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var en struct {
+		Passphrase string `json:"passphrase"`
+		TOTPSecret string `json:"totp_secret"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout), &en); err != nil {
+		t.Fatal(err)
+	}
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient, "--max-db-mb", "16")
 
 	post := func(marker string) (int, string) {
@@ -98,6 +115,29 @@ func TestServeDatabaseFull(t *testing.T) {
 	if c, _ := httpGet(t, d.witness+"/"); c != http.StatusOK {
 		t.Errorf("landing page while full: %d", c)
 	}
+	// Downloads keep working: an investigator logs in for the first time
+	// (the session and the passphrase change are writes too), lists the
+	// cases and downloads them all; each submission acknowledged before
+	// the cap opens whole with their key.
+	ic := newPTClient(t, d.inv)
+	if c, hdr, p := ic.form("/login", url.Values{"account": {"irina"}, "passphrase": {en.Passphrase},
+		"code": {oathtoolNow(t, en.TOTPSecret)}}); c != http.StatusSeeOther || hdr.Get("Location") != "/passphrase" {
+		t.Fatalf("first login while full: %d %q\n%.500s", c, hdr.Get("Location"), p)
+	}
+	np := "harbour lantern meadow quartz violet anchor"
+	if c, _, p := ic.form("/passphrase", url.Values{"current": {en.Passphrase}, "new": {np}, "confirm": {np}}); c != http.StatusSeeOther {
+		t.Fatalf("passphrase change while full: %d\n%.500s", c, p)
+	}
+	if c, _, p := ic.do("GET", "/", "", nil); c != http.StatusOK {
+		t.Fatalf("case list while full: %d\n%.500s", c, p)
+	}
+	c, _, bundle := ic.form("/bundle", url.Values{"scope": {"all"}})
+	if c != http.StatusOK {
+		t.Fatalf("bundle download while full: %d\n%.500s", c, bundle)
+	}
+	if items, opened := openBundle(t, bundle, inv); items != 4+acked || opened != acked {
+		t.Errorf("the bundle downloaded while full holds %d items, %d of them open with the investigator's key; want %d and %d", items, opened, 4+acked, acked)
+	}
 
 	// Free space: the purge's freed pages are reused, no restart needed.
 	mustRun(t, "purge", "--older-than", "30", "--data", dir)
@@ -105,4 +145,50 @@ func TestServeDatabaseFull(t *testing.T) {
 		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.logs.String())
 	}
 	mustRun(t, "check", "--data", dir)
+}
+
+// openBundle reads a bundle downloaded from the investigator site: how many
+// items it holds, and how many of them open with id and read back whole
+// (every attachment's hash checked). An item encrypted to other keys does
+// not open; any other failure fails the test.
+func openBundle(t *testing.T, bundle []byte, id *crypto.Identity) (items, opened int) {
+	t.Helper()
+	tr := tar.NewReader(bytes.NewReader(bundle))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return items, opened
+		}
+		if err != nil {
+			t.Fatalf("bundle: %v", err)
+		}
+		if !strings.HasSuffix(h.Name, ".age") {
+			continue
+		}
+		items++
+		er, err := crypto.OpenEnvelope(tr, id.AgeIdentity())
+		var noMatch *age.NoIdentityMatchError
+		if errors.As(err, &noMatch) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		for {
+			_, r, err := er.Next()
+			if err == io.EOF {
+				break
+			}
+			if err == nil {
+				_, err = io.Copy(io.Discard, r)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", h.Name, err)
+			}
+		}
+		if err := er.Finish(); err != nil {
+			t.Fatalf("%s: %v", h.Name, err)
+		}
+		opened++
+	}
 }
