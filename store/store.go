@@ -280,24 +280,32 @@ func checkFile(path string, readOnly bool) error {
 
 func (db *DB) checkVersion() error {
 	return db.bolt.View(func(tx *bolt.Tx) error {
-		v := schemaOf(tx)
-		if v > SchemaVersion {
-			return fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, v, SchemaVersion)
-		}
-		return nil
+		_, err := schemaOf(tx)
+		return err
 	})
 }
 
-func schemaOf(tx *bolt.Tx) int {
+// schemaOf returns the file's schema version: 0 for a new file, or
+// [ErrNewer] for one this code does not know, or [ErrCorrupt] for a value
+// that is no version at all (a damaged page).
+func schemaOf(tx *bolt.Tx) (int, error) {
 	m := tx.Bucket(bucketMeta)
 	if m == nil {
-		return 0
+		return 0, nil
 	}
 	v := m.Get(keySchema)
-	if len(v) != 8 {
-		return 0
+	if v == nil {
+		return 0, nil
 	}
-	return int(binary.BigEndian.Uint64(v))
+	// Versions count up by one per layout; a thousand is far beyond any.
+	if len(v) != 8 || binary.BigEndian.Uint64(v) > 1000 {
+		return 0, fmt.Errorf("%w: the schema version reads %x", ErrCorrupt, v)
+	}
+	n := int(binary.BigEndian.Uint64(v))
+	if n > SchemaVersion {
+		return n, fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, n, SchemaVersion)
+	}
+	return n, nil
 }
 
 // migrations[i] takes a file from schema i to i+1.
@@ -318,9 +326,9 @@ var migrations = []func(tx *bolt.Tx) error{
 
 func (db *DB) migrate() error {
 	return db.update(func(tx *bolt.Tx) error {
-		v := schemaOf(tx)
-		if v > SchemaVersion {
-			return fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, v, SchemaVersion)
+		v, err := schemaOf(tx)
+		if err != nil {
+			return err
 		}
 		for ; v < SchemaVersion; v++ {
 			if err := migrations[v](tx); err != nil {

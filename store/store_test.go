@@ -29,7 +29,7 @@ func TestOpenCreatesAndRecordsSchema(t *testing.T) {
 	var schema int
 	var buckets []string
 	db.bolt.View(func(tx *bolt.Tx) error {
-		schema = schemaOf(tx)
+		schema, _ = schemaOf(tx)
 		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 			buckets = append(buckets, string(name))
 			return nil
@@ -87,7 +87,7 @@ func TestOpenMigratesSchemaZero(t *testing.T) {
 	}
 	defer db.Close()
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if v := schemaOf(tx); v != SchemaVersion {
+		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
 			t.Errorf("schema after migration %d, want %d", v, SchemaVersion)
 		}
 		return nil
@@ -140,7 +140,7 @@ func TestOpenMigratesSchemaOne(t *testing.T) {
 	}
 	defer db.Close()
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if v := schemaOf(tx); v != SchemaVersion {
+		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
 			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
 		}
 		return nil
@@ -610,5 +610,93 @@ func TestFreeingAtTheCap(t *testing.T) {
 	}
 	if err := db.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpenBadFreelist: a freelist that names a page past the end of the
+// file, or a page the tree uses, is damage, and Open names the freelist
+// before bbolt gives a page out (bbolt refuses some such lists itself, late
+// and without saying where; others made a write fail at a huge offset).
+func TestOpenBadFreelist(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	db, err := Open(good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, writeItem(t, db, pattern(uint64(i), 5000), 5000, Item{Kind: "submission"}).ID)
+	}
+	for _, id := range ids[:10] {
+		if err := db.Delete(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	orig, _ := os.ReadFile(good)
+	m0, m1 := parseMeta(orig), parseMeta(orig[parseMeta(orig).pageSize:])
+	meta := m0
+	if m1.txid > m0.txid {
+		meta = m1
+	}
+	ps := int(meta.pageSize)
+	fl := orig[int(meta.freelist)*ps:]
+	if count := binary.LittleEndian.Uint16(fl[10:]); count == 0 || count == 0xFFFF {
+		t.Fatalf("freelist of %d ids: the test needs a few", count)
+	}
+	for name, free := range map[string]uint64{"past the end": meta.pgid + 1000, "the root": meta.root} {
+		b := bytes.Clone(orig)
+		binary.LittleEndian.PutUint64(b[int(meta.freelist)*ps+pageHeaderSize:], free)
+		p := filepath.Join(dir, "bad.db")
+		os.WriteFile(p, b, 0o600)
+		db, err := Open(p, Options{})
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "freelist") {
+			t.Errorf("a free page %s: Open: %v, want ErrCorrupt naming the freelist", name, err)
+		}
+		if st, _ := os.Stat(p); st.Size() != int64(len(orig)) {
+			t.Errorf("a free page %s: the file grew from %d to %d bytes", name, len(orig), st.Size())
+		}
+	}
+	if db, err := Open(good, Options{}); err != nil {
+		t.Errorf("the undamaged file: %v", err)
+	} else {
+		db.Close()
+	}
+}
+
+// TestOpenRefusesDamagedSchema: a schema value that is no version (a
+// damaged page: seen in TestOpenRandomDamage) is damage, not a file from a
+// newer Testimony, and Open changes nothing.
+func TestOpenRefusesDamagedSchema(t *testing.T) {
+	for name, v := range map[string][]byte{
+		"huge":      binary.BigEndian.AppendUint64(nil, 7931203453138569843),
+		"too short": {0, 0, 2},
+	} {
+		path := filepath.Join(t.TempDir(), "damaged.db")
+		db, err := Open(path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keySchema, v) }); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		before, _ := os.ReadFile(path)
+		for _, ro := range []bool{false, true} {
+			db, err := Open(path, Options{ReadOnly: ro})
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNewer) {
+				t.Errorf("%s schema value, Open (read-only %v): %v, want ErrCorrupt", name, ro, err)
+			}
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("%s schema value: refusing the file changed it", name)
+		}
 	}
 }

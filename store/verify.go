@@ -237,5 +237,21 @@ func (w *treeWalker) checkFreelist(id uint64) {
 	}
 	if n > w.hwm || pageHeaderSize+(skip+n)*8 > size {
 		w.fail("freelist page %d: %d ids do not fit in %d bytes", id, n, size)
+		return
+	}
+	// bbolt hands these pages out to writers: one past the end made the
+	// first write at Open fail at a huge or negative offset (seen in
+	// TestOpenRandomDamage), one the tree uses would be overwritten.
+	b, ok := w.read(id, pageHeaderSize+skip*8, n*8)
+	if !ok {
+		return
+	}
+	for i := range n {
+		switch free := binary.LittleEndian.Uint64(b[i*8:]); {
+		case free < 2 || free >= w.hwm:
+			w.fail("freelist page %d: free page %d out of bounds (%d pages)", id, free, w.hwm)
+		case w.seen[free] || free == id:
+			w.fail("freelist page %d: page %d is free and in use", id, free)
+		}
 	}
 }
