@@ -285,11 +285,7 @@ func TestOpenDamagedFile(t *testing.T) {
 	add(damaged("truncated to one page", func(b []byte) []byte { return b[:pageSize] }))
 	add(damaged("truncated to two pages and a bit", func(b []byte) []byte { return b[:2*pageSize+100] }))
 	add(damaged("truncated to half", func(b []byte) []byte { return b[:len(b)/2] }))
-	m0, m1 := parseMeta(orig), parseMeta(orig[pageSize:])
-	meta := m0
-	if m1.txid > m0.txid {
-		meta = m1
-	}
+	meta := currentMeta(orig)
 	used := int(meta.pgid) * pageSize
 	if used > len(orig) || used < 4*pageSize {
 		t.Fatalf("meta page says %d pages in use, the file has %d bytes", meta.pgid, len(orig))
@@ -459,11 +455,7 @@ func TestOpenRandomDamage(t *testing.T) {
 	db.Close()
 	// The pages worth damaging: those of the tree, not chunk bytes.
 	orig, _ := os.ReadFile(good)
-	m0, m1 := parseMeta(orig), parseMeta(orig[parseMeta(orig).pageSize:])
-	meta := m0
-	if m1.txid > m0.txid {
-		meta = m1
-	}
+	meta := currentMeta(orig)
 	f, _ := os.Open(good)
 	w := &treeWalker{f: f, ps: uint64(meta.pageSize), hwm: meta.pgid, seen: map[uint64]bool{}}
 	w.walk(meta.root)
@@ -635,11 +627,7 @@ func TestOpenBadFreelist(t *testing.T) {
 	}
 	db.Close()
 	orig, _ := os.ReadFile(good)
-	m0, m1 := parseMeta(orig), parseMeta(orig[parseMeta(orig).pageSize:])
-	meta := m0
-	if m1.txid > m0.txid {
-		meta = m1
-	}
+	meta := currentMeta(orig)
 	ps := int(meta.pageSize)
 	fl := orig[int(meta.freelist)*ps:]
 	if count := binary.LittleEndian.Uint16(fl[10:]); count == 0 || count == 0xFFFF {
@@ -699,4 +687,14 @@ func TestOpenRefusesDamagedSchema(t *testing.T) {
 			t.Errorf("%s schema value: refusing the file changed it", name)
 		}
 	}
+}
+
+// currentMeta is the meta page of a store file's bytes that a transaction
+// would use: the one with the higher txid (both undamaged here).
+func currentMeta(b []byte) metaPage {
+	m0, m1 := parseMeta(b), parseMeta(b[parseMeta(b).pageSize:])
+	if m1.txid > m0.txid {
+		return m1
+	}
+	return m0
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -69,4 +70,19 @@ func oathtoolNow(t *testing.T, secret string) string {
 		t.Fatalf("oathtool: %v (apt-get install oathtool)", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// enrolment is what "testimonyd investigator add --json" prints.
+type enrolment struct {
+	Passphrase string `json:"passphrase"`
+	TOTPSecret string `json:"totp_secret"`
+}
+
+func parseEnrolment(t *testing.T, stdout string) enrolment {
+	t.Helper()
+	var en enrolment
+	if err := json.Unmarshal([]byte(stdout), &en); err != nil || en.Passphrase == "" || en.TOTPSecret == "" {
+		t.Fatalf("investigator add --json printed %q (%v)", stdout, err)
+	}
+	return en
 }

@@ -15,13 +15,11 @@ package main
 // is logged, not failed: see TestPlaintext/memory.
 
 import (
-	"archive/tar"
 	"bufio"
 	"bytes"
 	"crypto/rand"
 	"debug/elf"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -423,13 +421,7 @@ func TestPlaintext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var en struct {
-		Passphrase string `json:"passphrase"`
-		TOTPSecret string `json:"totp_secret"`
-	}
-	if err := json.Unmarshal([]byte(run("investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout), &en); err != nil {
-		t.Fatal(err)
-	}
+	en := parseEnrolment(t, run("investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout)
 	// Old ballast, for the purge to remove.
 	rs, err := crypto.NewRecipients("test", inv.Recipient)
 	if err != nil {
@@ -629,51 +621,9 @@ func ptBundleCounts(t *testing.T, bundle []byte, inv *crypto.Identity, needles m
 			total[k] += v
 		}
 	}
-	tr := tar.NewReader(bytes.NewReader(bundle))
-	items := 0
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("bundle: %v", err)
-		}
-		if !strings.HasSuffix(h.Name, ".age") {
-			continue
-		}
-		items++
-		er, err := crypto.OpenEnvelope(tr, inv.AgeIdentity())
-		if err != nil {
-			t.Fatalf("%s: %v", h.Name, err)
-		}
-		// Raw JSON, not re-encoded: json.Marshal would escape nothing
-		// here, but the manifest is what an investigator reads.
-		mj, err := json.Marshal(er.Manifest())
-		if err != nil {
-			t.Fatal(err)
-		}
-		add(mj)
-		for {
-			_, r, err := er.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			add(b)
-		}
-		if err := er.Finish(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if items == 0 {
-		t.Fatal("the bundle holds no item")
+	items, opened := openBundle(t, bundle, inv, add)
+	if items == 0 || opened != items {
+		t.Fatalf("the bundle holds %d items, %d of them open with the investigator's key", items, opened)
 	}
 	return total
 }

@@ -58,13 +58,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var en struct {
-		Passphrase string `json:"passphrase"`
-		TOTPSecret string `json:"totp_secret"`
-	}
-	if err := json.Unmarshal([]byte(mustRun(t, "investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout), &en); err != nil {
-		t.Fatal(err)
-	}
+	en := parseEnrolment(t, mustRun(t, "investigator", "add", "--json", "--recipient", inv.Recipient, "--data", dir, "irina").stdout)
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient, "--max-db-mb", "16")
 
 	post := func(marker string) (int, string) {
@@ -135,7 +129,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	if c != http.StatusOK {
 		t.Fatalf("bundle download while full: %d\n%.500s", c, bundle)
 	}
-	if items, opened := openBundle(t, bundle, inv); items != 4+acked || opened != acked {
+	if items, opened := openBundle(t, bundle, inv, nil); items != 4+acked || opened != acked {
 		t.Errorf("the bundle downloaded while full holds %d items, %d of them open with the investigator's key; want %d and %d", items, opened, 4+acked, acked)
 	}
 
@@ -150,8 +144,9 @@ func TestServeDatabaseFull(t *testing.T) {
 // openBundle reads a bundle downloaded from the investigator site: how many
 // items it holds, and how many of them open with id and read back whole
 // (every attachment's hash checked). An item encrypted to other keys does
-// not open; any other failure fails the test.
-func openBundle(t *testing.T, bundle []byte, id *crypto.Identity) (items, opened int) {
+// not open; any other failure fails the test. each, if not nil, gets the
+// manifest (as JSON) of every item that opens, then each attachment's bytes.
+func openBundle(t *testing.T, bundle []byte, id *crypto.Identity, each func([]byte)) (items, opened int) {
 	t.Helper()
 	tr := tar.NewReader(bytes.NewReader(bundle))
 	for {
@@ -174,16 +169,27 @@ func openBundle(t *testing.T, bundle []byte, id *crypto.Identity) (items, opened
 		if err != nil {
 			t.Fatalf("%s: %v", h.Name, err)
 		}
+		if each != nil {
+			mj, err := json.Marshal(er.Manifest())
+			if err != nil {
+				t.Fatal(err)
+			}
+			each(mj)
+		}
 		for {
 			_, r, err := er.Next()
 			if err == io.EOF {
 				break
 			}
+			var b []byte
 			if err == nil {
-				_, err = io.Copy(io.Discard, r)
+				b, err = io.ReadAll(r)
 			}
 			if err != nil {
 				t.Fatalf("%s: %v", h.Name, err)
+			}
+			if each != nil {
+				each(b)
 			}
 		}
 		if err := er.Finish(); err != nil {
