@@ -217,6 +217,7 @@ func TestAbort(t *testing.T) {
 	w := db.NewItem()
 	// Enough for the writer to have put chunks on disk.
 	w.Write(pattern(2, (chunksPerTx+1)*ChunkSize+100))
+	w.wait() // the flush runs in the background
 	key, _ := hex.DecodeString(w.ID())
 	// One flush: chunksPerTx chunks, begun and ended in small pieces.
 	if n := chunkCount(t, db, key); n != chunksPerTx+2*tailPieces {
@@ -237,6 +238,7 @@ func TestAbort(t *testing.T) {
 	// An interrupted writer: chunks on disk, no record.
 	lost := db.NewItem()
 	lost.Write(pattern(3, 2*chunksPerTx*ChunkSize+ChunkSize/2))
+	lost.wait()
 	lostKey, _ := hex.DecodeString(lost.ID())
 	lostChunks := 2*(chunksPerTx+tailPieces) + tailPieces // two flushes
 	if n := chunkCount(t, db, lostKey); n != lostChunks {

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -448,19 +450,32 @@ func mapFull(err error) error {
 // writes them in one transaction. bbolt rewrites a whole leaf, with the
 // large values it holds, whenever a key is added to it; a transaction that
 // adds several chunks rewrites the item's last leaf once for all of them,
-// and syncs once. It costs that many chunks of memory per writer.
+// and syncs once. The transaction runs in the background while the next
+// chunksPerTx chunks fill, so a writer holds up to 2*chunksPerTx+1 chunks
+// of memory.
 var chunksPerTx = 4
 
 // ItemWriter writes one item's bytes. It is not safe for concurrent use.
+//
+// Full chunks are written chunksPerTx at a time by a flush that runs in
+// the background while Write fills the next ones; at most one flush is in
+// flight, and the next waits for it. A flush's error is returned by the
+// next Write, Rewrite or Commit; the writer is then of no further use
+// but to Abort.
 type ItemWriter struct {
-	db     *DB
-	id     []byte
-	full   [][]byte // full chunks not written yet
-	spare  [][]byte // chunk buffers written, for reuse
-	buf    []byte   // the chunk being filled
-	chunks int      // chunks written
-	size   int64
-	done   bool
+	db       *DB
+	id       []byte
+	full     [][]byte   // full chunks not handed to a flush yet
+	inFlight [][]byte   // the buffers of the flush in flight
+	flushed  chan error // the result of the flush in flight; nil when none
+	spare    [][]byte   // chunk buffers written, for reuse
+	buf      []byte     // the chunk being filled
+	chunks   int        // values put, or being put, by flushes
+	ends     []int64    // the end offset in the item of each of those values
+	size     int64
+	rewrites []rewrite
+	err      error // the error of a flush: the writer is broken
+	done     bool
 }
 
 // NewItem starts writing an item.
@@ -471,10 +486,15 @@ func (db *DB) NewItem() *ItemWriter {
 // ID is the hex id the item will have.
 func (w *ItemWriter) ID() string { return hex.EncodeToString(w.id) }
 
-// Write buffers p and writes full chunks to the store, several at a time.
+// Write buffers p and writes full chunks to the store, several at a time,
+// in the background. It returns the error of a flush that failed since the
+// last call.
 func (w *ItemWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errors.New("write after commit or abort")
+	}
+	if err := w.poll(); err != nil {
+		return 0, err
 	}
 	n := len(p)
 	for len(p) > 0 {
@@ -490,13 +510,14 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 		if len(w.buf) == ChunkSize {
 			w.full = append(w.full, w.buf)
 			w.buf = nil
-			if k := len(w.spare); k > 0 {
-				w.buf, w.spare = w.spare[k-1][:0], w.spare[:k-1]
-			}
 			if len(w.full) >= chunksPerTx {
 				if err := w.flush(); err != nil {
+					w.size += int64(n - len(p))
 					return n - len(p), err
 				}
+			}
+			if k := len(w.spare); k > 0 {
+				w.buf, w.spare = w.spare[k-1][:0], w.spare[:k-1]
 			}
 		}
 	}
@@ -504,12 +525,47 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// putChunks puts values, numbered from w.chunks. It may run more than
-// once (Batch).
-func (w *ItemWriter) putChunks(tx *bolt.Tx, values [][]byte) error {
+// A rewrite is a change registered by [ItemWriter.Rewrite].
+type rewrite struct {
+	off int64
+	n   int
+	fn  func([]byte) error
+}
+
+// Rewrite registers a change to bytes the writer already took: fn gets
+// the item's bytes [off, off+n) and changes them in place; their length
+// does not change. Rewrites run at Commit, in the transaction that makes
+// the item visible, in the order registered, each on the bytes the ones
+// before left. Like the fn of [ItemWriter.CommitWith], fn may be called
+// more than once (commits are batched) and must be idempotent; each call
+// gets the same bytes. An error from fn fails the Commit, which then
+// aborts the item. Bytes already flushed cost a copy of each value that
+// holds them (up to [ChunkSize]), read and put again.
+//
+// Rewrite refuses n <= 0, off < 0, a range beyond the bytes written so far,
+// and a call after Commit or Abort; it returns the error of a background
+// flush that failed.
+func (w *ItemWriter) Rewrite(off int64, n int, fn func(b []byte) error) error {
+	switch {
+	case w.done:
+		return errors.New("rewrite after commit or abort")
+	case n <= 0 || off < 0 || int64(n) > w.size-off:
+		return fmt.Errorf("rewrite of %d bytes at %d: the item has %d", n, off, w.size)
+	}
+	if err := w.poll(); err != nil {
+		return err
+	}
+	w.rewrites = append(w.rewrites, rewrite{off, n, fn})
+	return nil
+}
+
+// putChunks puts values, numbered from first. It may run more than once
+// (Batch), and in the background: it reads no field of the writer but its
+// id.
+func putChunks(tx *bolt.Tx, id []byte, first int, values [][]byte) error {
 	b := tx.Bucket(bucketChunks)
 	for i, v := range values {
-		if err := b.Put(chunkKey(w.id, w.chunks+i), v); err != nil {
+		if err := b.Put(chunkKey(id, first+i), v); err != nil {
 			return err
 		}
 	}
@@ -592,30 +648,83 @@ func splitBy(out [][]byte, b []byte, n int) [][]byte {
 	return out
 }
 
-// flush writes the full chunks in one transaction, marking the item as
-// pending: its chunks are on disk but its record is not.
+// flush starts writing the full chunks in one transaction in the
+// background, marking the item as pending: its chunks are on disk but its
+// record is not. It first waits for the flush in flight, and returns its
+// error.
 func (w *ItemWriter) flush() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
 	values := w.pieces(false)
-	err := w.db.batch(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketPending).Put(w.id, nil); err != nil {
-			return err
-		}
-		return w.putChunks(tx, values)
-	})
-	if err != nil {
-		return mapFull(err)
+	first := w.chunks
+	end := w.flushedBytes()
+	for _, v := range values {
+		end += int64(len(v))
+		w.ends = append(w.ends, end)
 	}
 	w.chunks += len(values)
-	for _, c := range w.full {
-		w.spare = append(w.spare, c[:0])
-	}
-	w.full = w.full[:0]
+	// The buffers are the flush's until it ends; w.inFlight is empty
+	// (wait), and its array takes the next full chunks.
+	w.full, w.inFlight = w.inFlight, w.full
+	db, id := w.db, w.id
+	done := make(chan error, 1)
+	w.flushed = done
+	go func() {
+		done <- mapFull(db.batch(func(tx *bolt.Tx) error {
+			if err := tx.Bucket(bucketPending).Put(id, nil); err != nil {
+				return err
+			}
+			return putChunks(tx, id, first, values)
+		}))
+	}()
 	return nil
+}
+
+// poll collects the flush in flight if it has ended, and returns the
+// writer's error.
+func (w *ItemWriter) poll() error {
+	select {
+	case err := <-w.flushed: // never ready when nil
+		w.ended(err)
+	default:
+	}
+	return w.err
+}
+
+// wait waits for the flush in flight, and returns the writer's error.
+func (w *ItemWriter) wait() error {
+	if w.flushed != nil {
+		w.ended(<-w.flushed)
+	}
+	return w.err
+}
+
+// ended takes back the buffers of the flush that ended with err.
+func (w *ItemWriter) ended(err error) {
+	w.flushed = nil
+	for i, c := range w.inFlight {
+		w.spare = append(w.spare, c[:0])
+		w.inFlight[i] = nil
+	}
+	w.inFlight = w.inFlight[:0]
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+}
+
+// flushedBytes is how many of the item's bytes flushes put, or are putting.
+func (w *ItemWriter) flushedBytes() int64 {
+	if len(w.ends) == 0 {
+		return 0
+	}
+	return w.ends[len(w.ends)-1]
 }
 
 // Commit writes the remaining chunks and the record in one transaction,
 // and makes the item visible. The record's ID, Size and Chunks are set
-// here. When Commit returns nil the item is on disk (fsync'd).
+// here. It first waits for the flush in flight, and fails with its error.
+// When Commit returns nil the item is on disk (fsync'd).
 func (w *ItemWriter) Commit(it Item) (Item, error) { return w.CommitWith(it, nil) }
 
 // CommitWith is [ItemWriter.Commit] with fn run in the same transaction,
@@ -627,6 +736,10 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 		return Item{}, errors.New("commit after commit or abort")
 	}
 	w.done = true
+	if err := w.wait(); err != nil {
+		w.abort()
+		return Item{}, err
+	}
 	it.ID = w.ID()
 	it.Size = w.size
 	values := w.pieces(true)
@@ -636,8 +749,12 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 		w.abort()
 		return Item{}, err
 	}
+	rw := w.prepareRewrites(values)
 	err = w.db.batch(func(tx *bolt.Tx) error {
-		if err := w.putChunks(tx, values); err != nil {
+		if err := rw.apply(tx); err != nil {
+			return err
+		}
+		if err := putChunks(tx, w.id, w.chunks, values); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bucketPending).Delete(w.id); err != nil {
@@ -654,12 +771,139 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 		w.abort()
 		return Item{}, mapFull(err)
 	}
-	w.buf, w.full, w.spare = nil, nil, nil
+	w.release()
 	return it, nil
 }
 
-// Abort discards what was written. Safe to call after Commit (it then does
-// nothing) and more than once.
+// rewriter applies an item's rewrites in its commit transaction.
+type rewriter struct {
+	id       []byte
+	rewrites []rewrite
+	values   [][]byte // the values the commit puts, after the flushed ones
+	flushed  int      // how many values flushes put
+	ends     []int64  // the end offset of every value, flushed or not
+	// saved holds, for each rewrite, its bytes that are in values as they
+	// were before any run (the flushed ones left zero): a run starts from
+	// them, so that a run again (Batch) starts from the same bytes.
+	saved [][]byte
+}
+
+// prepareRewrites returns the rewriter of the commit that puts values,
+// or nil if there is no rewrite. The flush in flight has ended.
+func (w *ItemWriter) prepareRewrites(values [][]byte) *rewriter {
+	if len(w.rewrites) == 0 {
+		return nil
+	}
+	rw := &rewriter{id: w.id, rewrites: w.rewrites, values: values, flushed: w.chunks}
+	rw.ends = slices.Grow(slices.Clip(w.ends), len(values))
+	end := w.flushedBytes()
+	for _, v := range values {
+		end += int64(len(v))
+		rw.ends = append(rw.ends, end)
+	}
+	for _, r := range rw.rewrites {
+		b := make([]byte, r.n)
+		rw.parts(r, func(i, lo, hi, at int) error {
+			if i >= rw.flushed {
+				copy(b[at:], rw.values[i-rw.flushed][lo:hi])
+			}
+			return nil
+		})
+		rw.saved = append(rw.saved, b)
+	}
+	return rw
+}
+
+// parts calls f for each value i that holds bytes of r, in order: the
+// value's bytes [lo, hi) are r's bytes from at.
+func (rw *rewriter) parts(r rewrite, f func(i, lo, hi, at int) error) error {
+	end := r.off + int64(r.n)
+	i, _ := slices.BinarySearch(rw.ends, r.off+1) // the first value ending after off
+	for ; i < len(rw.ends); i++ {
+		start := int64(0)
+		if i > 0 {
+			start = rw.ends[i-1]
+		}
+		if start >= end {
+			break
+		}
+		lo, hi := max(r.off, start), min(end, rw.ends[i])
+		if err := f(i, int(lo-start), int(hi-start), int(lo-r.off)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// apply runs the rewrites in tx. The flushed values they touch are read
+// from tx, copied (bbolt's are valid only in the transaction, and read
+// only) and put back changed; those not flushed are changed in rw.values,
+// which the commit puts after. A run starts by restoring rw.values from
+// rw.saved, so that a run again (Batch) starts from the same bytes.
+func (rw *rewriter) apply(tx *bolt.Tx) error {
+	if rw == nil {
+		return nil
+	}
+	for k, r := range rw.rewrites {
+		rw.parts(r, func(i, lo, hi, at int) error {
+			if i >= rw.flushed {
+				copy(rw.values[i-rw.flushed][lo:hi], rw.saved[k][at:])
+			}
+			return nil
+		})
+	}
+	chunks := tx.Bucket(bucketChunks)
+	changed := map[int][]byte{} // copies of flushed values
+	value := func(i int) ([]byte, error) {
+		if i >= rw.flushed {
+			return rw.values[i-rw.flushed], nil
+		}
+		if v := changed[i]; v != nil {
+			return v, nil
+		}
+		size := rw.ends[i]
+		if i > 0 {
+			size -= rw.ends[i-1]
+		}
+		v := chunks.Get(chunkKey(rw.id, i))
+		if int64(len(v)) != size {
+			return nil, fmt.Errorf("%w: item %x: chunk %d has %d bytes, want %d", ErrCorrupt, rw.id, i, len(v), size)
+		}
+		changed[i] = bytes.Clone(v)
+		return changed[i], nil
+	}
+	var b []byte
+	for _, r := range rw.rewrites {
+		b = slices.Grow(b[:0], r.n)[:r.n]
+		err := rw.parts(r, func(i, lo, hi, at int) error {
+			v, err := value(i)
+			if err == nil {
+				copy(b[at:], v[lo:hi])
+			}
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := r.fn(b); err != nil {
+			return fmt.Errorf("rewriting %d bytes at %d: %w", r.n, r.off, err)
+		}
+		rw.parts(r, func(i, lo, hi, at int) error {
+			v, _ := value(i) // each is in rw.values or changed by now
+			copy(v[lo:hi], b[at:])
+			return nil
+		})
+	}
+	for _, i := range slices.Sorted(maps.Keys(changed)) {
+		if err := chunks.Put(chunkKey(rw.id, i), changed[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Abort discards what was written, once the flush in flight has ended.
+// Safe to call after Commit (it then does nothing) and more than once.
 func (w *ItemWriter) Abort() {
 	if w.done {
 		return
@@ -668,8 +912,10 @@ func (w *ItemWriter) Abort() {
 	w.abort()
 }
 
+// abort waits for the flush in flight, then deletes the item's chunks.
 func (w *ItemWriter) abort() {
-	w.buf, w.full, w.spare = nil, nil, nil
+	w.wait()
+	w.release()
 	if w.chunks == 0 {
 		return
 	}
@@ -683,6 +929,11 @@ func (w *ItemWriter) abort() {
 		}
 		return deleteChunks(tx, w.id)
 	})
+}
+
+// release drops the writer's buffers once it is done.
+func (w *ItemWriter) release() {
+	w.buf, w.full, w.inFlight, w.spare, w.ends, w.rewrites = nil, nil, nil, nil, nil, nil
 }
 
 func deleteChunks(tx *bolt.Tx, id []byte) error {

@@ -377,9 +377,10 @@ func TestMaxSize(t *testing.T) {
 	if len(committed) == 0 {
 		t.Fatal("no item fitted under the cap: the test proves nothing")
 	}
-	// A large item fails in Write, when its first chunks go to disk.
+	// A large item fails in Write, when the flush of its first chunks
+	// (in the background) has failed and the next one waits for it.
 	big := db.NewItem()
-	if _, err := big.Write(pattern(77, (chunksPerTx+2)*ChunkSize)); !errors.Is(err, ErrFull) {
+	if _, err := big.Write(pattern(77, 2*chunksPerTx*ChunkSize)); !errors.Is(err, ErrFull) {
 		t.Errorf("Write of a large item at the cap: %v, want ErrFull", err)
 	}
 	big.Abort()
