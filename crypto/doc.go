@@ -14,7 +14,11 @@
 //
 // reads any object without this package. Write one with [NewEnvelope] and
 // read it back with [OpenEnvelope], which checks every attachment against
-// the SHA-256 in the manifest.
+// the SHA-256 in the manifest. [NewEnvelope] needs every attachment's size
+// and digest first; [NewStreamEnvelope] writes an upload in one pass as it
+// arrives, keeping room for the manifest, whose manifest.json then ends in
+// spaces (valid JSON all the same), and mending the age chunks that hold it
+// and the attachments' tar headers at the end.
 //
 // # Recipients
 //

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -187,3 +188,64 @@ func textOf(n int) string {
 }
 
 func isValid(s string) bool { return strings.ToValidUTF8(s, "") == s }
+
+// memRewriter is a [crypto.Rewriter] in memory. It runs each rewrite twice,
+// as a store's retried commit may, so that a rewrite that is not
+// idempotent shows.
+type memRewriter struct{ bytes.Buffer }
+
+func (m *memRewriter) Rewrite(off int64, n int, fn func([]byte) error) error {
+	if off < 0 || off+int64(n) > int64(m.Len()) {
+		return fmt.Errorf("rewrite of [%d, %d) beyond %d bytes", off, off+int64(n), m.Len())
+	}
+	b := m.Bytes()[off : off+int64(n)]
+	if err := fn(b); err != nil {
+		return err
+	}
+	return fn(b)
+}
+
+// sealStream writes files as a [crypto.StreamEnvelope] with room bytes for
+// the manifest (0: exactly the manifest's length) and returns the age file.
+// It sets m's attachments to what was streamed.
+func sealStream(t testing.TB, rs *crypto.Recipients, m *crypto.Manifest, room int, files ...file) []byte {
+	t.Helper()
+	if room == 0 {
+		full := *m
+		full.Attachments = manifestFor(nil, files...).Attachments
+		n, err := crypto.ManifestLen(&full)
+		if err != nil {
+			t.Fatal(err)
+		}
+		room = n
+	}
+	var buf memRewriter
+	e, err := crypto.NewStreamEnvelope(&buf, rs, room)
+	if err != nil {
+		t.Fatalf("NewStreamEnvelope: %v", err)
+	}
+	for _, f := range files {
+		if err := e.Begin(f.name, f.typ); err != nil {
+			t.Fatal(err)
+		}
+		// In uneven pieces, as an upload arrives.
+		for p := f.data; len(p) > 0; {
+			k := min(len(p), 1+len(p)%7777)
+			if _, err := e.Write(p[:k]); err != nil {
+				t.Fatal(err)
+			}
+			p = p[k:]
+		}
+		a, err := e.End()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Size != int64(len(f.data)) || a.SHA256 != sum(f.data) || a.Name != f.name || a.Type != f.typ {
+			t.Fatalf("End gave %+v for %q of %d bytes", a, f.name, len(f.data))
+		}
+	}
+	if err := e.Close(m); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	return buf.Bytes()
+}

@@ -79,17 +79,28 @@ func writeIdentity(t *testing.T, dir string, id *crypto.Identity) string {
 // An item written by our code is read by `age -d | tar x` alone, and every
 // file comes out byte for byte (issue 2's acceptance).
 func TestInteropStockAgeAndTar(t *testing.T) {
+	files := hostileFiles()
+	m := manifestFor(sampleAnswers(), files...)
+	t.Run("envelope", func(t *testing.T) { stockAgeAndTar(t, seal(t, recipients3(t), m, files...), m, files) })
+	// Written in one pass, with room to spare after the manifest, and its
+	// chunks holding the manifest and the tar headers sealed again.
+	t.Run("stream", func(t *testing.T) {
+		sm := manifestFor(sampleAnswers())
+		stockAgeAndTar(t, sealStream(t, recipients3(t), sm, 20000, files...), sm, files)
+	})
+}
+
+// stockAgeAndTar decrypts object with the stock age CLI piped into tar x,
+// and compares what it extracts with m and files.
+func stockAgeAndTar(t *testing.T, object []byte, m *crypto.Manifest, files []file) {
 	ageBin := stockAge(t, "age")
 	if _, err := exec.LookPath("tar"); err != nil {
 		t.Fatalf("tar not installed: %v", err)
 	}
 	dir := t.TempDir()
 	keyFile := writeIdentity(t, dir, identities(t)[1])
-
-	files := hostileFiles()
-	m := manifestFor(sampleAnswers(), files...)
 	item := filepath.Join(dir, "item.age")
-	if err := os.WriteFile(item, seal(t, recipients3(t), m, files...), 0o600); err != nil {
+	if err := os.WriteFile(item, object, 0o600); err != nil {
 		t.Fatal(err)
 	}
 

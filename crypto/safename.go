@@ -10,8 +10,9 @@ import (
 // MaxNameBytes bounds a safe file name, in bytes of UTF-8.
 const MaxNameBytes = 100
 
-// maxCleanName bounds a name kept in a manifest, in bytes of UTF-8.
-const maxCleanName = 255
+// MaxCleanName bounds a name kept in a manifest ([CleanName]), in bytes of
+// UTF-8.
+const MaxCleanName = 255
 
 // maxExt is the longest extension, dot included, that SafeName keeps.
 const maxExt = 16
@@ -32,7 +33,7 @@ func CleanName(s string) string {
 		b.WriteRune(r)
 	}
 	// Trim after cutting too, or a space at the cut would go on the next call.
-	return strings.TrimSpace(cutKeepingExt(b.String(), maxCleanName))
+	return strings.TrimSpace(cutKeepingExt(b.String(), MaxCleanName))
 }
 
 // cutKeepingExt cuts s to at most n bytes of UTF-8, keeping its extension
