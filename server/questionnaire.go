@@ -368,6 +368,45 @@ func (q *Questionnaire) validate(v formValues) (map[string]crypto.Answer, map[st
 	return answers, nil
 }
 
+// worstAnswers returns answers at least as long, as JSON, as any the form
+// can still give once validated, when the text values v have been read
+// and textLeft more bytes of text may come: a text read stays as it is
+// (validation only trims it), a text not read yet is as long as its limits
+// allow in the characters JSON writes longest, a choice is its longest
+// option, and a multiple choice all of them.
+func (q *Questionnaire) worstAnswers(v formValues, textLeft int) map[string]crypto.Answer {
+	out := map[string]crypto.Answer{}
+	for _, sec := range q.Sections {
+		for _, f := range sec.Fields {
+			switch f.Type {
+			case fieldText, fieldDate, fieldTextarea:
+				if vals, ok := v[f.Key]; ok {
+					out[f.Key] = crypto.TextAnswer(longest(vals))
+				} else if f.Type == fieldTextarea {
+					out[f.Key] = worstText(min(maxFieldBytes, textLeft))
+				} else {
+					out[f.Key] = worstText(min(maxShortField, textLeft))
+				}
+			case fieldSingle, fieldYesNo:
+				var l string
+				for _, o := range f.Options {
+					if len(o.Value) > len(l) {
+						l = o.Value
+					}
+				}
+				out[f.Key] = crypto.TextAnswer(l)
+			case fieldMulti:
+				var all []string
+				for _, o := range f.Options {
+					all = append(all, o.Value)
+				}
+				out[f.Key] = crypto.ListAnswer(all...)
+			}
+		}
+	}
+	return out
+}
+
 // checkText refuses a text value that is not valid UTF-8 or holds NUL.
 func checkText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)

@@ -70,6 +70,9 @@ type Server struct {
 	log *slog.Logger
 	inv investigatorSite // the investigator site's state (investigator_site.go)
 	wit witnessSite      // the witness site's state (witness_site.go)
+	// streams holds a token for each upload streamed into the store
+	// (witness_upload.go).
+	streams chan struct{}
 }
 
 // New makes a server. log receives only allow-listed fields (see logging.go).
@@ -80,7 +83,7 @@ func New(cfg Config, db *store.DB, key *crypto.ServerKey, log *slog.Logger) (*Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log}
+	s := &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log, streams: make(chan struct{}, streamSlots)}
 	if err := s.cleanSpool(); err != nil { // spool.go
 		return nil, err
 	}

@@ -14,7 +14,9 @@ import (
 
 // The envelope needs every attachment's size and SHA-256 before its first
 // byte (the manifest is the first tar entry), and a multipart upload gives
-// them only at its end. So each file part is spooled: streamed into a file
+// them only at its end. A large upload is written straight into the store
+// instead, with room kept for the manifest (streamPlan, in
+// witness_upload.go); a small one's file parts are spooled: streamed into a file
 // of DATA/spool, encrypted on the way in to an X25519 identity made for
 // that one request. The identity lives only in memory: a spool file left
 // behind by a crash is unreadable noise, and the directory is emptied at

@@ -206,45 +206,10 @@ func TestMarkerNeverOnDiskEvenAfterSIGKILL(t *testing.T) {
 	}
 
 	// A second upload that stops half-way: the server is killed while its
-	// spool holds part of the file.
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		mw.WriteField("account", "killed "+marker)
-		w, _ := mw.CreateFormFile("files", marker+"-2.txt")
-		for range 8 {
-			io.WriteString(w, strings.Repeat(marker+" half-way. ", 50000))
-		}
-		// Hold the connection open, never finishing the body.
-	}()
-	req, _ := http.NewRequest("POST", d.url+"/submit", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	go http.DefaultClient.Do(req)
+	// spool holds part of the file (a body under 8 MiB), or while the store
+	// holds the first chunks of its item (a larger one, streamed).
 	spool := filepath.Join(d.data, spoolDirName)
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var size int64
-		for _, n := range listDir(t, spool) {
-			if st, err := os.Stat(filepath.Join(spool, n)); err == nil {
-				size += st.Size()
-			}
-		}
-		if size > 2<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the second upload never reached the spool")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if hits := filesHolding(t, d.data, []byte(marker)); len(hits) > 0 {
-		t.Errorf("the marker is on disk during the upload: %v", hits)
-	}
-	d.stop(syscall.SIGKILL)
-	pw.CloseWithError(io.ErrUnexpectedEOF)
-	if len(listDir(t, spool)) == 0 {
-		t.Fatal("the spool was empty after the kill, so this test proves nothing about it")
-	}
+	dbPath := filepath.Join(d.data, "testimony.db")
 	check := func(when string) {
 		t.Helper()
 		for _, dir := range []string{d.data, d.tmp} {
@@ -259,10 +224,78 @@ func TestMarkerNeverOnDiskEvenAfterSIGKILL(t *testing.T) {
 			t.Errorf("%s: the log holds the marker or the codename:\n%s", when, d.logs.String())
 		}
 	}
-	check("after SIGKILL")
+	for _, mode := range []string{"spooled", "streamed"} {
+		before, err := os.Stat(dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pieces := 4 // 5.8 MB
+		if mode == "streamed" {
+			pieces = 8
+		}
+		pr, pw := io.Pipe()
+		mw := multipart.NewWriter(pw)
+		go func() {
+			mw.WriteField("account", "killed "+marker)
+			w, _ := mw.CreateFormFile("files", marker+"-2.txt")
+			for range pieces {
+				io.WriteString(w, strings.Repeat(marker+" half-way. ", 50000))
+			}
+			// Hold the connection open, never finishing the body.
+		}()
+		req, _ := http.NewRequest("POST", d.url+"/submit", pr)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if mode == "spooled" {
+			req.ContentLength = 7 << 20 // as a browser says; the rest never comes
+		}
+		go http.DefaultClient.Do(req)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var size int64
+			for _, n := range listDir(t, spool) {
+				if st, err := os.Stat(filepath.Join(spool, n)); err == nil {
+					size += st.Size()
+				}
+			}
+			if mode == "streamed" {
+				st, err := os.Stat(dbPath)
+				if err != nil {
+					t.Fatal(err)
+				}
+				size = st.Size() - before.Size()
+			}
+			if size > 2<<20 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the %s upload never reached the spool or the store", mode)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if hits := filesHolding(t, d.data, []byte(marker)); len(hits) > 0 {
+			t.Errorf("the marker is on disk during the %s upload: %v", mode, hits)
+		}
+		d.stop(syscall.SIGKILL)
+		pw.CloseWithError(io.ErrUnexpectedEOF)
+		if mode == "spooled" && len(listDir(t, spool)) == 0 {
+			t.Fatal("the spool was empty after the kill, so this test proves nothing about it")
+		}
+		if mode == "streamed" {
+			ro, err := store.Open(dbPath, store.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := ro.Stats()
+			ro.Close()
+			if st.PendingChunks == 0 {
+				t.Fatal("the store held no chunk of the upload after the kill, so this test proves nothing about it")
+			}
+		}
+		check("after SIGKILL during the " + mode + " upload")
+		d.start()
+	}
 
-	// Restart: the spool is emptied; then stop and look at the store.
-	d.start()
+	// Restarted: the spool is emptied; then stop and look at the store.
 	if got := listDir(t, spool); len(got) > 0 {
 		t.Errorf("the spool still holds %v after a restart", got)
 	}
@@ -449,41 +482,73 @@ func TestUpload200MiB(t *testing.T) {
 
 // TestClientHangsUpMidUpload: a client that disconnects in the middle of
 // an upload leaves no item, no chunk and no spool file, before and after a
-// restart.
+// restart: a small upload (spooled) and a large one (streamed into the
+// store, whose chunks the server removes when the client leaves).
 func TestClientHangsUpMidUpload(t *testing.T) {
-	d := newDaemon(t)
-	d.start()
-	ct, body := multipartBody(t, fullTestimony("hang-up", part{name: "files", filename: "a.bin", body: strings.Repeat("z", 4<<20)})...)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(d.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(conn, "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(body))
-	conn.Write(body[:len(body)/2])
-	spool := filepath.Join(d.data, spoolDirName)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(listDir(t, spool)) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the upload never reached the spool")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	conn.Close()
-	deadline = time.Now().Add(10 * time.Second)
-	for len(listDir(t, spool)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the spool still holds %v after the client left", listDir(t, spool))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	d.stop(syscall.SIGTERM)
-	d.start()
-	d.stop(syscall.SIGTERM)
-	db := d.openStore() // runs Check: no orphan chunk
-	if items, _ := db.Items(); len(items) != 0 {
-		t.Fatalf("%d items after a hang-up", len(items))
-	}
-	if st, _ := db.Stats(); st.ItemBytes != 0 {
-		t.Fatalf("stats %+v", st)
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"spooled", 4 << 20}, {"streamed", 24 << 20}} {
+		t.Run(c.name, func(t *testing.T) {
+			d := newDaemon(t)
+			d.start()
+			dbPath := filepath.Join(d.data, "testimony.db")
+			st, err := os.Stat(dbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, body := multipartBody(t, fullTestimony("hang-up", part{name: "files", filename: "a.bin", body: strings.Repeat("z", c.size)})...)
+			conn, err := net.Dial("tcp", strings.TrimPrefix(d.url, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", ct, len(body))
+			conn.Write(body[:len(body)/2])
+			spool := filepath.Join(d.data, spoolDirName)
+			arrived := func() bool { return len(listDir(t, spool)) > 0 }
+			if c.name == "streamed" {
+				// Chunks flushed into the database: it grew.
+				arrived = func() bool { now, err := os.Stat(dbPath); return err == nil && now.Size() > st.Size() }
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !arrived() {
+				if time.Now().After(deadline) {
+					t.Fatal("the upload never reached the spool or the store")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if c.name == "streamed" && len(listDir(t, spool)) > 0 {
+				t.Errorf("a large upload was spooled: %v", listDir(t, spool))
+			}
+			conn.Close()
+			deadline = time.Now().Add(10 * time.Second)
+			for len(listDir(t, spool)) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the spool still holds %v after the client left", listDir(t, spool))
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(200 * time.Millisecond) // the server notices the hang-up
+			d.stop(syscall.SIGTERM)
+			// Read-only: no clean-up at open, so what is seen is what the
+			// server left.
+			ro, err := store.Open(dbPath, store.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := ro.Stats(); st.PendingChunks != 0 || st.Items != 0 {
+				t.Errorf("after the hang-up: %+v", st)
+			}
+			ro.Close()
+			d.start()
+			d.stop(syscall.SIGTERM)
+			db := d.openStore() // runs Check: no orphan chunk
+			if items, _ := db.Items(); len(items) != 0 {
+				t.Fatalf("%d items after a hang-up", len(items))
+			}
+			if st, _ := db.Stats(); st.ItemBytes != 0 || st.PendingChunks != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
 	}
 }

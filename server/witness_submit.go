@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -77,7 +78,10 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
-	up, err := s.readUpload(w, r, isText, fileKey)
+	plan := &streamPlan{rs: rs, worst: func(v formValues, textLeft int) *crypto.Manifest {
+		return &crypto.Manifest{Kind: crypto.KindSubmission, Form: q.Ref(), Answers: q.worstAnswers(v, textLeft)}
+	}}
+	up, err := s.readUpload(w, r, isText, fileKey, plan)
 	if err != nil {
 		return err
 	}
@@ -118,6 +122,19 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 // open).
 func (s *Server) storeEnvelope(m *crypto.Manifest, source string, with func(store.Tx) error, up *upload, rs *crypto.Recipients) error {
 	m.Day = s.today()
+	it := store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}
+	if st := up.stream; st != nil {
+		if err := st.env.Close(m); err != nil {
+			if errors.Is(err, crypto.ErrNoRoom) {
+				// Only a client that is not a browser gets here: the room
+				// holds anything the form can send (see streamPlan).
+				return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong", Err: err}
+			}
+			return err
+		}
+		_, err := st.iw.CommitWith(it, with)
+		return err
+	}
 	for _, f := range up.files {
 		m.Attachments = append(m.Attachments, crypto.Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256, Type: f.Type})
 	}
@@ -141,6 +158,6 @@ func (s *Server) storeEnvelope(m *crypto.Manifest, source string, with func(stor
 	if err := env.Close(); err != nil {
 		return err
 	}
-	_, err = iw.CommitWith(store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}, with)
+	_, err = iw.CommitWith(it, with)
 	return err
 }

@@ -129,6 +129,9 @@ func (s *Server) replies(src string, id age.Identity) ([]replyView, error) {
 	return out, nil
 }
 
+// followupForm names the follow-up form in manifests.
+var followupForm = crypto.FormRef{ID: "followup", Version: 1}
+
 // followup receives a witness's follow-up: a text and files, encrypted to
 // the investigators only, under the source of the codename.
 func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
@@ -137,7 +140,14 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	isText := func(k string) bool { return k == "lang" || k == "codename" || k == "message" }
-	up, err := s.readUpload(w, r, isText, "files")
+	plan := &streamPlan{rs: rs, worst: func(v formValues, textLeft int) *crypto.Manifest {
+		msg := worstText(min(maxFieldBytes, textLeft))
+		if vals, ok := v["message"]; ok {
+			msg = crypto.TextAnswer(longest(vals))
+		}
+		return &crypto.Manifest{Kind: crypto.KindFollowup, Form: followupForm, Answers: map[string]crypto.Answer{"message": msg}}
+	}}
+	up, err := s.readUpload(w, r, isText, "files", plan)
 	if err != nil {
 		return err
 	}
@@ -151,7 +161,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
 	text := strings.TrimSpace(strings.ReplaceAll(up.values.Get("message"), "\r\n", "\n"))
-	if text == "" && len(up.files) == 0 {
+	if text == "" && up.fileCount() == 0 {
 		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
 	}
 	if len(text) > maxFieldBytes {
@@ -169,7 +179,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	m := &crypto.Manifest{
 		Kind:    crypto.KindFollowup,
 		Lang:    lang,
-		Form:    crypto.FormRef{ID: "followup", Version: 1},
+		Form:    followupForm,
 		Answers: map[string]crypto.Answer{},
 	}
 	if text != "" {

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // Limits of a witness upload besides the configured byte limits.
@@ -28,18 +31,151 @@ const (
 var readWindow = 2 * time.Minute
 
 // upload is a multipart body read by readUpload: the text values in memory
-// (bounded) and the files in the request's spool.
+// (bounded), and the files either in the request's spool or, for a large
+// upload, already in a store item being written (stream).
 type upload struct {
 	values formValues
 	sp     *spool
 	files  []*spoolFile
+	stream *streamed
 }
 
-// remove deletes the upload's spool files.
+// streamed is a large upload whose files go straight into a store item, in
+// one pass: see streamPlan.
+type streamed struct {
+	iw    *store.ItemWriter
+	env   *crypto.StreamEnvelope
+	files int
+	slot  chan struct{}
+}
+
+// fileCount is how many files the upload holds.
+func (u *upload) fileCount() int {
+	if u.stream != nil {
+		return u.stream.files
+	}
+	return len(u.files)
+}
+
+// remove deletes the upload's spool files, and the chunks of a streamed
+// item that was not committed. Safe to call more than once.
 func (u *upload) remove() {
-	if u != nil && u.sp != nil {
+	if u == nil {
+		return
+	}
+	if u.sp != nil {
 		u.sp.remove()
 	}
+	if st := u.stream; st != nil && st.slot != nil {
+		st.iw.Abort() // after Commit: nothing
+		<-st.slot
+		st.slot = nil
+	}
+}
+
+// A large upload is not spooled: spooling reads every file twice (into the
+// spool, then into the envelope), and for a 1 GiB video that second pass
+// kept the witness waiting seconds for a receipt after their last byte.
+// Instead its files are written straight into a store item as they arrive
+// (crypto.StreamEnvelope), with room kept at the start for the manifest,
+// which is written once the answers are all in and valid. streamPlan says
+// what the manifest of a request may hold; without one, or for a small
+// body, files are spooled.
+type streamPlan struct {
+	rs *crypto.Recipients
+	// worst returns the longest manifest, without attachments, that the
+	// request can still give, given the text values read so far and the
+	// text bytes it may still send.
+	worst func(v formValues, textLeft int) *crypto.Manifest
+}
+
+// streamMin is the body size above which files are streamed: below it the
+// room kept for the manifest would weigh on the object's size, and the
+// second pass over the spool costs little. A body of unknown length is
+// streamed. A variable so that tests can stream small bodies.
+var streamMin int64 = 8 << 20
+
+// maxRoom is the most room a streamed upload keeps for its manifest; a
+// form whose manifest could be longer (free text after its files) spools.
+const maxRoom = 1 << 20
+
+// maxTypeLen bounds a file's media type as contentType returns it.
+const maxTypeLen = 100
+
+// streamSlots bounds the uploads streamed at once: each holds an item
+// writer's few MiB of chunks for as long as it lasts, which over Tor can be
+// long. The others spool.
+const streamSlots = 4
+
+// startStream makes u stream its files, if the request is large, the plan
+// allows it and a slot is free. name and typ are of its first file.
+func (s *Server) startStream(u *upload, plan *streamPlan, r *http.Request, textLeft int, name, typ string) error {
+	if plan == nil || (r.ContentLength >= 0 && r.ContentLength <= streamMin) || s.cfg.MaxFile > crypto.MaxStreamAttachment {
+		return nil
+	}
+	room, err := s.roomFor(plan.worst(u.values, textLeft), crypto.Attachment{Name: name, Type: typ})
+	if err != nil || room > maxRoom {
+		return nil
+	}
+	select {
+	case s.streams <- struct{}{}:
+	default:
+		return nil
+	}
+	iw := s.db.NewItem()
+	env, err := crypto.NewStreamEnvelope(iw, plan.rs, room)
+	if err != nil {
+		iw.Abort()
+		<-s.streams
+		return err
+	}
+	u.stream = &streamed{iw: iw, env: env, slot: s.streams}
+	return nil
+}
+
+// roomFor is the room to keep for a manifest: the length of worst with
+// first and then as many of the longest attachment entries as may follow.
+func (s *Server) roomFor(worst *crypto.Manifest, first crypto.Attachment) (int, error) {
+	m := *worst
+	m.Day = "2006-01-02"
+	m.Lang = s.longestLang()
+	sha := strings.Repeat("0", 64)
+	first.Size, first.SHA256 = math.MaxInt64, sha
+	m.Attachments = []crypto.Attachment{first}
+	// Quotes: the longest JSON for their length.
+	long := crypto.Attachment{Name: strings.Repeat(`"`, crypto.MaxCleanName), Size: math.MaxInt64, SHA256: sha, Type: strings.Repeat(`"`, maxTypeLen)}
+	for range crypto.MaxAttachments - 1 {
+		m.Attachments = append(m.Attachments, long)
+	}
+	return crypto.ManifestLen(&m)
+}
+
+// longestLang is the longest language code a manifest may name.
+func (s *Server) longestLang() string {
+	l := defaultLang
+	if site := s.wsite(); site.err == nil && site.lang != nil {
+		for _, c := range site.lang.langs {
+			if len(c) > len(l) {
+				l = c
+			}
+		}
+	}
+	return l
+}
+
+// worstText is a text of n bytes whose JSON is the longest: six bytes
+// (\u0001) for each.
+func worstText(n int) crypto.Answer { return crypto.TextAnswer(strings.Repeat("\x01", max(n, 0))) }
+
+// longest returns the longest of vals.
+func longest(vals []string) string {
+	var l string
+	for _, v := range vals {
+		if len(v) > len(l) {
+			l = v
+		}
+	}
+	return l
 }
 
 // deadlineReader pushes the connection's read deadline forward as an
@@ -87,7 +223,7 @@ func uploadError(err error) error {
 //
 // On error the spool is already removed; on success the caller must call
 // remove when done.
-func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(string) bool, fileKey string) (u *upload, err error) {
+func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(string) bool, fileKey string, plan *streamPlan) (_ *upload, err error) {
 	maxBody := s.cfg.MaxUpload + maxTextBytes + 64<<10 // files, text, multipart framing
 	if r.ContentLength > maxBody {
 		return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
@@ -103,15 +239,14 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	if err != nil {
 		return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform", Err: err}
 	}
-	sp := &spool{dir: s.spoolDir()} // its key is made with the first file
-	u = &upload{values: formValues{}, sp: sp}
+	u := &upload{values: formValues{}, sp: &spool{dir: s.spoolDir()}} // the spool's key is made with its first file
 	defer func() {
 		if err != nil {
-			sp.remove() // u is nil by now
+			u.remove()
 		}
 	}()
-	var parts int
-	var textBytes, fileBytes int64
+	var parts, textBytes int
+	var fileBytes int64
 	for {
 		part, err := mr.NextRawPart() // no quoted-printable decoding: browsers send none
 		if err == io.EOF {
@@ -132,7 +267,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 		}
 		switch {
 		case name == fileKey:
-			if err := s.readFilePart(u, part, &fileBytes); err != nil {
+			start := func(name, typ string) error {
+				return s.startStream(u, plan, r, maxTextBytes-textBytes, name, typ)
+			}
+			if err := s.readFilePart(u, part, &fileBytes, start); err != nil {
 				return nil, err
 			}
 		case isText(name):
@@ -143,7 +281,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 			if err != nil {
 				return nil, uploadError(err)
 			}
-			if textBytes += int64(len(v)); len(v) > maxFieldBytes || textBytes > maxTextBytes {
+			if textBytes += len(v); len(v) > maxFieldBytes || textBytes > maxTextBytes {
 				return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong"}
 			}
 			if !checkText(string(v)) {
@@ -158,40 +296,92 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	return u, nil
 }
 
-// readFilePart spools one file part. A file input left empty arrives as a
-// part with no file name and no bytes: it is skipped.
-func (s *Server) readFilePart(u *upload, p *multipart.Part, total *int64) error {
+// readFilePart reads one file part into the spool, or into the streamed
+// item. A file input left empty arrives as a part with no file name and no
+// bytes: it is skipped. start is called before the first file is kept, to
+// choose between the two.
+func (s *Server) readFilePart(u *upload, p *multipart.Part, total *int64, start func(name, typ string) error) error {
 	raw := p.FileName()
 	if len(raw) > maxFileName {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.filename"}
 	}
-	if len(u.files) >= crypto.MaxAttachments {
-		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toomanyfiles"}
-	}
-	typ := contentType(p.Header.Get("Content-Type"))
-	limit := min(s.cfg.MaxFile, s.cfg.MaxUpload-*total)
-	sf, err := u.sp.add(p, limit, crypto.CleanName(raw), typ)
-	if err != nil {
-		if errors.Is(err, errFileTooLarge) && limit < s.cfg.MaxFile {
-			return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
-		}
+	var first [1]byte
+	k, err := io.ReadFull(p, first[:])
+	switch {
+	case k == 0 && err == io.EOF && raw == "":
+		return nil // an empty file input
+	case k == 0 && err != io.EOF:
 		return uploadError(err)
 	}
-	*total += sf.Size
-	if raw == "" && sf.Size == 0 {
-		// An empty file input: drop it.
-		u.sp.files = u.sp.files[:len(u.sp.files)-1]
-		removeSpoolFile(sf)
-		return nil
+	if u.fileCount() >= crypto.MaxAttachments {
+		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toomanyfiles"}
 	}
-	if sf.Name == "" {
-		sf.Name = "file"
+	name, typ := crypto.CleanName(raw), contentType(p.Header.Get("Content-Type"))
+	if name == "" {
+		name = "file"
 	}
-	u.files = append(u.files, sf)
+	if u.fileCount() == 0 && u.stream == nil {
+		if err := start(name, typ); err != nil {
+			return err
+		}
+	}
+	body := &readErr{r: io.MultiReader(bytes.NewReader(first[:k]), p)}
+	limit := min(s.cfg.MaxFile, s.cfg.MaxUpload-*total)
+	var size int64
+	if u.stream != nil {
+		size, err = u.stream.add(body, limit, name, typ)
+	} else {
+		var sf *spoolFile
+		if sf, err = u.sp.add(body, limit, name, typ); err == nil {
+			u.files = append(u.files, sf)
+			size = sf.Size
+		}
+	}
+	switch {
+	case errors.Is(err, errFileTooLarge) && limit < s.cfg.MaxFile:
+		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
+	case body.err != nil || errors.Is(err, errFileTooLarge):
+		return uploadError(err) // the client's doing
+	case err != nil:
+		return err // the spool's or the store's: a 500, or a 507 when full
+	}
+	*total += size
 	return nil
 }
 
-func removeSpoolFile(sf *spoolFile) { os.Remove(sf.path) }
+// add streams r, within limit bytes, into the item as its next attachment.
+func (st *streamed) add(r io.Reader, limit int64, name, typ string) (int64, error) {
+	if err := st.env.Begin(name, typ); err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(st.env, io.LimitReader(r, limit+1))
+	if err != nil {
+		return 0, err
+	}
+	if n > limit {
+		return 0, errFileTooLarge
+	}
+	if _, err := st.env.End(); err != nil {
+		return 0, err
+	}
+	st.files++
+	return n, nil
+}
+
+// readErr remembers the error of its reader, to tell the client's errors
+// from those of where the bytes go.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
+}
 
 // contentType reduces a part's Content-Type to its media type, or
 // application/octet-stream.
