@@ -204,28 +204,34 @@ func FuzzSubmitMultipart(f *testing.F) {
 		if followup {
 			path = "/followup"
 		}
-		before := e.state(t)
-		req := httptest.NewRequest("POST", path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary+param)
-		rec := serveWithin(t, h, req)
-		code := rec.Code
-		if code >= 500 || code < 200 || (code >= 300 && code < 400) {
-			t.Fatalf("%s with %q: status %d (only 2xx and 4xx)\nlogs: %s", path, param, code, e.logs.String())
-		}
-		after := e.state(t)
-		if code >= 400 {
-			if after.items != before.items || after.pending != 0 || len(after.spool) != 0 {
-				t.Fatalf("%s refused with %d but left %+v (before %+v)", path, code, after, before)
+		// Each body twice: with its length, so small that files are
+		// spooled, and of unknown length, as a chunked upload, so that
+		// they stream into the store.
+		for _, length := range []int64{int64(len(body)), -1} {
+			before := e.state(t)
+			req := httptest.NewRequest("POST", path, bytes.NewReader(body))
+			req.ContentLength = length
+			req.Header.Set("Content-Type", "multipart/form-data; boundary="+fuzzBoundary+param)
+			rec := serveWithin(t, h, req)
+			code := rec.Code
+			if code >= 500 || code < 200 || (code >= 300 && code < 400) {
+				t.Fatalf("%s (length %d) with %q: status %d (only 2xx and 4xx)\nlogs: %s", path, length, param, code, e.logs.String())
 			}
-			if !strings.Contains(rec.Body.String(), "</html>") {
-				t.Fatalf("%s refused with %d without a whole error page", path, code)
+			after := e.state(t)
+			if code >= 400 {
+				if after.items != before.items || after.pending != 0 || len(after.spool) != 0 {
+					t.Fatalf("%s (length %d) refused with %d but left %+v (before %+v)", path, length, code, after, before)
+				}
+				if !strings.Contains(rec.Body.String(), "</html>") {
+					t.Fatalf("%s refused with %d without a whole error page", path, code)
+				}
+				continue
 			}
-			return
+			if after.items != before.items+1 || after.pending != 0 || len(after.spool) != 0 {
+				t.Fatalf("%s (length %d) accepted with %d but the store went from %+v to %+v", path, length, code, before, after)
+			}
+			e.clearItems(t)
 		}
-		if after.items != before.items+1 || after.pending != 0 || len(after.spool) != 0 {
-			t.Fatalf("%s accepted with %d but the store went from %+v to %+v", path, code, before, after)
-		}
-		e.clearItems(t)
 	})
 }
 
