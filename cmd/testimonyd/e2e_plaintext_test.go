@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // ptMarkers are the strings searched for.
@@ -542,9 +543,12 @@ func TestPlaintext(t *testing.T) {
 		ptLogCore(t, "after 40 more submissions (10 MiB) and 3 s", ptCore(t, pid, m))
 	})
 
-	// A crash in the middle of a large upload: the spool holds what came
-	// in so far, encrypted; look at it before a restart empties it.
-	spoolHits := ptCrashMidUpload(t, d, dir, m)
+	// A crash in the middle of an upload: the spool, or for a large upload
+	// the store, holds what came in so far, encrypted; look at it before a
+	// restart empties the spool and drops the store's pending chunks.
+	spoolHits := ptCrashMidUpload(t, d, dir, m, false)
+	d = serve()
+	streamHits := ptCrashMidUpload(t, d, dir, m, true)
 	d = serve()
 
 	// Backup (through the running server), purge, compaction.
@@ -565,6 +569,7 @@ func TestPlaintext(t *testing.T) {
 
 	t.Run("disk", func(t *testing.T) {
 		ptReport(t, "the spool right after a kill mid-upload", spoolHits)
+		ptReport(t, "the data directory right after a kill mid-upload (streamed)", streamHits)
 		ptReport(t, "the data directory before the compaction", preCompact)
 		for _, where := range []string{dir, backups} {
 			hits, files, size := ptScanTree(t, where, needles, nil)
@@ -641,28 +646,37 @@ func ptLogCore(t *testing.T, when string, c ptCoreFinding) {
 	}
 }
 
-// ptCrashMidUpload streams a large upload whose bytes hold the markers,
-// kills the server with SIGKILL once 24 MiB have gone out, and searches
-// the spool as the kill left it.
-func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers) []ptHit {
+// ptCrashMidUpload streams an upload whose bytes hold the markers and
+// kills the server with SIGKILL in its middle, then searches the data
+// directory as the kill left it. A large upload (of unknown length: 24 MiB
+// gone out at the kill) streams into the store, whose pending chunks must
+// hold no marker; a small one (7 MiB announced, 5 MiB gone out) is spooled.
+func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers, streamed bool) []ptHit {
 	t.Helper()
+	pieces, at := 200, 24
+	if !streamed {
+		pieces, at = 5, 4
+	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
-	sent := make(chan struct{})
+	sent, killed := make(chan struct{}), make(chan struct{})
 	go func() {
 		for _, kv := range [][2]string{{"lang", "ru"}, {"role", "self"}, {"account", m.text("account")}} {
 			mw.WriteField(kv[0], kv[1])
 		}
 		fw, _ := mw.CreateFormFile("files", "видео-"+m.cyr+"-"+m.ascii+".mp4")
 		f := ptFile(m, 0, 1<<20)
-		for i := 0; i < 200; i++ {
+		for i := 0; i < pieces; i++ {
 			if _, err := fw.Write(f.data); err != nil {
 				break
 			}
-			if i == 24 {
+			if i == at {
 				close(sent)
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+		if !streamed {
+			<-killed // the rest of the announced length never comes
 		}
 		mw.Close()
 		pw.Close()
@@ -671,6 +685,9 @@ func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers) []pt
 	go func() {
 		req, _ := http.NewRequest("POST", d.witness+"/submit", pr)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if !streamed {
+			req.ContentLength = 7 << 20 // as a browser announces it: small enough to spool
+		}
 		r, err := http.DefaultClient.Do(req)
 		if err == nil {
 			r.Body.Close()
@@ -682,17 +699,32 @@ func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers) []pt
 	select {
 	case <-sent:
 	case err := <-res:
-		t.Fatalf("the upload ended before 24 MiB: %v", err)
+		t.Fatalf("the upload ended before its middle: %v", err)
 	case <-time.After(time.Minute):
 		t.Fatal("the upload did not get going")
 	}
 	time.Sleep(100 * time.Millisecond)
 	crashKill(t, d)
+	close(killed)
 	<-res
+	if streamed {
+		db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := db.Stats()
+		db.Close()
+		t.Logf("killed mid-upload: the store held %d chunks of the upload", st.PendingChunks)
+		if st.PendingChunks < 8 {
+			t.Errorf("the store held only %d chunks of the upload at the kill: it was not in the middle", st.PendingChunks)
+		}
+		hits, _, _ := ptScanTree(t, dataDir, m.needles(), nil)
+		return hits
+	}
 	spool := filepath.Join(dataDir, "spool")
 	hits, files, size := ptScanTree(t, spool, m.needles(), nil)
 	t.Logf("killed mid-upload: the spool held %d files, %d bytes", files, size)
-	if size < 8<<20 {
+	if size < 4<<20 {
 		t.Errorf("the spool held only %d bytes at the kill: the upload was not in the middle", size)
 	}
 	return hits
