@@ -53,8 +53,14 @@ type witEnv struct {
 
 func newWitEnv(t testing.TB, cfg Config) *witEnv {
 	t.Helper()
+	return newWitEnvStore(t, cfg, store.Options{})
+}
+
+// newWitEnvStore is newWitEnv with the store opened with opts.
+func newWitEnvStore(t testing.TB, cfg Config, opts store.Options) *witEnv {
+	t.Helper()
 	e := &witEnv{t: t, dir: t.TempDir(), logs: &lockedBuffer{}}
-	db, err := store.Open(filepath.Join(e.dir, "testimony.db"), store.Options{})
+	db, err := store.Open(filepath.Join(e.dir, "testimony.db"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

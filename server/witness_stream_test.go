@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // streamAll makes every upload with a file stream into the store, however
@@ -158,6 +159,26 @@ func TestStreamedRefusals(t *testing.T) {
 			}
 			e.noPending()
 		})
+	}
+}
+
+// TestStreamedUploadStoreFull: a streamed upload that meets the store's
+// size cap gets the calm 507 page, and leaves no chunk: once it has gone,
+// a small testimony fits again.
+func TestStreamedUploadStoreFull(t *testing.T) {
+	streamAll(t)
+	e := newWitEnvStore(t, Config{MaxUpload: 1 << 30, MaxFile: 1 << 30}, store.Options{MaxSize: 24 << 20})
+	big := part{name: "files", filename: "video.mp4", body: strings.Repeat("v", 64<<20)}
+	status, page := e.submit(fullTestimony("full", big)...)
+	if status != http.StatusInsufficientStorage || !strings.Contains(page, "</html>") {
+		t.Fatalf("status %d, want 507 with a page:\n%.300s", status, page)
+	}
+	if n := len(e.items("")); n != 0 {
+		t.Fatalf("%d items stored", n)
+	}
+	e.noPending()
+	if status, _ := e.submit(fullTestimony("after", part{name: "files", filename: "a.txt", body: "a file"})...); status != http.StatusOK {
+		t.Fatalf("a small testimony after the refused upload: status %d", status)
 	}
 }
 
