@@ -442,26 +442,55 @@ func TestUpload200MiB(t *testing.T) {
 	if len(items) != 1 {
 		t.Fatalf("%d items", len(items))
 	}
-	_, rd, _ := db.Open(items[0].ID)
-	er, err := crypto.OpenEnvelope(rd, d.ids[2].AgeIdentity())
+	// Offline, as an investigator would: the item as a file, opened by
+	// the real `testimony open`.
+	dir := t.TempDir()
+	item := filepath.Join(dir, items[0].ID+".age")
+	f, err := os.Create(item)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, r, err := er.Next()
-	if err != nil || a.Size != size {
-		t.Fatalf("attachment %+v: %v", a, err)
+	_, rd, _ := db.Open(items[0].ID)
+	if _, err := io.Copy(f, rd); err != nil {
+		t.Fatal(err)
 	}
+	f.Close()
+	bin := filepath.Join(dir, "testimony")
+	if out, err := exec.Command("go", "build", "-o", bin, "testimony/cmd/testimony").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	keyFile := filepath.Join(dir, "key.txt")
+	os.WriteFile(keyFile, []byte(d.ids[2].Secret+"\n"), 0o600)
+	outDir := filepath.Join(dir, "cases")
+	if out, err := exec.Command(bin, "open", "-i", keyFile, "-o", outDir, item).CombinedOutput(); err != nil {
+		t.Fatalf("testimony open: %v\n%s", err, out)
+	}
+	var video []string
+	filepath.WalkDir(outDir, func(p string, de os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, "video.mp4") {
+			video = append(video, p)
+		}
+		return nil
+	})
+	if len(video) != 1 {
+		t.Fatalf("testimony open wrote %v, want one video.mp4", video)
+	}
+	got, err := os.Open(video[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Close()
 	want := patternReader(1, size)
 	bufA, bufB := make([]byte, 1<<20), make([]byte, 1<<20)
 	var off int64
 	for {
-		n, err := io.ReadFull(r, bufA)
+		n, err := io.ReadFull(got, bufA)
 		if n > 0 {
 			if _, err := io.ReadFull(want, bufB[:n]); err != nil {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(bufA[:n], bufB[:n]) {
-				t.Fatalf("the decrypted file differs in the MiB at %d", off)
+				t.Fatalf("the opened file differs in the MiB at %d", off)
 			}
 			off += int64(n)
 		}
@@ -473,10 +502,7 @@ func TestUpload200MiB(t *testing.T) {
 		}
 	}
 	if off != size {
-		t.Fatalf("decrypted %d bytes", off)
-	}
-	if err := er.Finish(); err != nil {
-		t.Fatal(err)
+		t.Fatalf("testimony open wrote %d bytes of %d", off, size)
 	}
 }
 
