@@ -64,7 +64,18 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // TestBrowserSubmitReplyFollowup is a witness's whole visit in a real
 // Chromium with JavaScript off: the form with two files, the codename, a
 // reply read with it, a follow-up.
-func TestBrowserSubmitReplyFollowup(t *testing.T) {
+func TestBrowserSubmitReplyFollowup(t *testing.T) { browserVisit(t, false) }
+
+// TestBrowserStreamedSubmission is the same visit with the files streamed
+// into the store, as a large upload's are: the browser sends the form's
+// last answers after the files, which the room kept for the manifest must
+// hold.
+func TestBrowserStreamedSubmission(t *testing.T) { browserVisit(t, true) }
+
+func browserVisit(t *testing.T, streamed bool) {
+	if streamed {
+		streamAll(t)
+	}
 	ctx := newBrowser(t)
 	e := newWitEnv(t, Config{})
 	dir := t.TempDir()
@@ -146,6 +157,12 @@ func TestBrowserSubmitReplyFollowup(t *testing.T) {
 	if len(got) != 2 || !bytes.Equal(got[0], photo) || !bytes.Equal(got[1], doc) ||
 		m.Attachments[0].Name != "photo.jpg" || m.Attachments[1].Name != "order.pdf" {
 		t.Fatalf("attachments %+v", m.Attachments)
+	}
+	if m.Answers["consent_use"].Text != "quote_anonymised" {
+		t.Errorf("consent_use %+v: the answer after the files is lost", m.Answers["consent_use"])
+	}
+	if entry, json := e.manifestRoom(subs[0].ID); (entry > json) != streamed {
+		t.Errorf("streamed %v, but the manifest entry is %d bytes for %d of JSON", streamed, entry, json)
 	}
 
 	const reply = "Thank you for writing. Which flight was it?"
