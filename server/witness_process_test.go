@@ -366,8 +366,9 @@ func procStatus(pid int, field string) (int64, error) {
 }
 
 // TestUpload200MiB streams a 200 MiB file to the real binary, watching
-// $TMPDIR while it goes; samples the process's resident memory; and decrypts the
-// item offline to compare it byte for byte.
+// $TMPDIR while it goes; samples the process's resident memory; kills the
+// server once the upload is acknowledged; and opens the item offline with
+// `testimony open` to compare it byte for byte.
 func TestUpload200MiB(t *testing.T) {
 	const size = 200 << 20
 	d := newDaemon(t)
@@ -436,7 +437,8 @@ func TestUpload200MiB(t *testing.T) {
 	if peakAnon == 0 || peakAnon > 64<<20 {
 		t.Errorf("peak anonymous RSS %.1f MiB, want under 64 MiB", mib(peakAnon))
 	}
-	d.stop(syscall.SIGTERM)
+	// Acknowledged: the streamed item survives a SIGKILL right after.
+	d.stop(syscall.SIGKILL)
 	db := d.openStore()
 	items, _ := db.Items()
 	if len(items) != 1 {
