@@ -95,14 +95,19 @@ func NewEnvelope(dst io.Writer, rs *Recipients, m *Manifest) (*Envelope, error) 
 }
 
 func (e *Envelope) header(name string, size int64) error {
-	return e.tar.WriteHeader(&tar.Header{
+	return e.tar.WriteHeader(entryHeader(name, size))
+}
+
+// entryHeader is the tar header of every envelope entry.
+func entryHeader(name string, size int64) *tar.Header {
+	return &tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     name,
 		Size:     size,
 		Mode:     0o600,
 		Format:   tar.FormatPAX,
 		// ModTime zero: a time would help match a witness to network logs.
-	})
+	}
 }
 
 // ErrDigestMismatch is returned when an attachment's bytes do not match the

@@ -172,13 +172,7 @@ func (t keyTap) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []string, error) 
 // tarHeader returns the tar header of an entry, as [Envelope] writes it.
 func tarHeader(name string, size int64) ([]byte, error) {
 	var b bytes.Buffer
-	err := tar.NewWriter(&b).WriteHeader(&tar.Header{
-		Typeflag: tar.TypeReg,
-		Name:     name,
-		Size:     size,
-		Mode:     0o600,
-		Format:   tar.FormatPAX,
-	})
+	err := tar.NewWriter(&b).WriteHeader(entryHeader(name, size))
 	return b.Bytes(), err
 }
 
