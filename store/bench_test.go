@@ -13,9 +13,10 @@ import (
 )
 
 // BenchmarkStoreWrite4KiB compares, in one run, the issue 2 pair: one
-// writer doing a plain bbolt Update per 4 KiB item (its chunk and its
-// record), and 32 concurrent writers going through NewItem, Write and
-// Commit, whose transactions Batch coalesces. One op is one item.
+// writer doing a plain bbolt Update per 4 KiB item (its record and its
+// chunk, where the store keeps them), and 32 concurrent writers going
+// through NewItem, Write and Commit, whose transactions Batch coalesces.
+// One op is one item.
 func BenchmarkStoreWrite4KiB(b *testing.B) {
 	data := pattern(7, 4<<10)
 	b.Run("baseline-1writer-update", func(b *testing.B) {
@@ -32,7 +33,7 @@ func BenchmarkStoreWrite4KiB(b *testing.B) {
 				if err := tx.Bucket(bucketChunks).Put(chunkKey(id, 0), data); err != nil {
 					return err
 				}
-				return tx.Bucket(bucketItems).Put(id, js)
+				return tx.Bucket(bucketChunks).Put(id, js)
 			})
 			if err != nil {
 				b.Fatal(err)

@@ -92,7 +92,7 @@ func (db *DB) readBundleItems(items []Item, out chan<- *bundleBlock, free chan *
 				for seq < it.Chunks {
 					v := cc.get(seq)
 					if v == nil {
-						if tx.Bucket(bucketItems).Get(key) == nil {
+						if db.record(tx, key) == nil {
 							return fmt.Errorf("item %s: %w", it.ID, ErrNotFound)
 						}
 						return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, it.ID, seq)

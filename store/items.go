@@ -13,11 +13,60 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// record returns the record of item id, or nil.
+func (db *DB) record(tx *bolt.Tx, id []byte) []byte {
+	b := tx.Bucket(bucketChunks)
+	if db.apart {
+		b = tx.Bucket(bucketItems)
+	}
+	if b == nil {
+		return nil
+	}
+	return b.Get(id)
+}
+
+// forEachRecord calls fn with each item's id and record, in id order,
+// until fn fails. It seeks past each item's chunks rather than stepping
+// through them (see bucketChunks).
+func (db *DB) forEachRecord(tx *bolt.Tx, fn func(id, rec []byte) error) error {
+	if db.apart {
+		if b := tx.Bucket(bucketItems); b != nil {
+			return b.ForEach(fn)
+		}
+		return nil
+	}
+	b := tx.Bucket(bucketChunks)
+	if b == nil {
+		return nil
+	}
+	c := b.Cursor()
+	// past is a key after every chunk key of the id it begins with, and
+	// before the next id.
+	var past [idLen + 5]byte
+	for k, v := c.First(); k != nil; {
+		if len(k) == idLen {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		if len(k) != idLen && len(k) != idLen+4 {
+			k, v = c.Next() // a damaged key (Check reports it): step over it
+			continue
+		}
+		copy(past[:], k[:idLen])
+		for i := idLen; i < len(past); i++ {
+			past[i] = 0xff
+		}
+		k, v = c.Seek(past[:])
+	}
+	return nil
+}
+
 // Items returns every item record, in no particular order.
 func (db *DB) Items() ([]Item, error) {
 	var out []Item
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		return db.forEachRecord(tx, func(k, v []byte) error {
 			var it Item
 			if err := json.Unmarshal(v, &it); err != nil {
 				return fmt.Errorf("%w: item %x: %v", ErrCorrupt, k, err)
@@ -37,7 +86,7 @@ func (db *DB) Item(id string) (Item, error) {
 	}
 	var it Item
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketItems).Get(key)
+		v := db.record(tx, key)
 		if v == nil {
 			return fmt.Errorf("item %s: %w", id, ErrNotFound)
 		}
@@ -121,7 +170,7 @@ func (r *itemReader) Read(p []byte) (int, error) {
 			for r.seq < r.item.Chunks && len(r.back) < readAhead {
 				v := cc.get(r.seq)
 				if v == nil {
-					if tx.Bucket(bucketItems).Get(r.id) == nil {
+					if r.db.record(tx, r.id) == nil {
 						return fmt.Errorf("item %s: %w", r.item.ID, ErrNotFound)
 					}
 					return fmt.Errorf("%w: item %s lacks chunk %d", ErrCorrupt, r.item.ID, r.seq)
@@ -154,13 +203,10 @@ func (db *DB) Delete(id string) error {
 		return err
 	}
 	return mapFull(db.updateFreeing(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketItems).Get(key) == nil {
+		if db.record(tx, key) == nil {
 			return fmt.Errorf("item %s: %w", id, ErrNotFound)
 		}
-		if err := tx.Bucket(bucketItems).Delete(key); err != nil {
-			return err
-		}
-		return deleteChunks(tx, key)
+		return deleteChunks(tx, key) // the record and the chunks
 	}))
 }
 
@@ -183,12 +229,14 @@ func (db *DB) Stats() (Stats, error) {
 			c := tx.Bucket(bucketChunks).Cursor()
 			p.ForEach(func(id, _ []byte) error {
 				for k, _ := c.Seek(id); k != nil && bytes.HasPrefix(k, id); k, _ = c.Next() {
-					s.PendingChunks++
+					if len(k) == idLen+4 {
+						s.PendingChunks++
+					}
 				}
 				return nil
 			})
 		}
-		return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+		return db.forEachRecord(tx, func(k, v []byte) error {
 			var it Item
 			if err := json.Unmarshal(v, &it); err != nil {
 				return err
@@ -224,7 +272,7 @@ func (db *DB) Check() (err error) {
 		// First the page tree, with bounds on everything: bbolt's own
 		// check trusts page headers, and hangs or faults on some.
 		if problems = walkTree(db.path); len(problems) == 0 {
-			problems = checkTx(tx)
+			problems = db.checkTx(tx)
 		}
 		return nil
 	}
@@ -248,18 +296,19 @@ func (db *DB) Check() (err error) {
 	return nil
 }
 
-func checkTx(tx *bolt.Tx) []string {
+func (db *DB) checkTx(tx *bolt.Tx) []string {
 	var problems []string
 	for err := range tx.Check() {
 		problems = append(problems, err.Error())
 	}
-	items, chunks, pending := tx.Bucket(bucketItems), tx.Bucket(bucketChunks), tx.Bucket(bucketPending)
-	if items == nil || chunks == nil || tx.Bucket(bucketMeta) == nil {
+	chunks, pending := tx.Bucket(bucketChunks), tx.Bucket(bucketPending)
+	if chunks == nil || tx.Bucket(bucketMeta) == nil || db.apart && tx.Bucket(bucketItems) == nil {
 		return append(problems, "missing buckets")
 	}
 	isPending := func(id []byte) bool { return pending != nil && pending.Get(id) != nil }
 	records := map[string]Item{}
-	items.ForEach(func(k, v []byte) error {
+	var ids [][]byte // in order
+	db.forEachRecord(tx, func(k, v []byte) error {
 		var it Item
 		if err := json.Unmarshal(v, &it); err != nil {
 			problems = append(problems, fmt.Sprintf("item %x: unreadable record: %v", k, err))
@@ -272,12 +321,16 @@ func checkTx(tx *bolt.Tx) []string {
 			problems = append(problems, fmt.Sprintf("item %x: committed and pending", k))
 		}
 		records[string(k)] = it
+		ids = append(ids, bytes.Clone(k))
 		return nil
 	})
 	sizes := map[string]int64{}
 	counts := map[string]int{}
 	c := chunks.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(k) == idLen && !db.apart {
+			continue // a record
+		}
 		if len(k) != idLen+4 {
 			problems = append(problems, fmt.Sprintf("chunk with a bad key %x", k))
 			continue
@@ -297,14 +350,13 @@ func checkTx(tx *bolt.Tx) []string {
 		sizes[id] += int64(len(v))
 		counts[id]++
 	}
-	items.ForEach(func(k, _ []byte) error {
-		it, ok := records[string(k)]
-		if ok && (counts[string(k)] != it.Chunks || sizes[string(k)] != it.Size) {
+	for _, k := range ids {
+		it := records[string(k)]
+		if counts[string(k)] != it.Chunks || sizes[string(k)] != it.Size {
 			problems = append(problems, fmt.Sprintf("item %x: %d chunks with %d bytes, record says %d and %d",
 				k, counts[string(k)], sizes[string(k)], it.Chunks, it.Size))
 		}
-		return nil
-	})
+	}
 	return problems
 }
 

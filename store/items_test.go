@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,6 +205,63 @@ func TestItemsAndDelete(t *testing.T) {
 	}
 }
 
+// TestRecordsBesideChunks: each record is kept under its item's id in the
+// chunks bucket, just before its chunks; listing finds every record (of
+// an empty item, a small one, a large one) and nothing else, and ends
+// past keys of lengths no writer makes (damage, which Check reports).
+func TestRecordsBesideChunks(t *testing.T) {
+	db := openTemp(t, Options{})
+	want := map[string]bool{}
+	for i, size := range []int{0, 5000, 3*ChunkSize + 7} {
+		it := writeItem(t, db, pattern(uint64(i), size), 64<<10, Item{Kind: "submission"})
+		want[it.ID] = true
+		key, _ := hex.DecodeString(it.ID)
+		db.bolt.View(func(tx *bolt.Tx) error {
+			k, v := tx.Bucket(bucketChunks).Cursor().Seek(key)
+			var rec Item
+			if !bytes.Equal(k, key) || json.Unmarshal(v, &rec) != nil || rec.ID != it.ID {
+				t.Errorf("%d bytes: key %x holds %q, want the record", size, k, v)
+			}
+			return nil
+		})
+	}
+	ids := slices.Collect(maps.Keys(want))
+	slices.Sort(ids)
+	last, _ := hex.DecodeString(ids[len(ids)-1])
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		for _, k := range [][]byte{
+			last[:idLen-1],                      // shorter than an id
+			append(bytes.Clone(last), 0),        // between an id and its chunks
+			append(chunkKey(last, -1), 0xff, 0), // after every chunk key of an id
+			bytes.Repeat([]byte{0xff}, idLen+9), // the last key of all
+		} {
+			if err := b.Put(k, []byte("stray")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != len(want) {
+		t.Errorf("Items lists %d, want %d", len(items), len(want))
+	}
+	for _, it := range items {
+		if !want[it.ID] {
+			t.Errorf("Items lists %s", it.ID)
+		}
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "bad key") {
+		t.Errorf("Check with stray keys: %v", err)
+	}
+}
+
 // TestAbort: an aborted item is invisible and its chunks are gone at once;
 // a writer that never commits leaves chunks that the next Open removes.
 func TestAbort(t *testing.T) {
@@ -312,19 +370,19 @@ func TestCheckFindsDamage(t *testing.T) {
 		}, "record says %[1]d and"},
 		{"record size", func(tx *bolt.Tx, id []byte) error {
 			var it Item
-			json.Unmarshal(tx.Bucket(bucketItems).Get(id), &it)
+			json.Unmarshal(tx.Bucket(bucketChunks).Get(id), &it)
 			it.Size++
 			rec, _ := json.Marshal(it)
-			return tx.Bucket(bucketItems).Put(id, rec)
+			return tx.Bucket(bucketChunks).Put(id, rec)
 		}, "record says %[1]d and"},
 		{"record of another id", func(tx *bolt.Tx, id []byte) error {
-			rec := bytes.Clone(tx.Bucket(bucketItems).Get(id))
+			rec := bytes.Clone(tx.Bucket(bucketChunks).Get(id))
 			other := newID()
-			tx.Bucket(bucketItems).Put(other, rec)
+			tx.Bucket(bucketChunks).Put(other, rec)
 			return nil
 		}, "record names"},
 		{"unreadable record", func(tx *bolt.Tx, id []byte) error {
-			return tx.Bucket(bucketItems).Put(id, []byte("{not json"))
+			return tx.Bucket(bucketChunks).Put(id, []byte("{not json"))
 		}, "unreadable record"},
 		{"chunk with a bad key", func(tx *bolt.Tx, id []byte) error {
 			return tx.Bucket(bucketChunks).Put(append(bytes.Clone(id), 0), []byte("x"))

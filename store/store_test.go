@@ -38,8 +38,8 @@ func TestOpenCreatesAndRecordsSchema(t *testing.T) {
 	if schema != SchemaVersion {
 		t.Errorf("schema recorded %d, want %d", schema, SchemaVersion)
 	}
-	if got := strings.Join(buckets, ","); got != "chunks,items,meta,pending" {
-		t.Errorf("buckets %s, want chunks,items,meta,pending", got)
+	if got := strings.Join(buckets, ","); got != "chunks,meta,pending" {
+		t.Errorf("buckets %s, want chunks,meta,pending", got)
 	}
 	if err := db.Check(); err != nil {
 		t.Errorf("Check of a new store: %v", err)
@@ -97,62 +97,105 @@ func TestOpenMigratesSchemaZero(t *testing.T) {
 	}
 }
 
-// TestOpenMigratesSchemaOne: a file of the first layout (no pending
-// bucket) keeps its items, loses its orphan chunks, and checks.
-func TestOpenMigratesSchemaOne(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "v1.db")
-	b, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, orphan := newID(), newID()
-	data := pattern(1, ChunkSize+10)
-	rec := fmt.Sprintf(`{"id":"%x","kind":"submission","day":"2026-08-27","size":%d,"recipients":"fp","source":"s","chunks":2}`, id, len(data))
-	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketMeta, bucketItems, bucketChunks} {
-			tx.CreateBucket(name)
-		}
-		tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, 1))
-		tx.Bucket(bucketItems).Put(id, []byte(rec))
-		tx.Bucket(bucketChunks).Put(chunkKey(id, 0), data[:ChunkSize])
-		tx.Bucket(bucketChunks).Put(chunkKey(id, 1), data[ChunkSize:])
-		return tx.Bucket(bucketChunks).Put(chunkKey(orphan, 0), []byte("left by a crash"))
-	})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Read-only, the old file is readable as it is, and its orphan shows.
-	ro, err := Open(path, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readItem(t, ro, fmt.Sprintf("%x", id)); !bytes.Equal(got, data) {
-		t.Error("schema 1 item unreadable read-only")
-	}
-	if err := ro.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "orphan chunk") {
-		t.Errorf("Check of a schema 1 file with an orphan: %v", err)
-	}
-	ro.Close()
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.bolt.View(func(tx *bolt.Tx) error {
-		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
-			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
-		}
-		return nil
-	})
-	if got := readItem(t, db, fmt.Sprintf("%x", id)); !bytes.Equal(got, data) {
-		t.Error("item changed by the migration")
-	}
-	if n := chunkCount(t, db, orphan); n != 0 {
-		t.Errorf("orphan chunk kept")
-	}
-	if err := db.Check(); err != nil {
-		t.Error(err)
+// TestOpenMigratesOldLayouts: a file of schema 1 (no pending bucket) or 2
+// (records in an items bucket of their own) reads as it is when opened
+// read-only; opened for writing, it moves its records beside their chunks
+// (schema 3), keeps its items, loses its orphan chunks, and checks.
+func TestOpenMigratesOldLayouts(t *testing.T) {
+	for _, schema := range []int{1, 2} {
+		t.Run(fmt.Sprint("schema ", schema), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "old.db")
+			b, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			big, small, orphan := newID(), newID(), newID()
+			data := pattern(1, ChunkSize+10)
+			rec := func(id []byte, size, chunks int) []byte {
+				return fmt.Appendf(nil, `{"id":"%x","kind":"submission","day":"2026-08-27","size":%d,"recipients":"fp","source":"s","chunks":%d}`, id, size, chunks)
+			}
+			err = b.Update(func(tx *bolt.Tx) error {
+				for _, name := range [][]byte{bucketMeta, bucketItems, bucketChunks} {
+					tx.CreateBucket(name)
+				}
+				if schema == 2 {
+					tx.CreateBucket(bucketPending)
+				}
+				tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, uint64(schema)))
+				items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
+				items.Put(big, rec(big, len(data), 2))
+				chunks.Put(chunkKey(big, 0), data[:ChunkSize])
+				chunks.Put(chunkKey(big, 1), data[ChunkSize:])
+				items.Put(small, rec(small, 3, 3))
+				for i, c := range []string{"a", "b", "c"} {
+					chunks.Put(chunkKey(small, i), []byte(c))
+				}
+				return chunks.Put(chunkKey(orphan, 0), []byte("left by a crash"))
+			})
+			b.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(db *DB, when string) {
+				t.Helper()
+				if got := readItem(t, db, fmt.Sprintf("%x", big)); !bytes.Equal(got, data) {
+					t.Errorf("%s: the large item reads wrong", when)
+				}
+				if got := readItem(t, db, fmt.Sprintf("%x", small)); string(got) != "abc" {
+					t.Errorf("%s: the small item reads %q", when, got)
+				}
+				items, err := db.Items()
+				if err != nil || len(items) != 2 {
+					t.Errorf("%s: Items: %d, %v", when, len(items), err)
+				}
+				if st, err := db.Stats(); err != nil || st.Items != 2 || st.ItemBytes != int64(len(data)+3) {
+					t.Errorf("%s: Stats: %+v, %v", when, st, err)
+				}
+			}
+			// Read-only, the old file reads as it is, and its orphan shows.
+			ro, err := Open(path, Options{ReadOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(ro, "read-only")
+			if err := ro.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "orphan chunk") {
+				t.Errorf("Check of an old file with an orphan: %v", err)
+			}
+			ro.Close()
+			db, err := Open(path, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			db.bolt.View(func(tx *bolt.Tx) error {
+				if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
+					t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
+				}
+				if tx.Bucket(bucketItems) != nil {
+					t.Error("the items bucket is left after migration")
+				}
+				if !bytes.Equal(tx.Bucket(bucketChunks).Get(small), rec(small, 3, 3)) {
+					t.Error("the record is not beside its chunks")
+				}
+				return nil
+			})
+			check(db, "migrated")
+			if n := chunkCount(t, db, orphan); n != 0 {
+				t.Errorf("orphan chunk kept")
+			}
+			if err := db.Check(); err != nil {
+				t.Error(err)
+			}
+			if err := db.Delete(fmt.Sprintf("%x", big)); err != nil {
+				t.Fatal(err)
+			}
+			if n := chunkCount(t, db, nil); n != 3 {
+				t.Errorf("%d chunks after deleting the large item, want the small one's 3", n)
+			}
+			if err := db.Check(); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }
 

@@ -138,15 +138,17 @@ func crashRaw(t *testing.T, path string) (pending, orphans int) {
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		items, chunks := tx.Bucket([]byte("items")), tx.Bucket([]byte("chunks"))
-		if items == nil || chunks == nil {
-			return errors.New("the items or chunks bucket is missing")
+		// Schema 3: an item's record under its 16-byte id, its chunks
+		// under id||seq, all in the chunks bucket.
+		chunks := tx.Bucket([]byte("chunks"))
+		if chunks == nil {
+			return errors.New("the chunks bucket is missing")
 		}
 		if p := tx.Bucket([]byte("pending")); p != nil {
 			pending = p.Stats().KeyN
 		}
 		return chunks.ForEach(func(k, _ []byte) error {
-			if len(k) < 16 || items.Get(k[:16]) == nil {
+			if len(k) != 16 && (len(k) < 16 || chunks.Get(k[:16]) == nil) {
 				orphans++
 			}
 			return nil
