@@ -15,25 +15,27 @@ import (
 
 // record returns the record of item id, or nil.
 func (db *DB) record(tx *bolt.Tx, id []byte) []byte {
-	b := tx.Bucket(bucketChunks)
-	if db.apart {
-		b = tx.Bucket(bucketItems)
+	for _, name := range [][]byte{bucketChunks, bucketItems} {
+		if b := tx.Bucket(name); b != nil {
+			if v := b.Get(id); v != nil {
+				return v
+			}
+		}
+		if !db.apart {
+			break
+		}
 	}
-	if b == nil {
-		return nil
-	}
-	return b.Get(id)
+	return nil
 }
 
 // forEachRecord calls fn with each item's id and record, in id order,
 // until fn fails. It seeks past each item's chunks rather than stepping
 // through them (see bucketChunks).
 func (db *DB) forEachRecord(tx *bolt.Tx, fn func(id, rec []byte) error) error {
-	if db.apart {
-		if b := tx.Bucket(bucketItems); b != nil {
-			return b.ForEach(fn)
+	if b := tx.Bucket(bucketItems); db.apart && b != nil {
+		if err := b.ForEach(fn); err != nil {
+			return err
 		}
-		return nil
 	}
 	b := tx.Bucket(bucketChunks)
 	if b == nil {
@@ -302,7 +304,7 @@ func (db *DB) checkTx(tx *bolt.Tx) []string {
 		problems = append(problems, err.Error())
 	}
 	chunks, pending := tx.Bucket(bucketChunks), tx.Bucket(bucketPending)
-	if chunks == nil || tx.Bucket(bucketMeta) == nil || db.apart && tx.Bucket(bucketItems) == nil {
+	if chunks == nil || tx.Bucket(bucketMeta) == nil {
 		return append(problems, "missing buckets")
 	}
 	isPending := func(id []byte) bool { return pending != nil && pending.Get(id) != nil }
@@ -328,7 +330,7 @@ func (db *DB) checkTx(tx *bolt.Tx) []string {
 	counts := map[string]int{}
 	c := chunks.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(k) == idLen && !db.apart {
+		if len(k) == idLen {
 			continue // a record
 		}
 		if len(k) != idLen+4 {

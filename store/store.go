@@ -99,7 +99,8 @@ type DB struct {
 	// deletion that runs with the size cap lifted (see updateFreeing).
 	capLock sync.RWMutex
 	// apart is set for a file of schema 1 or 2, opened read-only: its
-	// records are in the items bucket, apart from their chunks.
+	// records are in the items bucket, apart from their chunks, or some
+	// here and some there if a migration to schema 3 was cut short.
 	apart bool
 }
 
@@ -327,7 +328,11 @@ func schemaOf(tx *bolt.Tx) (int, error) {
 	return n, nil
 }
 
-// migrations[i] takes a file from schema i to i+1.
+// migrations[i] takes a file from schema i to i+1. One that returns
+// errMore did part of its work: that part commits, the file keeps schema
+// i, and it runs again in a new transaction. A long migration so takes
+// the memory of one step, not of the whole file, and a crash in the
+// middle leaves a file that reads and migrates on.
 var migrations = []func(tx *bolt.Tx) error{
 	func(tx *bolt.Tx) error { // 0 → 1: the first layout
 		for _, b := range [][]byte{bucketMeta, bucketItems, bucketChunks} {
@@ -343,33 +348,62 @@ var migrations = []func(tx *bolt.Tx) error{
 	},
 	func(tx *bolt.Tx) error { // 2 → 3: records beside their chunks
 		items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
-		err := items.ForEach(func(k, v []byte) error {
-			return chunks.Put(bytes.Clone(k), bytes.Clone(v))
-		})
-		if err != nil {
-			return err
+		var keys, values [][]byte
+		c := items.Cursor()
+		for k, v := c.First(); k != nil && len(keys) < migrateStep; k, v = c.Next() {
+			keys, values = append(keys, bytes.Clone(k)), append(values, bytes.Clone(v))
+		}
+		for i, k := range keys {
+			if err := chunks.Put(k, values[i]); err != nil {
+				return err
+			}
+			if err := items.Delete(k); err != nil {
+				return err
+			}
+		}
+		if k, _ := items.Cursor().First(); k != nil {
+			return errMore
 		}
 		return tx.DeleteBucket(bucketItems)
 	},
 }
 
+// errMore is returned by a migration that did part of its work.
+var errMore = errors.New("more to migrate")
+
+// migrateStep is how many records one transaction of the 2 → 3 migration
+// moves: each dirties a leaf, held in memory until the commit.
+var migrateStep = 5000
+
+// migrate brings the file to [SchemaVersion]. It runs as a deletion does
+// at the size cap (updateFreeing): a store at its cap must still open.
 func (db *DB) migrate() error {
-	return db.update(func(tx *bolt.Tx) error {
-		v, err := schemaOf(tx)
-		if err != nil {
-			return err
-		}
-		for ; v < SchemaVersion; v++ {
-			if err := migrations[v](tx); err != nil {
-				return fmt.Errorf("migrating schema %d to %d: %w", v, v+1, err)
+	for {
+		more := false
+		err := db.updateFreeing(func(tx *bolt.Tx) error {
+			v, err := schemaOf(tx)
+			if err != nil {
+				return err
 			}
-		}
-		m, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
+			for ; v < SchemaVersion; v++ {
+				err := migrations[v](tx)
+				if more = err == errMore; more {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("migrating schema %d to %d: %w", v, v+1, err)
+				}
+			}
+			m, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return m.Put(keySchema, binary.BigEndian.AppendUint64(nil, uint64(v)))
+		})
+		if err != nil || !more {
 			return err
 		}
-		return m.Put(keySchema, binary.BigEndian.AppendUint64(nil, SchemaVersion))
-	})
+	}
 }
 
 // removeOrphans deletes chunks that belong to no item record: the remains

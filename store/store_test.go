@@ -98,12 +98,25 @@ func TestOpenMigratesSchemaZero(t *testing.T) {
 }
 
 // TestOpenMigratesOldLayouts: a file of schema 1 (no pending bucket) or 2
-// (records in an items bucket of their own) reads as it is when opened
-// read-only; opened for writing, it moves its records beside their chunks
-// (schema 3), keeps its items, loses its orphan chunks, and checks.
+// (records in an items bucket of their own), or one whose move to schema 3
+// was cut short, reads as it is when opened read-only; opened for writing,
+// it moves its records beside their chunks (schema 3, in steps), keeps its
+// items, loses its orphan chunks, and checks.
 func TestOpenMigratesOldLayouts(t *testing.T) {
-	for _, schema := range []int{1, 2} {
-		t.Run(fmt.Sprint("schema ", schema), func(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		schema   int
+		step     int  // records moved per transaction
+		cutShort bool // one record moved already
+	}{
+		{"schema 1", 1, 5000, false},
+		{"schema 2 one record a step", 2, 1, false},
+		{"schema 2 cut short", 2, 5000, true},
+	} {
+		schema := c.schema
+		t.Run(c.name, func(t *testing.T) {
+			defer func(n int) { migrateStep = n }(migrateStep)
+			migrateStep = c.step
 			path := filepath.Join(t.TempDir(), "old.db")
 			b, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
@@ -129,6 +142,10 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 				items.Put(small, rec(small, 3, 3))
 				for i, c := range []string{"a", "b", "c"} {
 					chunks.Put(chunkKey(small, i), []byte(c))
+				}
+				if c.cutShort {
+					items.Delete(small)
+					chunks.Put(small, rec(small, 3, 3))
 				}
 				return chunks.Put(chunkKey(orphan, 0), []byte("left by a crash"))
 			})
