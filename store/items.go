@@ -32,9 +32,11 @@ func (db *DB) record(tx *bolt.Tx, id []byte) []byte {
 // until fn fails. It seeks past each item's chunks rather than stepping
 // through them (see bucketChunks).
 func (db *DB) forEachRecord(tx *bolt.Tx, fn func(id, rec []byte) error) error {
-	if b := tx.Bucket(bucketItems); db.apart && b != nil {
-		if err := b.ForEach(fn); err != nil {
-			return err
+	if db.apart {
+		if b := tx.Bucket(bucketItems); b != nil {
+			if err := b.ForEach(fn); err != nil {
+				return err
+			}
 		}
 	}
 	b := tx.Bucket(bucketChunks)
