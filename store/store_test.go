@@ -81,17 +81,7 @@ func TestOpenMigratesSchemaZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	db, err := Open(path, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.bolt.View(func(tx *bolt.Tx) error {
-		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
-			t.Errorf("schema after migration %d, want %d", v, SchemaVersion)
-		}
-		return nil
-	})
+	db := openMigrated(t, path)
 	if err := db.Check(); err != nil {
 		t.Error(err)
 	}
@@ -179,18 +169,8 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 				t.Errorf("Check of an old file with an orphan: %v", err)
 			}
 			ro.Close()
-			db, err := Open(path, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := openMigrated(t, path)
 			db.bolt.View(func(tx *bolt.Tx) error {
-				if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
-					t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
-				}
-				if tx.Bucket(bucketItems) != nil {
-					t.Error("the items bucket is left after migration")
-				}
 				if !bytes.Equal(tx.Bucket(bucketChunks).Get(small), rec(small, 3, 3)) {
 					t.Error("the record is not beside its chunks")
 				}
@@ -214,6 +194,27 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openMigrated opens the file at path for writing, closed at the end of
+// the test, and checks that it now has the current layout.
+func openMigrated(t *testing.T, path string) *DB {
+	t.Helper()
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
+			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
+		}
+		if tx.Bucket(bucketItems) != nil {
+			t.Error("the items bucket is left after migration")
+		}
+		return nil
+	})
+	return db
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
