@@ -62,6 +62,12 @@ func (db *DB) forEachRecord(tx *bolt.Tx, fn func(id, rec []byte) error) error {
 			past[i] = 0xff
 		}
 		k, v = c.Seek(past[:])
+		// In a damaged file whose keys are out of order, Seek can land
+		// before the key it was given, even before where it began;
+		// going on could loop forever.
+		if k != nil && bytes.Compare(k, past[:]) < 0 {
+			return fmt.Errorf("%w: keys out of order after %x", ErrCorrupt, past[:idLen])
+		}
 	}
 	return nil
 }
@@ -312,7 +318,7 @@ func (db *DB) checkTx(tx *bolt.Tx) []string {
 	isPending := func(id []byte) bool { return pending != nil && pending.Get(id) != nil }
 	records := map[string]Item{}
 	var ids [][]byte // in order
-	db.forEachRecord(tx, func(k, v []byte) error {
+	err := db.forEachRecord(tx, func(k, v []byte) error {
 		var it Item
 		if err := json.Unmarshal(v, &it); err != nil {
 			problems = append(problems, fmt.Sprintf("item %x: unreadable record: %v", k, err))
@@ -328,6 +334,9 @@ func (db *DB) checkTx(tx *bolt.Tx) []string {
 		ids = append(ids, bytes.Clone(k))
 		return nil
 	})
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
 	sizes := map[string]int64{}
 	counts := map[string]int{}
 	c := chunks.Cursor()

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -260,6 +261,68 @@ func TestRecordsBesideChunks(t *testing.T) {
 	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "bad key") {
 		t.Errorf("Check with stray keys: %v", err)
 	}
+}
+
+// TestListingDamagedBranch: a branch key of the chunks bucket overwritten
+// with 0xff sends a seek to the leaf before the one it wants. Listing and
+// Check must then report damage, not loop forever.
+func TestListingDamagedBranch(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		writeItem(t, db, pattern(uint64(i), 3000), 64<<10, Item{Kind: "submission"})
+	}
+	var root uint64
+	db.bolt.View(func(tx *bolt.Tx) error {
+		root = uint64(tx.Bucket(bucketChunks).Root())
+		return nil
+	})
+	pageSize := db.bolt.Info().PageSize
+	db.Close()
+
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A branch page: a 16-byte header (id, flags, count, overflow), then
+	// elements of (pos, ksize uint32, pgid uint64), pos counted from the
+	// element.
+	page := b[int(root)*pageSize:]
+	const branchFlag = 0x01
+	if flags, count := binary.LittleEndian.Uint16(page[8:]), binary.LittleEndian.Uint16(page[10:]); flags != branchFlag || count < 3 {
+		t.Fatalf("chunks root page %d: flags %#x, %d elements; want a branch of 3 or more", root, flags, count)
+	}
+	el := page[16+16:] // the second element
+	pos, ksize := binary.LittleEndian.Uint32(el), binary.LittleEndian.Uint32(el[4:])
+	copy(el[pos:pos+ksize], bytes.Repeat([]byte{0xff}, int(ksize)))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not closed on a time-out: Close would wait for the looping reader.
+	for name, f := range map[string]func() error{
+		"Items": func() error { _, err := db.Items(); return err },
+		"Check": db.Check,
+	} {
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: %v, want ErrCorrupt", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no answer in 30 s", name)
+		}
+	}
+	db.Close()
 }
 
 // TestAbort: an aborted item is invisible and its chunks are gone at once;

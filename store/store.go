@@ -1010,7 +1010,14 @@ func (w *ItemWriter) release() {
 // and chunks, or the chunks of a write that never committed.
 func deleteChunks(tx *bolt.Tx, id []byte) error {
 	c := tx.Bucket(bucketChunks).Cursor()
+	var last []byte
 	for k, _ := c.Seek(id); k != nil && bytes.HasPrefix(k, id); k, _ = c.Seek(id) {
+		// In a damaged page whose keys are out of order, a delete can
+		// miss the key it was given; seeking again would find it forever.
+		if bytes.Equal(k, last) {
+			return fmt.Errorf("%w: key %x cannot be deleted", ErrCorrupt, k)
+		}
+		last = append(last[:0], k...)
 		if err := c.Delete(); err != nil {
 			return err
 		}
