@@ -417,7 +417,9 @@ func (db *DB) removeOrphans() (int, error) {
 	n := 0
 	err := db.updateFreeing(func(tx *bolt.Tx) error {
 		chunks := tx.Bucket(bucketChunks)
-		if err := tx.DeleteBucket(bucketPending); err != nil {
+		// Emptied by deleting it whole. If damage took its name, what
+		// it held is of no use anyway.
+		if err := tx.DeleteBucket(bucketPending); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 			return err
 		}
 		if _, err := tx.CreateBucket(bucketPending); err != nil {

@@ -625,6 +625,35 @@ func TestOpenRandomDamage(t *testing.T) {
 	t.Logf("%d tree pages; %v", len(targets), outcomes)
 }
 
+// TestOpenWithoutPendingBucket: a file whose pending bucket is gone
+// (damage to its name: TestOpenRandomDamage found it) opens, keeps its
+// items, and has the bucket again. Its marks are stale at Open anyway.
+func TestOpenWithoutPendingBucket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := writeItem(t, db, pattern(1, 5000), 64<<10, Item{Kind: "submission"})
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketPending) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = openMigrated(t, path)
+	if got := readItem(t, db, it.ID); !bytes.Equal(got, pattern(1, 5000)) {
+		t.Error("the item reads wrong")
+	}
+	if err := db.Check(); err != nil {
+		t.Error(err)
+	}
+	db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketPending) == nil {
+			t.Error("no pending bucket after Open")
+		}
+		return nil
+	})
+}
+
 // TestFreeingAtTheCap: at the size cap, deleting items still works (a
 // deletion rewrites a few pages before the pages it frees can be reused),
 // the space it frees takes new items again, and a full store holding the
