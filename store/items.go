@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -334,8 +335,8 @@ func (db *DB) checkTx(tx *bolt.Tx) []string {
 		ids = append(ids, bytes.Clone(k))
 		return nil
 	})
-	if err != nil {
-		problems = append(problems, err.Error())
+	if err != nil { // it says what is damaged; Check says the file is
+		problems = append(problems, strings.TrimPrefix(err.Error(), ErrCorrupt.Error()+": "))
 	}
 	sizes := map[string]int64{}
 	counts := map[string]int{}
