@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -104,4 +105,20 @@ func child(ctx context.Context, t testing.TB, test string, env ...string) *exec.
 	cmd := exec.CommandContext(ctx, exe, "-test.run=^"+test+"$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), env...)
 	return cmd
+}
+
+// answerWithin returns what f returns, or fails t if f has not returned
+// within 30 s: a loop that never ends. f is then left running, and what
+// it holds (a transaction) must not be closed, for Close would wait.
+func answerWithin(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s: no answer in 30 s", what)
+		return nil
+	}
 }

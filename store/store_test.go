@@ -226,21 +226,15 @@ func TestMigratingDamagedRecords(t *testing.T) {
 	editRootPage(t, b, bucketItems, func(page []byte) {
 		swapLeafKeys(t, page, 1, 2)
 	})
-	done := make(chan error, 1)
-	go func() {
+	err = answerWithin(t, "Open", func() error {
 		db, err := Open(path, Options{})
 		if err == nil {
 			db.Close()
 		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrCorrupt) {
-			t.Errorf("Open: %v, want ErrCorrupt", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Open: no answer in 30 s")
+		return err
+	})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Open: %v, want ErrCorrupt", err)
 	}
 }
 
