@@ -30,10 +30,11 @@ func BenchmarkStoreWrite4KiB(b *testing.B) {
 			r.ID = fmt.Sprintf("%x", id)
 			js, _ := json.Marshal(r)
 			err := db.bolt.Update(func(tx *bolt.Tx) error {
-				if err := tx.Bucket(bucketChunks).Put(chunkKey(id, 0), data); err != nil {
+				b := chunksBucket(tx, db.fill) // as the store fills it
+				if err := b.Put(chunkKey(id, 0), data); err != nil {
 					return err
 				}
-				return tx.Bucket(bucketChunks).Put(id, js)
+				return b.Put(id, js)
 			})
 			if err != nil {
 				b.Fatal(err)

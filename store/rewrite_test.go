@@ -74,7 +74,7 @@ func TestRewrite(t *testing.T) {
 				t.Fatalf("%d bytes flushed of %d: the test proves nothing", flushed, size)
 			}
 			// A boundary between two flushed values of more than 800
-			// bytes each (small pieces have 984), away from the start.
+			// bytes each (small pieces have 881), away from the start.
 			var mid int64
 			for i := len(w.ends) / 2; i < len(w.ends)-1; i++ {
 				if w.ends[i]-w.ends[i-1] > 800 && w.ends[i+1]-w.ends[i] > 800 {

@@ -18,8 +18,8 @@ import (
 func TestSmallItemChunks(t *testing.T) {
 	db := openTemp(t, Options{})
 	smallChunk := db.smallChunk
-	if smallChunk != 984 && db.bolt.Info().PageSize == 4096 {
-		t.Errorf("chunks of %d bytes for small items on 4 KiB pages, want 984", smallChunk)
+	if smallChunk != 881 && db.bolt.Info().PageSize == 4096 {
+		t.Errorf("chunks of %d bytes for small items on 4 KiB pages, want 881", smallChunk)
 	}
 	cases := []struct {
 		size, step, want int
@@ -79,7 +79,7 @@ func TestSmallChunksWriteLess(t *testing.T) {
 		t.Skip("writes 2 × 900 items")
 	}
 	perItem := func(piece int) float64 {
-		db := openTemp(t, Options{})
+		db := openTemp(t, Options{MaxBatchSize: 1}) // a batch of one runs at once
 		if piece > 0 {
 			db.smallChunk = piece
 		}
@@ -105,6 +105,55 @@ func TestSmallChunksWriteLess(t *testing.T) {
 	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in small chunks", big, small)
 	if small > 0.9*big {
 		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
+	}
+}
+
+// TestChunksFilled: at chunksFill, with pieces that fit four to a leaf
+// below it, small items write fewer bytes of pages than at bbolt's
+// default FillPercent (0.5) with the pieces of a full page that the store
+// had before, where every leaf held two pieces and was half empty.
+func TestChunksFilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 4 × 700 items")
+	}
+	perItem := func(size int, fill float64, piece int) float64 {
+		db := openTemp(t, Options{MaxBatchSize: 1}) // a batch of one runs at once
+		if fill > 0 {
+			db.fill, db.smallChunk = fill, piece
+		}
+		data := pattern(4, size)
+		// One writer, one commit per item, as in TestSmallChunksWriteLess.
+		write := func(n int) {
+			for i := range n {
+				iw := db.NewItem()
+				iw.Write(data)
+				if _, err := iw.Commit(Item{Kind: "submission", Source: fmt.Sprint(i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		write(500)
+		alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
+		before := alloc()
+		write(200)
+		if err := db.Check(); err != nil {
+			t.Fatal(err)
+		}
+		return float64(alloc()-before) / 200
+	}
+	for _, c := range []struct {
+		size int
+		max  float64 // ours ÷ before
+	}{
+		{4 << 10, 0.95},
+		{16<<10 + 400, 0.85}, // a padded text testimony
+	} {
+		before, ours := perItem(c.size, 0.5, 984), perItem(c.size, 0, 0)
+		t.Logf("%d-byte items: %.0f bytes of pages written per item at fill 0.5 in 984-byte pieces, %.0f at %.1f in %d-byte pieces",
+			c.size, before, ours, chunksFill, smallChunkFor(4096, chunksFill))
+		if ours > c.max*before {
+			t.Errorf("%d-byte items: %.0f bytes of pages per item, %.0f before: not %.2f× or less", c.size, ours, before, c.max)
+		}
 	}
 }
 
