@@ -675,9 +675,10 @@ const smallItemMax = 256 << 10
 // leaf of small pieces held two of them and left half of every page it
 // wrote empty; a full page (1.0) splits, on each random insert, into a
 // full node and a nearly empty one, which multiplies branch pages. At 0.9
-// a leaf holds four small pieces (smallChunkFor): a 4 KiB item writes 15%
-// fewer bytes of pages than at 0.5, a padded 17 KiB submission 30% fewer
-// (TestChunksFilled), so a batch syncs less.
+// a leaf holds four small pieces (smallChunkFor): a 4 KiB item writes 8%
+// fewer bytes of pages than at 0.5 with the pieces of a full page, a
+// padded 17 KiB submission 25% fewer (TestChunksFilled, one writer); in
+// batches of 32, 15% and 30% fewer, so a batch syncs less.
 const chunksFill = 0.9
 
 // chunksBucket is the chunks bucket of a write transaction, with its
