@@ -79,33 +79,41 @@ func TestSmallChunksWriteLess(t *testing.T) {
 		t.Skip("writes 2 × 900 items")
 	}
 	perItem := func(piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1}) // a batch of one runs at once
+		db := openTemp(t, Options{MaxBatchSize: 1})
 		if piece > 0 {
 			db.smallChunk = piece
 		}
-		data := pattern(3, 4096)
-		// One writer, one commit per item: no batching, whose sizes vary
-		// with timing, so the figures depend only on the random ids.
-		write := func(n int) {
-			for i := range n {
-				iw := db.NewItem()
-				iw.Write(data)
-				if _, err := iw.Commit(Item{Kind: "submission", Source: fmt.Sprint(i)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		write(600) // a tree of some depth first
-		alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
-		before := alloc()
-		write(300)
-		return float64(alloc()-before) / 300
+		return pageBytesPerItem(t, db, pattern(3, 4096), 600, 300)
 	}
 	big, small := perItem(ChunkSize), perItem(0)
 	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in small chunks", big, small)
 	if small > 0.9*big {
 		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
 	}
+}
+
+// pageBytesPerItem writes warm items of data into db, a tree of some
+// depth, then n more, and returns the bytes of pages bbolt allocated, and
+// so wrote and synced, per item of those n. One writer, one commit per
+// item (db should be opened with MaxBatchSize 1, so that a batch of one
+// runs at once): no batching, whose sizes vary with timing, so the figure
+// depends only on the random ids.
+func pageBytesPerItem(t *testing.T, db *DB, data []byte, warm, n int) float64 {
+	t.Helper()
+	write := func(n int) {
+		for i := range n {
+			iw := db.NewItem()
+			iw.Write(data)
+			if _, err := iw.Commit(Item{Kind: "submission", Source: fmt.Sprint(i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(warm)
+	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
+	before := alloc()
+	write(n)
+	return float64(alloc()-before) / float64(n)
 }
 
 // TestChunksFilled: at chunksFill, with pieces that fit four to a leaf
@@ -117,29 +125,15 @@ func TestChunksFilled(t *testing.T) {
 		t.Skip("writes 4 × 700 items")
 	}
 	perItem := func(size int, fill float64, piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1}) // a batch of one runs at once
+		db := openTemp(t, Options{MaxBatchSize: 1})
 		if fill > 0 {
 			db.fill, db.smallChunk = fill, piece
 		}
-		data := pattern(4, size)
-		// One writer, one commit per item, as in TestSmallChunksWriteLess.
-		write := func(n int) {
-			for i := range n {
-				iw := db.NewItem()
-				iw.Write(data)
-				if _, err := iw.Commit(Item{Kind: "submission", Source: fmt.Sprint(i)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		write(500)
-		alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
-		before := alloc()
-		write(200)
+		n := pageBytesPerItem(t, db, pattern(4, size), 500, 200)
 		if err := db.Check(); err != nil {
 			t.Fatal(err)
 		}
-		return float64(alloc()-before) / 200
+		return n
 	}
 	for _, c := range []struct {
 		size int
