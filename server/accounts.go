@@ -28,7 +28,9 @@ type account struct {
 }
 
 // bucketLoginState holds what each login changes, apart from the account
-// record: the last accepted TOTP step and the failure count. Key: account
+// record: the last accepted TOTP step and the count of failures since the
+// last good login (shown by "investigator list"; the back-off itself is
+// kept in memory, see [loginBackoffMax]). Key: account
 // name, or unknownStateKey for names that match no account, so a failed
 // login writes the same small record whether the account exists or not.
 const bucketLoginState = "login_state"
@@ -36,10 +38,12 @@ const bucketLoginState = "login_state"
 // unknownStateKey cannot be an account name (see accountNameRE).
 const unknownStateKey = "\x00unknown account"
 
+// loginState is the record of bucketLoginState. Records written before the
+// back-off moved to memory also hold "backoff_until": it is ignored, so an
+// account locked by an older version is free again.
 type loginState struct {
-	LastStep     int64 `json:"last_step"` // last accepted TOTP step
-	Failures     int   `json:"failures"`
-	BackoffUntil int64 `json:"backoff_until"` // Unix seconds
+	LastStep int64 `json:"last_step"` // last accepted TOTP step
+	Failures int   `json:"failures"`
 }
 
 func getLoginState(tx store.Tx, key string) (*loginState, error) {
@@ -65,21 +69,14 @@ func putLoginState(tx store.Tx, key string, st *loginState) error {
 	return tx.Put(bucketLoginState, []byte(key), v)
 }
 
-// fail counts a failure and starts or extends the back-off.
-func (st *loginState) fail(now time.Time) {
-	st.Failures++
-	if d := backoffFor(st.Failures); d > 0 {
-		st.BackoffUntil = now.Add(d).Unix()
-	}
-}
-
-// clearFailures ends an account's back-off; the last TOTP step stays.
+// clearFailures resets an account's failure count; the last TOTP step
+// stays.
 func clearFailures(tx store.Tx, name string) error {
 	st, err := getLoginState(tx, name)
 	if err != nil {
 		return err
 	}
-	st.Failures, st.BackoffUntil = 0, 0
+	st.Failures = 0
 	return putLoginState(tx, name, st)
 }
 

@@ -52,6 +52,10 @@ func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *
 	if err != nil {
 		return 0, false, err
 	}
+	site := s.site()
+	if site.backoff.busy(p.Name, s.cfg.Now()) {
+		return 0, false, nil // refused uncounted, as a login is
+	}
 	release, err := s.acquireArgon(r)
 	if err != nil {
 		return 0, false, err
@@ -69,14 +73,14 @@ func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *
 		ok = ok && step != 0 && step > st.LastStep
 	}
 	release()
-	ok = ok && now.Unix() >= st.BackoffUntil
 	if !ok {
+		site.backoff.fail(p.Name, now)
 		err := s.db.Update(func(tx store.Tx) error {
 			cur, err := getLoginState(tx, p.Name)
 			if err != nil {
 				return err
 			}
-			cur.fail(now)
+			cur.Failures++
 			if err := putLoginState(tx, p.Name, cur); err != nil {
 				return err
 			}

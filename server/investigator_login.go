@@ -1,8 +1,11 @@
 package server
 
 import (
+	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -11,14 +14,31 @@ import (
 	"testimony/store"
 )
 
-// Back-off: after loginFreeFailures failed logins in a row, an account
-// refuses logins for loginBackoffBase, doubling with each further failure
-// up to loginBackoffMax. It is per account, not per client address: behind
-// Tor every client is 127.0.0.1.
+// Back-off per name: after loginFreeFailures failed logins in a row under
+// one account name, logins under that name are refused for
+// loginBackoffBase, doubling with each further failure up to
+// loginBackoffMax. It is per name, not per client address: behind Tor
+// every client is 127.0.0.1.
+//
+// A login tried during the back-off is refused at once, without argon2id
+// work, without a write and without being counted: the back-off never
+// outlasts loginBackoffMax from its start, however many tries are made
+// meanwhile, so whoever knows an account's name can slow its logins but
+// not lock it for long (issue 17, point 3). A name's count is forgotten
+// loginForget after its last counted failure, or at a successful login.
+//
+// Kept in memory, for known and unknown names alike (see [nameBackoff]),
+// so a refusal tells nothing about whether an account exists; a restart,
+// which only the operator can cause, forgets it. The failure count of an
+// account is also kept in its login state, for "investigator list".
 const (
 	loginFreeFailures = 5
 	loginBackoffBase  = 30 * time.Second
-	loginBackoffMax   = time.Hour
+	loginBackoffMax   = 5 * time.Minute
+	loginForget       = time.Hour
+	// backoffNames bounds the names remembered. Only counted failures add
+	// one, and the listener back-off lets through few of those.
+	backoffNames = 4096
 )
 
 func backoffFor(failures int) time.Duration {
@@ -30,6 +50,91 @@ func backoffFor(failures int) time.Duration {
 		d *= 2
 	}
 	return min(d, loginBackoffMax)
+}
+
+// nameBackoff holds the recent failed logins of each account name typed,
+// under a salted hash of the name: the typed text may be a passphrase
+// typed in the wrong field.
+type nameBackoff struct {
+	mu    sync.Mutex
+	salt  []byte
+	names map[[sha256.Size]byte]*nameFailures
+}
+
+type nameFailures struct {
+	count int
+	last  time.Time // of the last counted failure
+	until time.Time // end of the back-off
+}
+
+func (b *nameBackoff) key(name string) [sha256.Size]byte {
+	if b.salt == nil {
+		b.salt = make([]byte, 32)
+		rand.Read(b.salt)
+		b.names = map[[sha256.Size]byte]*nameFailures{}
+	}
+	return sha256.Sum256(append(slices.Clip(b.salt), name...))
+}
+
+// busy reports whether logins under name are backed off at now.
+func (b *nameBackoff) busy(name string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	f := b.names[b.key(name)]
+	return f != nil && now.Before(f.until)
+}
+
+// fail counts a failed login under name at now, and starts its back-off
+// when due. A failure during the back-off (a try that was let through
+// before it began) is not counted: nothing extends a back-off.
+func (b *nameBackoff) fail(name string, now time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k := b.key(name)
+	f := b.names[k]
+	if f == nil {
+		b.prune(now)
+		f = &nameFailures{}
+		b.names[k] = f
+	}
+	if now.Before(f.until) {
+		return
+	}
+	if now.Sub(f.last) > loginForget {
+		f.count = 0
+	}
+	f.count++
+	f.last = now
+	if d := backoffFor(f.count); d > 0 {
+		f.until = now.Add(d)
+	}
+}
+
+// clear forgets name's failures, after a successful login.
+func (b *nameBackoff) clear(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.names, b.key(name))
+}
+
+// prune makes room for one more name: it drops the names whose failures
+// are forgotten, and if that is not enough, the one failed longest ago.
+func (b *nameBackoff) prune(now time.Time) {
+	if len(b.names) < backoffNames {
+		return
+	}
+	var oldest [sha256.Size]byte
+	var oldestAt time.Time
+	for k, f := range b.names {
+		if now.Sub(f.last) > loginForget && !now.Before(f.until) {
+			delete(b.names, k)
+		} else if oldestAt.IsZero() || f.last.Before(oldestAt) {
+			oldest, oldestAt = k, f.last
+		}
+	}
+	if len(b.names) >= backoffNames {
+		delete(b.names, oldest)
+	}
 }
 
 // Listener back-off: besides each account's own, the investigator site as
@@ -157,6 +262,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if s.listenerBusy() {
 		return s.loginPaused(w)
 	}
+	// A name in its back-off is refused before any work: the same page as
+	// every failure, for known and unknown names alike.
+	if site.backoff.busy(name, s.cfg.Now()) {
+		return s.loginFailed(w)
+	}
 	release, err := s.acquireArgon(r)
 	if err != nil {
 		return err
@@ -164,6 +274,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if s.listenerBusy() {
 		release()
 		return s.loginPaused(w)
+	}
+	if site.backoff.busy(name, s.cfg.Now()) {
+		release()
+		return s.loginFailed(w)
 	}
 	now := s.cfg.Now()
 	var acc *account
@@ -211,15 +325,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		good := known && passOK && step != 0 && step > st.LastStep && !cur.Disabled && now.Unix() >= st.BackoffUntil
+		good := known && passOK && step != 0 && step > st.LastStep && !cur.Disabled
 		if !good {
-			st.fail(now)
+			st.Failures++
 			if err := putLoginState(tx, key, st); err != nil {
 				return err
 			}
 			return appendAudit(tx, now, auditEntry{Account: actor, Event: "login_failed"})
 		}
-		st.LastStep, st.Failures, st.BackoffUntil = step, 0, 0
+		st.LastStep, st.Failures = step, 0
 		if err := putLoginState(tx, key, st); err != nil {
 			return err
 		}
@@ -241,9 +355,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !ok {
-		s.inv.failures.add(now, s.cfg.LoginFailures)
+		site.failures.add(now, s.cfg.LoginFailures)
+		site.backoff.fail(name, now)
 		return s.loginFailed(w)
 	}
+	site.backoff.clear(name)
 	s.log.Info("investigator logged in", "account", name, "event", "login")
 	if acc.Passphrase.Params != site.argon {
 		// The costs were raised since this hash was made: rehash now that

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -141,7 +142,8 @@ func TestBackoffGrows(t *testing.T) {
 // work, not the noise of a busy machine, dominates. On a machine so busy
 // that one measurement is off, it is repeated, up to three times: a real
 // difference (an unknown account skipping the argon2id work, say, is ten
-// times faster) fails all three.
+// times faster) fails all three. The fake clock moves on between rounds so
+// that no name reaches its back-off (see TestBackoffAlikeForEveryName).
 func TestLoginFailuresLookAlike(t *testing.T) {
 	e := newInvEnv(t, Config{LoginFailures: 1 << 20}) // 150 failures: no listener back-off
 	e.s.inv.argon = crypto.Argon2Params{Time: 1, Memory: 32 << 10, Threads: 1}
@@ -191,6 +193,9 @@ func TestLoginFailuresLookAlike(t *testing.T) {
 					times[k] = append(times[k], d)
 				}
 			}
+			// Past loginForget, each name's failures are forgotten: no
+			// name reaches its back-off, which would skip the work.
+			e.clock.Add(loginForget + time.Second)
 		}
 		med := make([]time.Duration, len(kinds))
 		for k := range kinds {
@@ -273,4 +278,85 @@ func auditCount(t *testing.T, e *invEnv) int {
 		t.Fatal(err)
 	}
 	return len(entries)
+}
+
+// TestBackoffNotExtended: failures during an account's back-off are
+// refused without being counted, so they do not extend it. After
+// loginFreeFailures failures and then many more during the back-off (issue
+// 17, point 3: 23 bad logins used to lock an account for an hour), the
+// right passphrase and code are refused while the back-off lasts and
+// accepted once loginBackoffMax has passed since it began.
+func TestBackoffNotExtended(t *testing.T) {
+	e := newInvEnv(t, Config{LoginFailures: 1 << 20}) // no listener back-off
+	alice := e.addInvestigator("alice")
+	c := e.client()
+	bad := func(i int) {
+		t.Helper()
+		r := c.post("/login", url.Values{"account": {"alice"}, "passphrase": {"guess " + strconv.Itoa(i)},
+			"code": {oathtool(t, alice.TOTPSecret, e.clock.Now())}})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong passphrase %d: status %d", i, r.status)
+		}
+	}
+	for i := range loginFreeFailures {
+		bad(i)
+	}
+	start := e.clock.Now()
+	for i := range 40 {
+		bad(loginFreeFailures + i)
+		e.clock.Add(5 * time.Second)
+	}
+	if r := c.login(alice); r.status != http.StatusUnauthorized {
+		t.Fatalf("right credentials during the back-off: status %d, want 401", r.status)
+	}
+	e.clock.Add(start.Add(loginBackoffMax).Sub(e.clock.Now()) + time.Second)
+	if r := c.login(alice); r.status != http.StatusSeeOther {
+		t.Fatalf("right credentials %v after the back-off began, 45 failures in all: status %d, want 303", e.clock.Now().Sub(start), r.status)
+	}
+}
+
+// TestBackoffCapped: the longest back-off is minutes, never an hour.
+func TestBackoffCapped(t *testing.T) {
+	if loginBackoffMax > 10*time.Minute {
+		t.Fatalf("the per-account back-off may reach %v; an attacker who knows an account's name keeps it locked that long", loginBackoffMax)
+	}
+}
+
+// TestBackoffAlikeForEveryName: the back-off is kept per typed name, known
+// or not, so it tells nothing about whether an account exists. Past
+// loginFreeFailures failures under an unknown name, that name is refused
+// without being counted (no audit entry: the argon2id work and the write
+// are skipped), while another unknown name and a known account are still
+// checked and counted; a known account's back-off looks the same.
+func TestBackoffAlikeForEveryName(t *testing.T) {
+	e := newInvEnv(t, Config{LoginFailures: 1 << 20})
+	alice := e.addInvestigator("alice")
+	e.addInvestigator("bob")
+	c := e.client()
+	try := func(name string) (counted bool) {
+		t.Helper()
+		before := auditCount(t, e)
+		r := c.post("/login", url.Values{"account": {name}, "passphrase": {"wrong guess"},
+			"code": {oathtool(t, alice.TOTPSecret, e.clock.Now())}})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("%s: status %d, want 401", name, r.status)
+		}
+		return auditCount(t, e) > before
+	}
+	for _, name := range []string{"ghost", "bob"} {
+		for i := range loginFreeFailures {
+			if !try(name) {
+				t.Fatalf("%s: failure %d was not counted", name, i+1)
+			}
+		}
+		if try(name) {
+			t.Errorf("%s: a try during its back-off was counted (it ran the checks and wrote the log)", name)
+		}
+	}
+	if !try("phantom") {
+		t.Error("another unknown name is backed off too: the shared back-off tells unknown names from accounts")
+	}
+	if !try("alice") {
+		t.Error("alice is backed off by others' failures")
+	}
 }

@@ -31,9 +31,11 @@ type investigatorSite struct {
 	argonSlots chan struct{}
 	// failures are the site's latest failed logins (listener back-off).
 	failures failureWindow
-	pages    map[string]*template.Template
-	errPage  *template.Template
-	err      error
+	// backoff holds each account name's failed logins (per-name back-off).
+	backoff nameBackoff
+	pages   map[string]*template.Template
+	errPage *template.Template
+	err     error
 }
 
 // maxArgon is how many argon2id hashes may run at once.
