@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -137,6 +138,17 @@ func (b *nameBackoff) prune(now time.Time) {
 	}
 }
 
+// sameSecrets reports whether an account's passphrase hash and TOTP
+// secret in cur are those of acc, read earlier.
+func sameSecrets(acc, cur *account) bool {
+	if acc == nil || cur == nil || acc.Passphrase == nil || cur.Passphrase == nil {
+		return false
+	}
+	a, c := acc.Passphrase, cur.Passphrase
+	return a.Alg == c.Alg && a.Params == c.Params && bytes.Equal(a.Salt, c.Salt) && bytes.Equal(a.Hash, c.Hash) &&
+		bytes.Equal(acc.TOTP, cur.TOTP)
+}
+
 // Listener back-off: besides each account's own, the investigator site as
 // a whole takes at most Config.LoginFailures failed logins in loginWindow,
 // over all accounts and unknown names together. Past that it refuses every
@@ -243,6 +255,10 @@ func (s *Server) acquireArgon(r *http.Request) (release func(), err error) {
 	}
 }
 
+// testHookLoginChecked, if set, runs between the check of the secrets
+// and the transaction that records the login. Tests only.
+var testHookLoginChecked func()
+
 // login checks account, passphrase and TOTP code. An unknown account costs
 // the same argon2id and TOTP work as a known one, and every failure gets
 // the same page and status. The accepted TOTP step is stored in the same
@@ -303,6 +319,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	passOK := crypto.VerifyPassphrase(hash, pass)
 	step := totpMatch(secret, code, now)
 	release()
+	if testHookLoginChecked != nil {
+		testHookLoginChecked()
+	}
 
 	var token string
 	var mustChange bool
@@ -316,7 +335,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, ErrNoAccount) {
 			return err
 		}
-		known := err == nil && acc != nil
+		// The secrets checked above must still be the account's: a reset
+		// between the two transactions makes the old ones fail (issue 17,
+		// point 13).
+		known := err == nil && acc != nil && sameSecrets(acc, cur)
 		key, actor := name, name
 		if !known {
 			key, actor = unknownStateKey, unknownAccount

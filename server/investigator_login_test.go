@@ -322,6 +322,33 @@ func TestBackoffCapped(t *testing.T) {
 	}
 }
 
+// TestLoginRefusesPassphraseResetMidway: a passphrase reset that lands
+// between the check of the passphrase and the recording of the login
+// (issue 17, point 13) makes the old passphrase fail: the login
+// transaction checks that the account's secrets are still those checked.
+func TestLoginRefusesPassphraseResetMidway(t *testing.T) {
+	e := newInvEnv(t, Config{})
+	alice := e.addInvestigator("alice")
+	e.client().loginReady(alice)
+	e.clock.Add(30 * time.Second)
+	reset := 0
+	testHookLoginChecked = func() {
+		reset++
+		if _, err := e.s.accounts().ResetPassphrase("alice"); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookLoginChecked = nil })
+	c := e.client()
+	r := c.login(alice)
+	if reset != 1 {
+		t.Fatalf("the hook ran %d times", reset)
+	}
+	if r.status != http.StatusUnauthorized || c.cookie != nil {
+		t.Fatalf("the old passphrase after a reset during its check: status %d, cookie %v; want 401 and none", r.status, c.cookie)
+	}
+}
+
 // TestBackoffAlikeForEveryName: the back-off is kept per typed name, known
 // or not, so it tells nothing about whether an account exists. Past
 // loginFreeFailures failures under an unknown name, that name is refused
