@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"testimony/store"
@@ -21,6 +23,72 @@ import (
 // It never holds a passphrase, a TOTP code, or the name typed for an
 // account that does not exist.
 const bucketAudit = "audit"
+
+// bucketAuditHead holds the log's head under auditHeadKey: the number of
+// entries and the hash of the last, written in the transaction of each
+// entry. Removing entries from the end of the log without changing it is
+// caught by [VerifyAudit], and new entries continue from it, so the gap
+// stays. Someone who can write the database file can change it too: the
+// defence against them is a head noted elsewhere (testimonyd status, the
+// audit page) and checked with [VerifyAuditHead].
+const bucketAuditHead = "audit_head"
+
+var auditHeadKey = []byte("head")
+
+// AuditHead is the end of the audit log's chain: how many entries it has
+// and the hash of the last one. Its text form is COUNT:HASH.
+type AuditHead struct {
+	Count uint64 `json:"count"`
+	Hash  string `json:"hash"`
+}
+
+func (h AuditHead) String() string { return fmt.Sprintf("%d:%s", h.Count, h.Hash) }
+
+// ParseAuditHead reads a head in its text form, COUNT:HASH, as status
+// prints it.
+func ParseAuditHead(s string) (AuditHead, error) {
+	c, h, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseUint(c, 10, 64)
+	if !ok || err != nil || n == 0 || !isHash(h) {
+		return AuditHead{}, fmt.Errorf("an audit head is COUNT:HASH, as testimonyd status prints it (a number from 1, a colon, 64 lower-case hex digits)")
+	}
+	return AuditHead{Count: n, Hash: h}, nil
+}
+
+func isHash(h string) bool {
+	if len(h) != 2*sha256.Size {
+		return false
+	}
+	for _, c := range h {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// getAuditHead reads the head record; ok is false if there is none.
+func getAuditHead(tx store.Tx) (h AuditHead, ok bool, err error) {
+	v, err := tx.Get(bucketAuditHead, auditHeadKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return h, false, nil
+	}
+	if err != nil {
+		return h, false, err
+	}
+	if err := json.Unmarshal(v, &h); err != nil {
+		return h, false, fmt.Errorf("audit log head: %v", err)
+	}
+	return h, true, nil
+}
+
+func putAuditHead(tx store.Tx, h AuditHead) error {
+	v, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketAuditHead, auditHeadKey, v)
+}
 
 // auditEntry is one line of the audit log. The JSON field order is the
 // struct's, which makes the encoding canonical.
@@ -64,7 +132,10 @@ func auditHash(e auditEntry) (string, error) {
 }
 
 // appendAudit adds e at the end of the log, in tx: the entry lands or not
-// together with the action it records.
+// together with the action it records. It follows the head record, or the
+// last entry where there is none yet (a log of an older version) or where
+// entries lie past it: so an entry is never overwritten, and entries
+// removed from the end leave a gap that [VerifyAudit] reports.
 func appendAudit(tx store.Tx, now time.Time, e auditEntry) error {
 	e.Seq, e.Prev = 1, genesis
 	k, v, err := tx.Last(bucketAudit)
@@ -78,6 +149,13 @@ func appendAudit(tx store.Tx, now time.Time, e auditEntry) error {
 	case !errors.Is(err, store.ErrNotFound):
 		return err
 	}
+	head, ok, err := getAuditHead(tx)
+	if err != nil {
+		return err
+	}
+	if ok && head.Count >= e.Seq {
+		e.Seq, e.Prev = head.Count+1, head.Hash
+	}
 	e.Time = now.UTC().Format("2006-01-02T15:04Z")
 	if e.Hash, err = auditHash(e); err != nil {
 		return err
@@ -86,7 +164,10 @@ func appendAudit(tx store.Tx, now time.Time, e auditEntry) error {
 	if err != nil {
 		return err
 	}
-	return tx.Put(bucketAudit, auditKey(e.Seq), js)
+	if err := tx.Put(bucketAudit, auditKey(e.Seq), js); err != nil {
+		return err
+	}
+	return putAuditHead(tx, AuditHead{Count: e.Seq, Hash: e.Hash})
 }
 
 // AuditError names the first entry of the audit log that fails the check.
@@ -114,14 +195,60 @@ type AuditEntry struct {
 
 // VerifyAudit checks the audit log's chain from its first entry: sequence
 // numbers without gaps, each entry's previous hash equal to the hash
-// before it, and each hash recomputed. It returns the number of entries,
-// or an [*AuditError] naming the first broken one.
+// before it, each hash recomputed, and the last entry equal to the head
+// record (so entries removed from the end are caught). It returns the
+// number of entries, or an [*AuditError] naming the first broken one.
 func VerifyAudit(db *store.DB) (int, error) {
-	n := 0
+	n, _, err := verifyAudit(db, AuditHead{})
+	return n, err
+}
+
+// VerifyAuditHead is [VerifyAudit], and also, unless noted is zero,
+// checks that the log still holds noted, a head noted earlier (from
+// testimonyd status or the audit page): at least noted.Count entries, the
+// one at noted.Count with hash noted.Hash. Whoever rewrites the database
+// file can forge the head record, but not make a new log that holds a
+// head noted before. It returns the log's head.
+func VerifyAuditHead(db *store.DB, noted AuditHead) (AuditHead, error) {
+	_, h, err := verifyAudit(db, noted)
+	return h, err
+}
+
+// AuditHeadOf returns the head of the audit log, to be noted: its last
+// entry's number and hash (zero if the log is empty). It does not check
+// the chain.
+func AuditHeadOf(db *store.DB) (AuditHead, error) {
+	var h AuditHead
 	err := db.View(func(tx store.Tx) error {
-		prev := genesis
+		k, v, err := tx.Last(bucketAudit)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(k) != 8 {
+			return fmt.Errorf("audit log: bad key %x", k)
+		}
+		var e auditEntry
+		if err := json.Unmarshal(v, &e); err != nil {
+			return &AuditError{binary.BigEndian.Uint64(k), fmt.Sprintf("unreadable: %v", err)}
+		}
+		h = AuditHead{Count: binary.BigEndian.Uint64(k), Hash: e.Hash}
+		return nil
+	})
+	return h, err
+}
+
+// verifyAudit checks the chain, the head record and, if noted.Count > 0,
+// the noted head. It returns the number of entries and the chain's head.
+func verifyAudit(db *store.DB, noted AuditHead) (int, AuditHead, error) {
+	n := 0
+	prev := genesis
+	var notedHash string
+	err := db.View(func(tx store.Tx) error {
 		want := uint64(1)
-		return tx.ForEach(bucketAudit, nil, func(k, v []byte) error {
+		err := tx.ForEach(bucketAudit, nil, func(k, v []byte) error {
 			if len(k) != 8 {
 				return &AuditError{want, fmt.Sprintf("bad key %x", k)}
 			}
@@ -146,12 +273,44 @@ func VerifyAudit(db *store.DB) (int, error) {
 			if h != e.Hash {
 				return &AuditError{seq, "content does not match its hash (altered)"}
 			}
+			if seq == noted.Count {
+				notedHash = e.Hash
+			}
 			prev, want = e.Hash, want+1
 			n++
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		head, ok, err := getAuditHead(tx)
+		if err != nil {
+			return &AuditError{uint64(n) + 1, err.Error()}
+		}
+		switch {
+		case !ok && n > 0:
+			return &AuditError{uint64(n) + 1, "cannot be checked: the log's head record is missing, so entries removed from the end would go unseen (it was deleted, or the log was written by a version that kept none: the next logged action writes it)"}
+		case ok && head.Count > uint64(n):
+			return &AuditError{uint64(n) + 1, fmt.Sprintf("missing: the log's head record says %d entries (entries were removed from the end)", head.Count)}
+		case ok && (head.Count != uint64(n) || head.Hash != prev):
+			return &AuditError{uint64(n), "does not match the log's head record (the record or the end of the log was altered)"}
+		}
+		return nil
 	})
-	return n, err
+	h := AuditHead{Count: uint64(n), Hash: prev}
+	if n == 0 {
+		h.Hash = ""
+	}
+	if err != nil || noted.Count == 0 {
+		return n, h, err
+	}
+	switch {
+	case uint64(n) < noted.Count:
+		return n, h, &AuditError{uint64(n) + 1, fmt.Sprintf("missing: the noted head %s is entry %d, and the log ends at %d (entries were removed, or the log was rewritten)", noted, noted.Count, n)}
+	case notedHash != noted.Hash:
+		return n, h, &AuditError{noted.Count, fmt.Sprintf("differs from the noted head %s (the log was rewritten)", noted)}
+	}
+	return n, h, nil
 }
 
 // auditPage returns up to limit entries, newest first, ending before seq

@@ -21,11 +21,14 @@ const auditPageSize = 100
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	before, _ := strconv.ParseUint(r.URL.Query().Get("before"), 10, 64)
 	d := auditData{}
-	n, err := VerifyAudit(s.db)
+	head, err := VerifyAuditHead(s.db, AuditHead{})
 	var ae *AuditError
 	switch {
 	case err == nil:
-		d.OK, d.Check = true, invText("inv.audit.intact")+" "+strconv.Itoa(n)+"."
+		d.OK, d.Check = true, invText("inv.audit.intact")+" "+strconv.FormatUint(head.Count, 10)+"."
+		if head.Count > 0 {
+			d.Check += " " + invText("inv.audit.head") + " " + head.String()
+		}
 	case errors.As(err, &ae):
 		d.Check = ae.Error() + ". " + invText("inv.audit.broken")
 	default:

@@ -14,11 +14,17 @@ func init() {
 }
 
 const auditUsage = `Usage:
-    testimonyd audit verify [--config FILE | --data DIR]
+    testimonyd audit verify [--head COUNT:HASH] [--config FILE | --data DIR]
 
 verify checks the investigator audit log: each entry's hash, the chain of
-hashes from the first entry, and that no entry is missing. It names the
-first broken entry and exits with status 1 if there is one.
+hashes from the first entry, that no entry is missing, and that the log ends
+where its head record says. It names the first broken entry and exits with
+status 1 if there is one.
+
+--head checks also that the log still holds a head noted earlier, as
+"testimonyd status" or the audit page print it: someone who can write the
+database file can cut the log and forge its head record, but cannot make a
+log that holds a head you noted outside the server.
 `
 
 func runAudit(args []string) error {
@@ -29,8 +35,17 @@ func runAudit(args []string) error {
 	fl := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fl.Usage = func() { fmt.Fprint(os.Stderr, auditUsage) }
 	sf := addSettingFlags(fl)
+	headFlag := fl.String("head", "", "a head noted earlier, COUNT:HASH, that the log must still hold")
 	if err := fl.Parse(args[1:]); err != nil || fl.NArg() != 0 {
 		return errUsage
+	}
+	var noted server.AuditHead
+	if *headFlag != "" {
+		var err error
+		if noted, err = server.ParseAuditHead(*headFlag); err != nil {
+			errorf("audit verify: --head: %v", err)
+			return errUsage
+		}
 	}
 	cfg, err := sf.load()
 	if err != nil {
@@ -41,7 +56,7 @@ func runAudit(args []string) error {
 		return err
 	}
 	defer db.Close()
-	n, err := server.VerifyAudit(db)
+	head, err := server.VerifyAuditHead(db, noted)
 	var ae *server.AuditError
 	if errors.As(err, &ae) {
 		return fmt.Errorf("audit log BROKEN at entry %d: %s (%d entries before it are intact)", ae.Seq, ae.Reason, ae.Seq-1)
@@ -49,6 +64,13 @@ func runAudit(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("audit log intact: %d entries\n", n)
+	msg := fmt.Sprintf("audit log intact: %d entries", head.Count)
+	if head.Count > 0 {
+		msg += ", head " + head.String()
+	}
+	if noted.Count > 0 {
+		msg += fmt.Sprintf("; it holds the noted head (entry %d)", noted.Count)
+	}
+	fmt.Println(msg)
 	return nil
 }

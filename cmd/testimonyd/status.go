@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"testimony/crypto"
+	"testimony/server"
 	"testimony/store"
 )
 
@@ -21,8 +22,9 @@ const statusUsage = `Usage: testimonyd status [--config FILE | --data DIR] [--js
 
 Prints the item counts by kind, the sizes of the database and its items, the
 recipient set new items are encrypted to (number of keys and fingerprint),
-the oldest and newest item days and the day of the last backup. Works while
-the server runs and when it does not.`
+the oldest and newest item days, the day of the last backup and the audit
+log's head (COUNT:HASH: note it, and check it later with "testimonyd audit
+verify --head"). Works while the server runs and when it does not.`
 
 // statusReport is what "status" prints.
 type statusReport struct {
@@ -42,6 +44,9 @@ type statusReport struct {
 	LastBackup    string         `json:"last_backup,omitempty"`
 	RetentionDays int            `json:"retention_days"`
 	MaxDBMB       int64          `json:"max_db_mb"`
+	// AuditHead is the audit log's head, COUNT:HASH, for investigators to
+	// note and check later with "audit verify --head".
+	AuditHead string `json:"audit_head,omitempty"`
 }
 
 // Where the day of the last backup is kept.
@@ -104,6 +109,13 @@ func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
 	})
 	if err != nil {
 		return st, err
+	}
+	head, err := server.AuditHeadOf(db)
+	if err != nil {
+		return st, err
+	}
+	if head.Count > 0 {
+		st.AuditHead = head.String()
 	}
 	rs, err := crypto.NewRecipients("recipient set (investigators and escrow)", keys...)
 	if err != nil {
@@ -192,6 +204,11 @@ func printStatus(st statusReport) {
 	outf("recipient set   %s\n", rec)
 	outf("retention       %s\n", retention)
 	outf("last backup     %s\n", last)
+	head := st.AuditHead
+	if head == "" {
+		head = "none (no entries)"
+	}
+	outf("audit head      %s\n", head)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
