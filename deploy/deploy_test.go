@@ -101,6 +101,78 @@ func TestTorrcShape(t *testing.T) {
 	}
 }
 
+// torrcServices returns the options of each onion service in the shipped
+// torrc, keyed by its directory's base name (testimony-witness, ...).
+func torrcServices(t *testing.T) map[string]map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("tor/torrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := map[string]map[string]string{}
+	var cur map[string]string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		if f[0] == "HiddenServiceDir" {
+			cur = map[string]string{}
+			svc[filepath.Base(f[1])] = cur
+			continue
+		}
+		if cur != nil && strings.HasPrefix(f[0], "HiddenService") && f[0] != "HiddenServicePort" {
+			cur[f[0]] = f[1]
+		}
+	}
+	return svc
+}
+
+// TestTorrcWitnessDefences: the public witness onion has tor's own DoS
+// defences, with explicit values that make sense together: proof of work
+// with a dispatch rate for a small server, the introduction-point limit on
+// and not disabled by a 0 (which tor reads as "no limit"), passing more
+// than the PoW queue takes so that the puzzle, not the blind limit, picks
+// who is served under a moderate flood, and a stream cap per circuit.
+func TestTorrcWitnessDefences(t *testing.T) {
+	w := torrcServices(t)["testimony-witness"]
+	if w == nil {
+		t.Fatal("no testimony-witness service in the torrc")
+	}
+	num := func(k string) int {
+		n, err := strconv.Atoi(w[k])
+		if err != nil {
+			t.Errorf("witness onion: %s is %q, want a number", k, w[k])
+		}
+		return n
+	}
+	for _, k := range []string{"HiddenServicePoWDefensesEnabled", "HiddenServiceEnableIntroDoSDefense", "HiddenServiceMaxStreamsCloseCircuit"} {
+		if w[k] != "1" {
+			t.Errorf("witness onion: %s is %q, want 1", k, w[k])
+		}
+	}
+	rate, burst := num("HiddenServiceEnableIntroDoSRatePerSec"), num("HiddenServiceEnableIntroDoSBurstPerSec")
+	if rate < 1 || burst < rate {
+		t.Errorf("witness onion: intro DoS rate %d, burst %d: want 1 <= rate <= burst (0 means no limit)", rate, burst)
+	}
+	qrate, qburst := num("HiddenServicePoWQueueRate"), num("HiddenServicePoWQueueBurst")
+	if qrate < 1 || qrate >= 250 || qburst < qrate {
+		t.Errorf("witness onion: PoW queue rate %d, burst %d: want 1 <= rate < 250 (tor's default, for a large site) and burst >= rate", qrate, qburst)
+	}
+	// Three introduction points by default (HiddenServiceNumIntroductionPoints).
+	points := 3
+	if v, ok := w["HiddenServiceNumIntroductionPoints"]; ok {
+		points, _ = strconv.Atoi(v)
+	}
+	if points*rate <= qrate {
+		t.Errorf("witness onion: %d introduction points × %d/s do not exceed the PoW queue rate %d/s: the blind limit, not the puzzle, would pick who is served", points, rate, qrate)
+	}
+	if n := num("HiddenServiceMaxStreams"); n < 8 || n > 256 {
+		t.Errorf("witness onion: HiddenServiceMaxStreams %d, want 8..256", n)
+	}
+}
+
 // TestTorrcWithTor: Debian's tor accepts the shipped torrc
 // (--verify-config), creates both onion directories 0700 when it runs
 // (with the network disabled), and accepts a client key made by
@@ -129,6 +201,32 @@ func TestTorrcWithTor(t *testing.T) {
 	if err != nil || !bytes.Contains(out, []byte("Configuration was valid")) {
 		t.Fatalf("tor --verify-config: %v\n%s", err, out)
 	}
+	// Valid, and without a warning about any of our lines (tor warns about
+	// running as root, which a test may do, and which is not ours).
+	for l := range strings.Lines(string(out)) {
+		if strings.Contains(l, "[warn]") && !strings.Contains(l, "running Tor as root") {
+			t.Errorf("tor --verify-config warns: %s", l)
+		}
+	}
+	// --verify-config parses the onion-service options, values included:
+	// a bad value in the witness service's DoS lines is refused.
+	b, _ := os.ReadFile(torrc)
+	bad := filepath.Join(dir, "torrc-bad")
+	os.WriteFile(bad, bytes.Replace(b, []byte("HiddenServiceEnableIntroDoSRatePerSec 25"), []byte("HiddenServiceEnableIntroDoSRatePerSec -1"), 1), 0o600)
+	if out, err := exec.Command(tor, "--verify-config", "-f", bad, "--defaults-torrc", filepath.Join(dir, "defaults")).CombinedOutput(); err == nil {
+		t.Errorf("tor --verify-config accepted a negative intro DoS rate:\n%s", out)
+	}
+	// Proof of work is a module tor can be built without (a non-GPL
+	// build); such a tor accepts the option and does nothing with it.
+	t.Run("pow-module", func(t *testing.T) {
+		mods, err := exec.Command(tor, "--list-modules").Output()
+		if err != nil {
+			t.Fatalf("tor --list-modules: %v", err)
+		}
+		if !regexp.MustCompile(`(?m)^pow: yes$`).Match(mods) {
+			t.Skipf("this tor is built without the pow module (tor --list-modules: %q): HiddenServicePoWDefensesEnabled would be ignored; Debian's tor has it", mods)
+		}
+	})
 
 	// Run it, offline, until both services have their keys.
 	torrc = torrcFor(t, dir, "DisableNetwork 1")

@@ -66,23 +66,7 @@ func backup(dataDir, dst, day string) (int, error) {
 	if err == nil {
 		defer conn.Close()
 		n, err := writeChecked(dst, func(w io.Writer) (int64, error) {
-			h := crc32.New(castagnoli)
-			size, err := readFrames(br, io.MultiWriter(w, h))
-			if err != nil {
-				return 0, err
-			}
-			var tr controlResponse
-			line, err := br.ReadBytes('\n')
-			if err == nil {
-				err = json.Unmarshal(line, &tr)
-			}
-			if err != nil || tr.Error != "" {
-				return 0, fmt.Errorf("the server did not finish the backup: %v%s", err, tr.Error)
-			}
-			if sum := h.Sum32(); tr.Size != size || tr.CRC32C != sum {
-				return 0, fmt.Errorf("backup stream damaged: got %d bytes (crc32c %08x), server sent %d (%08x)", size, sum, tr.Size, tr.CRC32C)
-			}
-			return size, nil
+			return receiveBackup(br, w)
 		})
 		if err != nil {
 			return 0, err
@@ -113,6 +97,28 @@ func backup(dataDir, dst, day string) (int, error) {
 		warnf("backup written, but its day was not recorded: %v", err)
 	}
 	return n, nil
+}
+
+// receiveBackup copies a backup stream from the server (after its first
+// response line) to w and checks it against the server's trailer.
+func receiveBackup(br *bufio.Reader, w io.Writer) (int64, error) {
+	h := crc32.New(castagnoli)
+	size, err := readFrames(br, io.MultiWriter(w, h))
+	if err != nil {
+		return 0, fmt.Errorf("%w: the server ends a backup whose reader takes nothing for %v, and every backup when it shuts down (its log says which)", err, backupStall)
+	}
+	var tr controlResponse
+	line, err := br.ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &tr)
+	}
+	if err != nil || tr.Error != "" {
+		return 0, fmt.Errorf("the server did not finish the backup: %v%s", err, tr.Error)
+	}
+	if sum := h.Sum32(); tr.Size != size || tr.CRC32C != sum {
+		return 0, fmt.Errorf("backup stream damaged: got %d bytes (crc32c %08x), server sent %d (%08x)", size, sum, tr.Size, tr.CRC32C)
+	}
+	return size, nil
 }
 
 // writeChecked writes a database copy to a temporary file beside dst

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -206,5 +208,186 @@ func TestBackupDuringConcurrentSubmissions(t *testing.T) {
 	}
 	if _, err := os.Stat(backupFile); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// postFormFile posts witnessForm(marker) with one attached file of size
+// random bytes.
+func postFormFile(client *http.Client, base, marker string, size int) (int, error) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	_, form := witnessForm(marker)
+	r := multipart.NewReader(bytes.NewReader(form), boundaryOf(form))
+	for {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		v, _ := io.ReadAll(p)
+		mw.WriteField(p.FormName(), string(v))
+	}
+	fw, _ := mw.CreateFormFile("files", "photo.jpg")
+	data := make([]byte, size)
+	rand.Read(data)
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest("POST", base+"/submit", &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	io.Copy(io.Discard, res.Body)
+	return res.StatusCode, nil
+}
+
+// boundaryOf returns the boundary of a multipart body made by witnessForm.
+func boundaryOf(body []byte) string {
+	line, _, _ := bytes.Cut(body, []byte("\r\n"))
+	return string(bytes.TrimPrefix(line, []byte("--")))
+}
+
+// submitAll has 32 witnesses post each times submissions with a file of
+// size bytes, and returns the slowest one, the number that failed, and when
+// the last one ended.
+func submitAll(client *http.Client, base, tag string, each, size int) (slowest time.Duration, failed int64, ended time.Time) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var fails atomic.Int64
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range each {
+				start := time.Now()
+				code, err := postFormFile(client, base, fmt.Sprintf("load-%s-%02d-%02d", tag, w, n), size)
+				took := time.Since(start)
+				if err != nil || code != http.StatusOK {
+					fails.Add(1)
+				}
+				mu.Lock()
+				slowest = max(slowest, took)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return slowest, fails.Load(), time.Now()
+}
+
+// readFrame reads one frame of a backup stream.
+func readFrame(t *testing.T, r io.Reader) {
+	t.Helper()
+	var hdr [4]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(io.Discard, r, int64(binary.BigEndian.Uint32(hdr[:]))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackupStalledReader: a backup reader that stops reading for 30 s
+// while 32 witnesses submit (enough to make the database file grow past
+// bbolt's mapping, which needs every read transaction closed) stalls no
+// submission: all of them are acknowledged before the reader wakes. The
+// stalled backup is cut off with a clear error, in the server's log and
+// on the client, and a second stalled backup does not hold shutdown.
+func TestBackupStalledReader(t *testing.T) {
+	const stall = 30 * time.Second // the figure; the server cuts off at backupStall
+	if backupStall >= stall {
+		t.Fatalf("backupStall %v must be shorter than the test's stall %v", backupStall, stall)
+	}
+	escrow, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ballast, _ := testRecipients(t)
+	dir := newDataDir(t)
+	// More than the socket's buffers hold, so that the stream is stuck.
+	var days []string
+	for range 8 {
+		days = append(days, daysAgo(1))
+	}
+	plantItems(t, dir, ballast, 512<<10, days...)
+	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 2 * time.Minute}
+	const fileSize = 128 << 10
+
+	base, fails, _ := submitAll(client, d.witness, "base", 1, fileSize)
+	if fails > 0 {
+		t.Fatalf("%d submissions failed without a backup", fails)
+	}
+
+	// A backup whose reader takes the start of the stream, then stops.
+	_, conn, br, err := askServer(dir, controlRequest{Op: "backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	readFrame(t, br)
+	stalled := time.Now()
+
+	// Enough to grow the file past bbolt's mapping, which is at most
+	// twice the file's size.
+	fi, err := os.Stat(filepath.Join(dir, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := int((2*fi.Size()+4<<20)/(32*fileSize)) + 1
+	type outcome struct {
+		slowest time.Duration
+		fails   int64
+		ended   time.Time
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		s, f, e := submitAll(client, d.witness, "stall", each, fileSize)
+		done <- outcome{s, f, e}
+	}()
+	var got outcome
+	select {
+	case got = <-done:
+	case <-time.After(time.Until(stalled.Add(stall))):
+		// Wake the reader, or the submissions wait on it for ever.
+		go io.Copy(io.Discard, br)
+		<-done
+		t.Fatalf("32×%d submissions were still waiting when the stalled backup reader woke after %v", each, stall)
+	}
+	t.Logf("slowest submission: %v without a backup, %v with a stalled one (32×%d of %d KiB, done %v into the stall)",
+		base.Round(time.Millisecond), got.slowest.Round(time.Millisecond), each, fileSize>>10, got.ended.Sub(stalled).Round(time.Millisecond))
+	if got.fails > 0 {
+		t.Errorf("%d submissions failed while a backup reader stalled", got.fails)
+	}
+	if after, _ := os.Stat(filepath.Join(dir, dbFile)); after.Size() <= fi.Size() {
+		t.Errorf("the database did not grow (%d bytes): the test did not need a remap", after.Size())
+	}
+
+	// The reader wakes: the stream was cut off, and says why.
+	time.Sleep(time.Until(stalled.Add(stall)))
+	_, err = receiveBackup(br, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "cut short") || !strings.Contains(err.Error(), "takes nothing for") {
+		t.Errorf("the stalled backup reader got: %v", err)
+	}
+	if !strings.Contains(d.logs.String(), "the backup reader took nothing for "+backupStall.String()+": cut off") {
+		t.Errorf("the server's log does not say the backup was cut off:\n%s", d.logs.String())
+	}
+
+	// A backup stalled at shutdown is cut off at once, not at its deadline.
+	_, conn2, br2, err := askServer(dir, controlRequest{Op: "backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	readFrame(t, br2)
+	stopAt := time.Now()
+	d.stop(t)
+	if took := time.Since(stopAt); took >= backupStall*2/3 {
+		t.Errorf("shutdown took %v with a stalled backup: it waited for the reader", took)
+	}
+	mustRun(t, "check", "--data", dir)
+	if ents, _ := filepath.Glob(filepath.Join(dir, ".snapshot-*")); len(ents) > 0 {
+		t.Errorf("snapshot files left in the data directory: %v", ents)
 	}
 }

@@ -8,14 +8,18 @@ package main
 // compaction. See e2e_crash_test.go for the rounds and the seed.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"filippo.io/age"
+
+	"testimony/store"
 )
 
 // crashProc is a console command run as a child that a test may kill.
@@ -388,4 +392,171 @@ func TestCrashDuringCompaction(t *testing.T) {
 			round, delay.Milliseconds(), map[bool]string{true: "replaced by the compacted one", false: "the original"}[swapped], leftovers)
 	}
 	t.Logf("%d rounds: compact killed %d times; the file was replaced whole %d times, left whole as it was the other times", rounds, killed, replaced)
+}
+
+// killedBy reports whether a process ended by signal sig, itself or as
+// strace reports a child that did (exit status 128+sig).
+func killedBy(ee *exec.ExitError, sig syscall.Signal) bool {
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && (ws.Signaled() && ws.Signal() == sig || ws.Exited() && ws.ExitStatus() == 128+int(sig))
+}
+
+// crashItemIDs opens a database file read-only, checks it, and returns
+// its item ids.
+func crashItemIDs(t *testing.T, path string) (map[string]bool, error) {
+	t.Helper()
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		return nil, err
+	}
+	items, err := db.Items()
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]bool{}
+	for _, it := range items {
+		ids[it.ID] = true
+	}
+	return ids, nil
+}
+
+// TestCrashDuringRestore: restore is SIGKILLed at each of its steps (every
+// fsync, link and rename it makes) and after random delays; after
+// every kill testimony.db is there, passes check, and is wholly the old
+// database or wholly the backup; and a restore run again then succeeds.
+func TestCrashDuringRestore(t *testing.T) {
+	rs, _ := testRecipients(t)
+	src := newDataDir(t)
+	var days []string
+	for range 24 {
+		days = append(days, daysAgo(1))
+	}
+	plantItems(t, src, rs, 256<<10, days...)
+	backupFile := filepath.Join(t.TempDir(), "backup.db")
+	mustRun(t, "backup", "-o", backupFile, "--data", src)
+	newIDs, err := crashItemIDs(t, backupFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	equal := func(a, b map[string]bool) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for k := range a {
+			if !b[k] {
+				return false
+			}
+		}
+		return true
+	}
+	fresh := func() (string, map[string]bool) {
+		dir := newDataDir(t)
+		plantItems(t, dir, rs, 64<<10, daysAgo(3), daysAgo(2))
+		ids, err := crashItemIDs(t, filepath.Join(dir, dbFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, ids
+	}
+	after := func(what, dir string, oldIDs map[string]bool) string {
+		t.Helper()
+		got, err := crashItemIDs(t, filepath.Join(dir, dbFile))
+		if err != nil {
+			t.Errorf("%s: testimony.db after the kill: %v", what, err)
+			return "broken"
+		}
+		state := "?"
+		switch {
+		case equal(got, oldIDs):
+			state = "old"
+		case equal(got, newIDs):
+			state = "restored"
+		default:
+			t.Errorf("%s: testimony.db holds %d items, neither the old %d nor the backup's %d", what, len(got), len(oldIDs), len(newIDs))
+		}
+		// Restoring again works, whatever the kill left.
+		mustRun(t, "restore", backupFile, "--data", dir)
+		if got, err := crashItemIDs(t, filepath.Join(dir, dbFile)); err != nil || !equal(got, newIDs) {
+			t.Errorf("%s: a second restore: %d items, %v", what, len(got), err)
+		}
+		return state
+	}
+
+	// The steps that change what the directory holds, under strace: SIGKILL
+	// as the process enters its first fsync (the copy written, not yet
+	// synced), link (the copy checked) and rename (the old file linked),
+	// the call not made; and once the rename is made, while strace holds
+	// its return. (strace counts calls per thread, and Go moves between
+	// threads, so only a first call is a well-defined point.)
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace is not installed: apt-get install -y strace (.ci/run does)")
+	}
+	traced := func(inject string) *exec.Cmd {
+		cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-e", "trace=fsync,/^link,/^rename",
+			"-e", "inject="+inject, testimonydBinary(t), "restore", backupFile, "--data", "")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // strace and restore, killed together
+		return cmd
+	}
+	for _, step := range []struct{ inject, want string }{
+		{"fsync:signal=SIGKILL:when=1", "old"},
+		{"/^link:signal=SIGKILL:when=1", "old"},
+		{"/^rename:signal=SIGKILL:when=1", "old"},
+	} {
+		dir, oldIDs := fresh()
+		cmd := traced(step.inject)
+		cmd.Args[len(cmd.Args)-1] = dir
+		out, err := cmd.CombinedOutput()
+		// strace ends as its child did: by the same signal.
+		if ee, ok := err.(*exec.ExitError); !ok || !killedBy(ee, syscall.SIGKILL) {
+			t.Fatalf("restore with %s was not killed: %v\n%s", step.inject, err, out)
+		}
+		if got := after("kill at "+step.inject, dir, oldIDs); got != step.want {
+			t.Errorf("kill at %s: testimony.db is the %s one, want the %s one", step.inject, got, step.want)
+		}
+	}
+	{
+		dir, oldIDs := fresh()
+		cmd := traced("/^rename:delay_exit=30000000")
+		cmd.Args[len(cmd.Args)-1] = dir
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The rename is made once the old file has its second name and the
+		// copy has gone from its own.
+		renamed := func() bool {
+			kept, _ := filepath.Glob(filepath.Join(dir, dbFile+".before-restore-*"))
+			_, err := os.Stat(filepath.Join(dir, "."+dbFile+".restoring"))
+			return len(kept) > 0 && os.IsNotExist(err)
+		}
+		for deadline := time.Now().Add(time.Minute); !renamed(); time.Sleep(2 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(dir, dbFile)); err != nil {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Fatalf("a rename left no %s: %v", dbFile, err)
+			}
+			if time.Now().After(deadline) {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				t.Fatal("restore made no rename in a minute")
+			}
+		}
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		if got := after("kill after the rename", dir, oldIDs); got != "restored" {
+			t.Errorf("kill after the rename: testimony.db is the %s one, want the restored one", got)
+		}
+	}
+
+	rng := crashRand(t)
+	dir, _ := fresh()
+	full := crashTimed(t, "restore", backupFile, "--data", dir)
+	for round := range crashRounds(t) {
+		dir, oldIDs := fresh()
+		delay := crashDelay(rng, time.Millisecond, full*3/2)
+		p := crashSpawn(t, "restore", backupFile, "--data", dir)
+		killed := p.killAfter(t, delay)
+		t.Logf("round %d: killed %v after %v: testimony.db is the %s one", round, killed, delay, after(fmt.Sprintf("round %d", round), dir, oldIDs))
+	}
 }

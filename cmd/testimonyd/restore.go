@@ -104,11 +104,15 @@ func restore(src, dataDir string, now time.Time) (int, error) {
 	if err := matchOwner(tmp, dataDir); err != nil {
 		return 0, err
 	}
-	if _, err := os.Stat(dbPath); err == nil {
-		old := dbPath + ".before-restore-" + now.UTC().Format("20060102T150405Z")
-		if err := os.Rename(dbPath, old); err != nil {
-			return 0, err
+	// One rename puts the new file in place of the old: at every moment
+	// there is a whole testimony.db, the old one or the new. The old one is
+	// kept by a second name, a hard link made first.
+	if cur, err := os.Stat(dbPath); err == nil {
+		old, err := keepOld(dbPath, cur, now)
+		if err != nil {
+			return 0, fmt.Errorf("keeping the database by another name, nothing changed: %w", err)
 		}
+		syncDir(dataDir)
 		outf("the replaced database is kept as %s\n", old)
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {
@@ -116,6 +120,32 @@ func restore(src, dataDir string, now time.Time) (int, error) {
 	}
 	syncDir(dataDir)
 	return n, nil
+}
+
+// keepOld gives the database file cur at dbPath a second name,
+// testimony.db.before-restore-TIME (a hard link: nothing is copied), and
+// returns it. A name taken by another file (two restores in one second)
+// gets a suffix; one that already names this file (a restore cut short
+// after the link) is kept as it is.
+func keepOld(dbPath string, cur os.FileInfo, now time.Time) (string, error) {
+	base := dbPath + ".before-restore-" + now.UTC().Format("20060102T150405Z")
+	for i := 1; i < 100; i++ {
+		name := base
+		if i > 1 {
+			name = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := os.Link(dbPath, name)
+		if err == nil {
+			return name, nil
+		}
+		if !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+		if fi, err := os.Stat(name); err == nil && os.SameFile(fi, cur) {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("too many files named %s-*", base)
 }
 
 // lockDB takes the lock bbolt takes on a database file (flock), so that no

@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -81,40 +83,83 @@ func runServe(args []string) error {
 		return err
 	}
 	defer ctl.Close()
-	console := &control{db: db, cfg: cfg, log: log, now: time.Now}
-
-	ws := server.NewHTTPServer(srv.WitnessHandler())
-	is := server.NewHTTPServer(srv.InvestigatorHandler())
-	errc := make(chan error, 2)
-	go func() { errc <- ws.Serve(wl) }()
-	go func() { errc <- is.Serve(il) }()
-	go console.serve(ctl)
-	log.Info("serving", "listener", "witness", "addr", wl.Addr().String())
-	log.Info("serving", "listener", "investigator", "addr", il.Addr().String())
-	log.Info("serving", "listener", "control", "addr", ctl.Addr().String())
-
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
+	sv := &services{
+		log:     log,
+		witness: server.NewHTTPServer(srv.WitnessHandler()), wl: wl,
+		inv: server.NewHTTPServer(srv.InvestigatorHandler()), il: il,
+		console: &control{db: db, cfg: cfg, log: log, now: time.Now}, ctl: ctl,
+		shutdownTimeout: 10 * time.Second,
+	}
 	if cfg.RetentionDays > 0 {
-		go console.retain(ctx, retentionEvery)
+		sv.retentionEvery = retentionEvery
+	}
+	return sv.run(sig)
+}
+
+// services is what serve runs: the two web servers, the console on the
+// control socket, and the retention loop.
+type services struct {
+	log          *slog.Logger
+	witness, inv *http.Server
+	wl, il, ctl  net.Listener
+	console      *control
+	// retentionEvery is the period of the retention loop; 0 runs none.
+	retentionEvery time.Duration
+	// shutdownTimeout bounds the wait for requests in flight at shutdown.
+	shutdownTimeout time.Duration
+}
+
+// run serves until a signal comes on stop or a listener fails, and then
+// shuts everything down the same way in either case: the control socket
+// closed and backups in progress cut off, both web servers shut down
+// (requests in flight get shutdownTimeout to finish), and every goroutine
+// it started (servers, console, retention) joined. So the deferred
+// db.Close of runServe runs with nothing left using the database. It
+// returns the listener's error, if that is what ended it.
+func (s *services) run(stop <-chan os.Signal) error {
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Add(3)
+	go func() { defer wg.Done(); errc <- s.witness.Serve(s.wl) }()
+	go func() { defer wg.Done(); errc <- s.inv.Serve(s.il) }()
+	go func() { defer wg.Done(); s.console.serve(s.ctl) }()
+	s.log.Info("serving", "listener", "witness", "addr", s.wl.Addr().String())
+	s.log.Info("serving", "listener", "investigator", "addr", s.il.Addr().String())
+	s.log.Info("serving", "listener", "control", "addr", s.ctl.Addr().String())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if s.retentionEvery > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.console.retain(ctx, s.retentionEvery) }()
 	}
 
+	var err error
 	select {
-	case s := <-sig:
-		log.Info("shutting down", "event", s.String())
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			return err
+	case sig := <-stop:
+		s.log.Info("shutting down", "event", sig.String())
+	case err = <-errc:
+		// Serve returns ErrServerClosed only after Shutdown, which only
+		// this function calls: any error here is a failed listener.
+		s.log.Error("shutting down", "event", "listener failed", "err", err.Error())
+		err = fmt.Errorf("serve: a listener failed: %w", err)
+	}
+	cancel()
+	s.ctl.Close()
+	s.console.cut()
+	sctx, done := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer done()
+	for _, hs := range []*http.Server{s.witness, s.inv} {
+		if e := hs.Shutdown(sctx); e != nil {
+			// Requests still running after the timeout: close their
+			// connections rather than wait on.
+			s.log.Error("shutting down", "event", "requests cut off", "err", e.Error())
+			hs.Close()
 		}
 	}
-	stop()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ctl.Close()
-	ws.Shutdown(sctx)
-	is.Shutdown(sctx)
-	console.wait()
-	return nil
+	s.console.wait()
+	wg.Wait()
+	return err
 }
 
 // openStoreForServe opens the database with the configured size cap and

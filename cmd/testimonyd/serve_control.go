@@ -13,10 +13,14 @@ package main
 // The protocol is one JSON request line, then one JSON response line. A
 // backup's response line is followed by the database as frames (a 4-byte
 // big-endian length, then that many bytes; length 0 ends the stream) and a
-// trailer line with the size and CRC-32C of what was sent, or the error
-// that cut it short. The copy is one bbolt read transaction: a consistent
-// snapshot holding every item committed before it began, taken while
-// submissions go on.
+// trailer line with the size and CRC-32C of what was sent. The copy is a
+// consistent snapshot holding every item committed before it began, taken
+// while submissions go on: one bbolt read transaction writes it to an
+// unnamed temporary file in the data directory, at disk speed, and the
+// stream is sent from that file, so a slow or stopped backup reader holds
+// no transaction (one held open would stall every write that grows the
+// file). A reader that takes nothing for backupStall is cut off, and so is
+// every backup at shutdown.
 
 import (
 	"bufio"
@@ -82,17 +86,59 @@ func listenControl(dataDir string) (net.Listener, error) {
 	return l, nil
 }
 
+// backupStall is how long a backup stream may wait on its reader (no
+// frame taken) before the server cuts it off.
+const backupStall = 15 * time.Second
+
 // control answers console requests inside the serving process.
 type control struct {
 	db  *store.DB
 	cfg settings
 	log *slog.Logger
 	now func() time.Time
-	wg  sync.WaitGroup
-	mu  sync.Mutex // one purge at a time
+	// stall overrides backupStall when set (tests).
+	stall time.Duration
+	wg    sync.WaitGroup
+	mu    sync.Mutex // one purge at a time
+
+	connMu sync.Mutex
+	conns  map[net.Conn]struct{} // open console connections
+	cutOff bool                  // set by cut: no more
 }
 
+// wait returns once every console connection is done.
 func (c *control) wait() { c.wg.Wait() }
+
+// cut closes every open console connection, and any accepted after it, so
+// that a backup in progress ends at once: shutdown waits for no reader.
+func (c *control) cut() {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	c.cutOff = true
+	for conn := range c.conns {
+		conn.Close()
+	}
+}
+
+// track adds conn to the open connections, or says it is too late.
+func (c *control) track(conn net.Conn) bool {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	if c.cutOff {
+		return false
+	}
+	if c.conns == nil {
+		c.conns = map[net.Conn]struct{}{}
+	}
+	c.conns[conn] = struct{}{}
+	return true
+}
+
+func (c *control) untrack(conn net.Conn) {
+	c.connMu.Lock()
+	defer c.connMu.Unlock()
+	delete(c.conns, conn)
+}
 
 func (c *control) serve(l net.Listener) {
 	for {
@@ -100,9 +146,14 @@ func (c *control) serve(l net.Listener) {
 		if err != nil {
 			return
 		}
+		if !c.track(conn) {
+			conn.Close()
+			continue
+		}
 		c.wg.Add(1)
 		go func() {
 			defer c.wg.Done()
+			defer c.untrack(conn)
 			defer conn.Close()
 			c.handle(conn)
 		}()
@@ -145,27 +196,76 @@ func (c *control) handle(conn net.Conn) {
 		c.log.Info("console", "event", "purge", "count", n)
 		enc(controlResponse{Purged: n}, err)
 	case "backup":
-		if err := writeJSONLine(conn, controlResponse{}); err != nil {
-			return
-		}
-		fw := newFrameWriter(conn)
-		n, err := c.db.Backup(fw)
-		if err == nil {
-			err = fw.Close()
-		}
-		tr := controlResponse{Size: n, CRC32C: fw.h.Sum32()}
-		if err != nil {
-			// Cut the stream so the client sees no clean end.
-			c.log.Error("console", "event", "backup", "err", err.Error())
-			return
-		}
-		c.log.Info("console", "event", "backup", "size", n)
-		writeJSONLine(conn, tr)
+		c.backup(conn)
 	case "backup-done":
 		enc(controlResponse{}, recordBackup(c.db, req.Day))
 	default:
 		enc(controlResponse{}, fmt.Errorf("unknown request %q", req.Op))
 	}
+}
+
+// backup answers a backup request: a snapshot of the database in a
+// temporary file (see the top of this file), then the stream from it.
+func (c *control) backup(conn net.Conn) {
+	snap, size, err := c.db.Snapshot(c.cfg.DataDir)
+	if err != nil {
+		c.log.Error("console", "event", "backup", "err", err.Error())
+		writeJSONLine(conn, controlResponse{Error: "the server could not take a snapshot: " + err.Error()})
+		return
+	}
+	defer snap.Close() // frees its disk space
+	stall := c.stall
+	if stall == 0 {
+		stall = backupStall
+	}
+	sw := &stallWriter{conn: conn, stall: stall}
+	if err := writeJSONLine(sw, controlResponse{}); err != nil {
+		return
+	}
+	fw := newFrameWriter(sw)
+	n, err := io.Copy(fw, snap)
+	if err == nil && n != size {
+		err = fmt.Errorf("snapshot: read %d of %d bytes", n, size)
+	}
+	if err == nil {
+		err = fw.Close()
+	}
+	if err != nil {
+		// Cut the stream so the client sees no clean end.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = fmt.Errorf("the backup reader took nothing for %v: cut off", stall)
+		}
+		c.log.Error("console", "event", "backup", "size", size, "sent", n, "err", err.Error())
+		return
+	}
+	c.log.Info("console", "event", "backup", "size", n)
+	writeJSONLine(sw, controlResponse{Size: n, CRC32C: fw.h.Sum32()})
+}
+
+// stallWriter writes to a connection in pieces of stallPiece bytes, with
+// a write deadline renewed before each: a reader may be slow (down to a
+// piece per stall), but one that takes nothing for stall ends the write
+// with os.ErrDeadlineExceeded.
+type stallWriter struct {
+	conn  net.Conn
+	stall time.Duration
+}
+
+const stallPiece = 32 << 10
+
+func (w *stallWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := min(len(p), stallPiece)
+		w.conn.SetWriteDeadline(time.Now().Add(w.stall))
+		m, err := w.conn.Write(p[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		p = p[k:]
+	}
+	return n, nil
 }
 
 // retain applies retention_days at start-up and then every period.

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -111,4 +116,74 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// failingListener's Accept fails at once, as a listener whose socket went
+// away does.
+type failingListener struct{ net.Listener }
+
+func (failingListener) Accept() (net.Conn, error) {
+	return nil, errors.New("accept: the socket is gone")
+}
+
+// TestServeListenerFailureShutsDown: when a listener fails, serve still
+// shuts everything down before it returns: the other web server and the
+// control socket are closed, and no goroutine of serve, the console or
+// the retention loop is left running over a database about to close.
+func TestServeListenerFailureShutsDown(t *testing.T) {
+	rs, _ := testRecipients(t)
+	dir := newDataDir(t)
+	plantItems(t, dir, rs, 1<<10, daysAgo(1))
+	db, err := store.Open(filepath.Join(dir, dbFile), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	il, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctl, err := listenControl(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	sv := &services{
+		log:     log,
+		witness: &http.Server{Handler: ok}, wl: failingListener{wl},
+		inv: &http.Server{Handler: ok}, il: il,
+		console: &control{db: db, cfg: settings{DataDir: dir, RetentionDays: 30}, log: log, now: time.Now}, ctl: ctl,
+		retentionEvery:  time.Hour,
+		shutdownTimeout: 10 * time.Second,
+	}
+	done := make(chan error, 1)
+	go func() { done <- sv.run(make(chan os.Signal)) }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return after its listener failed")
+	}
+	wl.Close()
+	if err == nil || !strings.Contains(err.Error(), "the socket is gone") {
+		t.Errorf("serve returned %v, want the listener's error", err)
+	}
+	if c, err := net.DialTimeout("tcp", il.Addr().String(), time.Second); err == nil {
+		c.Close()
+		t.Error("the investigator listener is still open")
+	}
+	if _, err := dialControl(dir); !errors.Is(err, errNotServing) {
+		t.Errorf("the control socket still answers: %v", err)
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, f := range []string{"main.(*control).retain", "main.(*control).serve", "net/http.(*Server).Serve", "main.(*services).run"} {
+		if strings.Contains(stacks, f) {
+			t.Errorf("%s still runs after serve returned", f)
+		}
+	}
 }
