@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"testimony/crypto"
 )
@@ -240,16 +241,17 @@ func csvColumns(items []*caseItem) []string {
 
 // writeCSV writes one row per submission, UTF-8 with a byte order mark so
 // that spreadsheet programs read Cyrillic right; multiple choices are
-// joined with ";".
+// joined with ";". Every cell, the header's too, goes through csvCell.
 func writeCSV(w io.Writer, items []*caseItem) error {
 	io.WriteString(w, "\uFEFF")
 	cw := csv.NewWriter(w)
 	cols := csvColumns(items)
 	header := append([]string{"source", "item", "day", "lang", "form", "folder"}, cols...)
 	header = append(header, "attachments")
-	if err := cw.Write(header); err != nil {
+	if err := cw.Write(csvCells(header)); err != nil {
 		return err
 	}
+	row := make([]string, 0, len(header))
 	for _, it := range items {
 		if it.M.Kind != crypto.KindSubmission {
 			continue
@@ -258,16 +260,16 @@ func writeCSV(w io.Writer, items []*caseItem) error {
 		if it.M.Form.ID != "" {
 			form = fmt.Sprintf("%s v%d", it.M.Form.ID, it.M.Form.Version)
 		}
-		row := []string{it.Info.Source, it.Info.ID, it.M.Day, it.M.Lang, form, it.Dir}
+		row = append(row[:0], it.Info.Source, it.Info.ID, it.M.Day, it.M.Lang, form, it.Dir)
 		for _, k := range cols {
-			row = append(row, csvCell(strings.Join(it.M.Answers[k].Values(), ";")))
+			row = append(row, strings.Join(it.M.Answers[k].Values(), ";"))
 		}
 		var names []string
 		for i, a := range it.M.Attachments {
 			names = append(names, attachmentFile(i, a))
 		}
-		row = append(row, csvCell(strings.Join(names, ";")))
-		if err := cw.Write(row); err != nil {
+		row = append(row, strings.Join(names, ";"))
+		if err := cw.Write(csvCells(row)); err != nil {
 			return err
 		}
 	}
@@ -275,13 +277,44 @@ func writeCSV(w io.Writer, items []*caseItem) error {
 	return cw.Error()
 }
 
-// csvCell defuses cells a spreadsheet would run as a formula (CSV
-// injection: a witness's answer must never become a command).
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+// csvCells puts every cell of a row through csvCell, in place.
+func csvCells(row []string) []string {
+	for i, c := range row {
+		row[i] = csvCell(c)
 	}
-	return s
+	return row
+}
+
+// csvCell defuses a cell a spreadsheet would run as a formula (CSV
+// injection: a witness's answer, or an item's key, must never become a
+// command). Quotes are not enough: a spreadsheet set to split on ";" or a
+// tab, as many are in Europe, cuts "LED;=1+1" at the ";" whatever the
+// quotes say, and LibreOffice then runs "=1+1" (issue 17). So each piece
+// a spreadsheet could take for a cell of its own, the start of the cell
+// and whatever follows a ",", ";", tab, CR or newline, gets a "'" before
+// it when it starts, after spaces and double quotes, with =, +, -, @, |,
+// %, a tab or a CR (or the full-width =, +, -, @): "LED;'=1+1". The "'"
+// makes a spreadsheet show the piece as text. testimony.txt and the pages
+// keep the words untouched.
+func csvCell(s string) string {
+	var b strings.Builder
+	piece := true // at the start of a piece
+	for i, r := range s {
+		if piece && formulaAt(s[i:]) {
+			b.WriteByte('\'')
+		}
+		b.WriteRune(r)
+		piece = strings.ContainsRune(",;\t\r\n", r)
+	}
+	return b.String()
+}
+
+// formulaAt reports whether a spreadsheet could take s for a formula: it
+// starts, after spaces and double quotes, with a character that starts
+// one.
+func formulaAt(s string) bool {
+	r, _ := utf8.DecodeRuneInString(strings.TrimLeft(s, ` "`))
+	return strings.ContainsRune("=+-@|%\t\r\uFF1D\uFF0B\uFF0D\uFF20", r)
 }
 
 // Views for the templates.

