@@ -294,9 +294,11 @@ func csvCells(row []string) []string {
 // and whatever follows a ",", ";", tab, CR or newline, gets a "'" before
 // it when it starts, after spaces and double quotes, with =, +, -, @, |,
 // %, a tab or a CR (or the full-width =, +, -, @): "LED;'=1+1". The "'"
-// makes a spreadsheet show the piece as text. testimony.txt and the pages
-// keep the words untouched.
+// makes a spreadsheet show the piece as text. Control and bidi characters
+// are written visibly, as in the terminal; newlines stay. testimony.txt
+// and the pages keep the words untouched.
 func csvCell(s string) string {
+	s = safeLines(s)
 	var b strings.Builder
 	piece := true // at the start of a piece
 	for i, r := range s {

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"filippo.io/age"
 
@@ -80,11 +81,94 @@ func (e *hostileEnv) itemDir(source string) string {
 
 // terminalActive finds what a terminal would act on: C0 controls but
 // newline and tab, DEL, C1 controls and the bidi formatting characters.
+var terminalActive = regexp.MustCompile("[\x00-\x08\x0b-\x1f\x7f\u0080-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+
+func checkInert(t *testing.T, what string, b []byte) {
+	t.Helper()
+	if !utf8.Valid(b) {
+		t.Errorf("%s holds bytes that are not UTF-8", what)
+	}
+	if loc := terminalActive.FindIndex(b); loc != nil {
+		t.Errorf("%s holds %q at byte %d", what, b[loc[0]:loc[1]], loc[0])
+	}
+}
+
 // hostile is text that, printed raw to a terminal, clears the screen,
 // sets the window title and turns text round (issue 17, point 4).
+const hostile = "Camp\x1b[2J\x1b]0;owned\x07 7\u009b31m \u202egpj.exe\x7f"
+
 // Point 4: what open and report write for a terminal (standard error and
 // output, testimony.txt) shows a crafted item's controls visibly, never
 // raw; so do the spreadsheet's cells.
+func TestHostileTextIsEscaped(t *testing.T) {
+	e := newHostileEnv(t)
+	spec := &itemSpec{Day: "2026-02-01", Source: "s-aaaa", Lang: "ru\x1b]0;lang\x07",
+		Answers: map[string]crypto.Answer{
+			"facility":          crypto.TextAnswer(hostile),
+			"account":           crypto.TextAnswer("line one\x1b[1A\rline two\n" + hostile),
+			"conditions":        crypto.ListAnswer("overcrowding\x1b[5m"),
+			"key\x1b[2J":        crypto.TextAnswer("x"),
+			"detention_from":    crypto.TextAnswer("2025-01-01"),
+			"detention_to":      crypto.TextAnswer("2025-02-01"),
+			"deport_date":       crypto.TextAnswer("2025-02-02"),
+			"depart_airport":    crypto.TextAnswer("Alexandria\x1b[8m"),
+			"arrival_airport":   crypto.TextAnswer("Moscow"),
+			"flight_treatment":  crypto.ListAnswer("shackled"),
+			"\u202eetad_tropeD": crypto.TextAnswer("y"),
+		},
+		Attachments: []attachmentSpec{{Name: "\x1b[31mred.txt", Type: "text/plain\x1b]0;t\x07", Text: "hello"}}}
+	other := *spec
+	other.Source = "s-bbbb"
+	b := e.bundle("b.tar", spec, &other)
+	// A file name with controls reaches an error message.
+	e.open(b, filepath.Join(e.dir, "missing\x1b]0;owned\x07.age"))
+	checkInert(t, "open's standard error", e.stderr.Bytes())
+	if !strings.Contains(e.stderr.String(), `missing\x1b]0;owned\x07.age`) {
+		t.Errorf("the file name is not shown escaped:\n%s", e.stderr.String())
+	}
+	txt, err := os.ReadFile(filepath.Join(e.itemDir("s-aaaa"), "testimony.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkInert(t, "testimony.txt", txt)
+	for _, want := range []string{`Camp\x1b[2J\x1b]0;owned\x07 7\xc2\x9b31m \u202egpj.exe\x7f`, `line one\x1b[1A\x0dline two`, `Language:  ru\x1b]0;lang\x07`} {
+		if !strings.Contains(string(txt), want) {
+			t.Errorf("testimony.txt does not show %s:\n%s", want, txt)
+		}
+	}
+	checkInert(t, "testimonies.csv", e.read("testimonies.csv"))
+
+	var out bytes.Buffer
+	oldOut := stdout
+	stdout = &out
+	defer func() { stdout = oldOut }()
+	if err := runReport([]string{e.out}); err != nil {
+		t.Fatal(err)
+	}
+	checkInert(t, "report's summary", out.Bytes())
+	if !strings.Contains(out.String(), `Camp\x1b[2J`) || !strings.Contains(out.String(), "Shared flights (same deportation date and route, 2+ sources): 1") {
+		t.Errorf("report's summary:\n%s", out.String())
+	}
+}
+
+func TestSafeText(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain, кириллица\ttab":  "plain, кириллица\ttab",
+		"a\x1b[2Jb":              `a\x1b[2Jb`,
+		"two\nlines\r":           `two\nlines\x0d`,
+		"\u202eabc\u2066\u2069":  `\u202eabc\u2066\u2069`,
+		"c1 \u009b and \xff\xfe": `c1 \xc2\x9b and \xff\xfe`,
+		"del\x7f":                `del\x7f`,
+	} {
+		if got := safeText(in); got != want {
+			t.Errorf("safeText(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got := safeLines("a\nb\x1b"); got != `a`+"\n"+`b\x1b` {
+		t.Errorf("safeLines kept %q", got)
+	}
+}
+
 // formulaStart finds a cell a spreadsheet would take for a formula.
 var formulaStart = regexp.MustCompile(`^\s*[=+\-@\t\r|%＝＋－＠]`)
 
