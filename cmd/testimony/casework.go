@@ -154,6 +154,11 @@ func loadCases(root *os.Root) ([]*caseItem, error) {
 					err = json.Unmarshal(mj, it.M)
 				}
 			}
+			if err == nil {
+				// What open would refuse today (too many answers, say) is
+				// left out too, if an older open let it in.
+				err = it.M.Validate()
+			}
 			if err != nil {
 				warnf("%s: not an item folder (%v); left out", dir, err)
 				continue
@@ -221,16 +226,20 @@ func writeCasework(root *os.Root) error {
 }
 
 // csvColumns are the answer keys of the spreadsheet: the questionnaire's,
-// then any other key found in the items, sorted.
+// then any other key found in the items, sorted. A set, not a list: a
+// crafted item of 290,000 keys took 146 s with a list (issue 17).
 func csvColumns(items []*caseItem) []string {
 	var keys []string
+	seen := map[string]bool{}
 	for _, q := range questions {
 		keys = append(keys, q.key)
+		seen[q.key] = true
 	}
 	var extra []string
 	for _, it := range items {
 		for k := range it.M.Answers {
-			if !slices.Contains(keys, k) && !slices.Contains(extra, k) {
+			if !seen[k] {
+				seen[k] = true
 				extra = append(extra, k)
 			}
 		}

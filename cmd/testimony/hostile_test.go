@@ -1,8 +1,10 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -275,8 +277,75 @@ func libreOfficeFormulas(t *testing.T, csvFile string) {
 // refused with a message naming the item; the other items of the bundle
 // open. (Before, csvColumns checked each key against a growing list: 290,000
 // keys took 146 s, and as long again at every later open of the folder.)
+func TestManyAnswerKeysRefused(t *testing.T) {
+	e := newHostileEnv(t)
+	many := map[string]crypto.Answer{}
+	for i := range crypto.MaxAnswers + 1 {
+		many[fmt.Sprintf("k%06d", i)] = crypto.TextAnswer("v")
+	}
+	crafted := filepath.Join(e.dir, "crafted.age")
+	writeRawItem(t, crafted, e.rs, &crypto.Manifest{Format: crypto.Format, Kind: crypto.KindSubmission,
+		Day: "2026-02-01", Answers: many, Attachments: []crypto.Attachment{}})
+	good := e.bundle("good.tar", &itemSpec{Day: "2026-02-01", Source: "s-good", Answers: map[string]crypto.Answer{"facility": crypto.TextAnswer("Camp 7")}})
+	res, err := openInto(e.ids, e.out, []string{crafted, good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.failed != 1 || res.opened != 1 {
+		t.Errorf("opened %d, failed %d; want the good item opened and the crafted one refused\n%s", res.opened, res.failed, e.stderr.String())
+	}
+	if !strings.Contains(e.stderr.String(), "crafted.age: refused: bad manifest: 1001 answers, at most 1000") {
+		t.Errorf("no clear refusal:\n%s", e.stderr.String())
+	}
+	// A folder an older open let such an item into: it is left out of the
+	// spreadsheet, with a warning.
+	dir := filepath.Join(e.out, unknownSource, "2026-02-01-submission-00000000")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	mj, _ := json.Marshal(&crypto.Manifest{Format: crypto.Format, Kind: crypto.KindSubmission, Day: "2026-02-01", Answers: many})
+	os.WriteFile(filepath.Join(dir, crypto.ManifestName), mj, 0o600)
+	os.WriteFile(filepath.Join(dir, "item.json"), []byte(`{"id":"00000000","source":"unknown-source"}`), 0o600)
+	e.stderr.Reset()
+	e.open()
+	if !strings.Contains(e.stderr.String(), "1001 answers, at most 1000); left out") {
+		t.Errorf("the old item is not left out:\n%s", e.stderr.String())
+	}
+	header, _, _ := strings.Cut(string(e.read("testimonies.csv")), "\n")
+	if strings.Contains(header, "k000001") {
+		t.Error("the old item's keys are columns of the spreadsheet")
+	}
+}
+
 // writeRawItem writes an item whose manifest NewEnvelope would refuse, as
 // a crafted item would be made: the manifest entry of a tar, encrypted.
+func writeRawItem(t *testing.T, name string, rs *crypto.Recipients, m *crypto.Manifest) {
+	mj, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ars, err := age.ParseRecipients(strings.NewReader(strings.Join(rs.Keys(), "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := age.Encrypt(f, ars...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(w)
+	tw.WriteHeader(&tar.Header{Name: crypto.ManifestName, Mode: 0o600, Size: int64(len(mj)), Format: tar.FormatPAX})
+	tw.Write(mj)
+	tw.Close()
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Point 8: a source named like a file open writes at the folder's root
 // does not take its place; the folder opens again and again.
 // Point 9: an attachment a browser would run as a page (.html, .svg, or

@@ -348,6 +348,10 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 			o.fail("%s: cannot decrypt with this identity (not encrypted to it)", what)
 			return nil
 		}
+		if errors.Is(err, crypto.ErrBadManifest) {
+			o.fail("%s: refused: %v", what, err)
+			return nil
+		}
 		o.fail("%s: damaged or truncated: %v", what, err)
 		return nil
 	}
