@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,6 +349,39 @@ func writeRawItem(t *testing.T, name string, rs *crypto.Recipients, m *crypto.Ma
 
 // Point 8: a source named like a file open writes at the folder's root
 // does not take its place; the folder opens again and again.
+func TestSourceNamedLikeAGeneratedFile(t *testing.T) {
+	e := newHostileEnv(t)
+	var specs []*itemSpec
+	for _, s := range []string{"index.html", "testimonies.csv", "REPORT.HTML", "index.json", "shared.log", ".partial"} {
+		specs = append(specs, &itemSpec{Day: "2026-02-01", Source: s, Answers: map[string]crypto.Answer{"facility": crypto.TextAnswer(s)}})
+	}
+	b := e.bundle("b.tar", specs...)
+	if res := e.open(b); res.opened != len(specs) || res.failed != 0 {
+		t.Fatalf("opened %d, failed %d\n%s", res.opened, res.failed, e.stderr.String())
+	}
+	for _, name := range []string{"index.html", "testimonies.csv"} {
+		st, err := os.Stat(filepath.Join(e.out, name))
+		if err != nil || !st.Mode().IsRegular() {
+			t.Errorf("%s is not a file: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.out, "source-index.html")); err != nil {
+		t.Errorf("the source index.html is not in source-index.html: %v", err)
+	}
+	// A second open, and report, still work.
+	if res := e.open(b); res.skipped != len(specs) || res.failed != 0 {
+		t.Fatalf("second open: skipped %d, failed %d\n%s", res.skipped, res.failed, e.stderr.String())
+	}
+	stdout = io.Discard
+	defer func() { stdout = os.Stdout }()
+	if err := runReport([]string{e.out}); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(e.out, "report.html")); err != nil || !st.Mode().IsRegular() {
+		t.Errorf("report.html is not a file: %v", err)
+	}
+}
+
 // Point 9: an attachment a browser would run as a page (.html, .svg, or
 // markup under a name a browser does not know) is not linked from the
 // pages; a text copy is, and the page says why.

@@ -260,12 +260,30 @@ type itemInfo struct {
 	Images []imageNote `json:"images,omitempty"`
 }
 
-// sourceFolder is the folder name of a source pseudonym.
+// reservedNames are the files open, report and share write at the root
+// of the case folder (share's log goes next to its bundle, which may be
+// there). Source names come from a bundle's index.json, which is not
+// authenticated: a source named like one of these files was a folder
+// where the file goes, and broke every later open of the folder (issue
+// 17). Compared without case, for the file
+// systems of macOS and Windows.
+var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", partialDir}
+
+// sourceFolder is the folder name of a source pseudonym. A pseudonym
+// named like a file of the folder's root gets "source-" before it (the
+// server's pseudonyms are "s-" and letters, so none is renamed onto
+// another).
 func sourceFolder(source string) string {
 	if source == "" {
 		return unknownSource
 	}
-	return crypto.SafeName(source)
+	name := crypto.SafeName(source)
+	for _, r := range reservedNames {
+		if strings.EqualFold(name, r) {
+			return "source-" + name
+		}
+	}
+	return name
 }
 
 // itemFolder is where an item goes: <source>/<day>-<kind>-<id8>, so that a
