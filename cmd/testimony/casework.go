@@ -89,7 +89,7 @@ func cleanCopy(dir *os.Root, file string, size int64) (*imageNote, error) {
 		f.Close()
 		return nil, err
 	}
-	src, err := io.ReadAll(f)
+	src, err := io.ReadAll(io.LimitReader(f, maxStrip+1))
 	f.Close()
 	if err != nil {
 		return nil, err
@@ -110,6 +110,9 @@ func cleanCopy(dir *os.Root, file string, size int64) (*imageNote, error) {
 	}
 	return note, nil
 }
+
+// metadataNotChecked is said of every attachment that is not a JPEG or PNG.
+const metadataNotChecked = "metadata not checked: only JPEG and PNG get a working copy without metadata; this file may still say where, when or by whom it was made"
 
 // caseItem is one item of the case folder, read back.
 type caseItem struct {
@@ -342,6 +345,7 @@ type fileLink struct {
 	Note       string // for an image: what the working copy lost
 	Clean      string // href of the working copy
 	GPS        bool
+	GPSUnknown bool // no working copy: not all of it was searched
 	IsImage    bool
 }
 
@@ -368,11 +372,9 @@ func itemView(it *caseItem, base string) itemViewT {
 	}
 	for i, a := range it.M.Attachments {
 		file := attachmentFile(i, a)
-		l := fileLink{Name: file, Href: base + "attachments/" + file, Size: a.Size, Type: a.Type}
-		for _, n := range it.Info.Images {
-			if n.File != file {
-				continue
-			}
+		l := fileLink{Name: file, Href: base + "attachments/" + file, Size: a.Size, Type: a.Type,
+			Note: metadataNotChecked}
+		if n := it.Info.image(file); n != nil {
 			l.IsImage = true
 			l.GPS = n.GPS
 			if n.GPS {
@@ -383,7 +385,8 @@ func itemView(it *caseItem, base string) itemViewT {
 			}
 			switch {
 			case n.Error != "":
-				l.Note = n.Format + ", no working copy: " + n.Error
+				l.Note = n.Format + ", no working copy (" + n.Error + "): metadata not checked"
+				l.GPSUnknown = !n.GPS
 			case len(n.Stripped) == 0:
 				l.Note = n.Format + ", no metadata found"
 			default:

@@ -51,14 +51,18 @@ func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
 		if crypto.SafeName(a.Name) != a.Name {
 			fmt.Fprintf(&b, "    name given by the witness: %q\n", a.Name)
 		}
-		for _, n := range info.Images {
-			if n.File != file {
-				continue
+		n := info.image(file)
+		if n == nil {
+			fmt.Fprintf(&b, "    %s\n", metadataNotChecked)
+		} else {
+			gps := yesNo(n.GPS)
+			if n.Error != "" && !n.GPS {
+				gps = "not checked"
 			}
-			fmt.Fprintf(&b, "    %s; GPS present: %s\n", n.Format, yesNo(n.GPS))
+			fmt.Fprintf(&b, "    %s; GPS present: %s\n", n.Format, gps)
 			switch {
 			case n.Error != "":
-				fmt.Fprintf(&b, "    no working copy: %s\n", e(n.Error))
+				fmt.Fprintf(&b, "    no working copy (%s): metadata not checked\n", e(n.Error))
 			case len(n.Stripped) > 0:
 				fmt.Fprintf(&b, "    working copy %s, without: %s\n", e(n.Clean), e(strings.Join(n.Stripped, ", ")))
 			default:

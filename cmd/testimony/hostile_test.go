@@ -3,9 +3,11 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/zlib"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -268,12 +270,161 @@ func libreOfficeFormulas(t *testing.T, csvFile string) {
 }
 
 // pngWith returns a PNG with a chunk of type typ holding data after IHDR.
+func pngWith(t *testing.T, typ string, data []byte) []byte {
+	src := gpsPNGWithout(t)
+	ihdrEnd := 8 + 12 + 13
+	out := append([]byte{}, src[:ihdrEnd]...)
+	out = append(out, pngChunk(typ, data)...)
+	return append(out, src[ihdrEnd:]...)
+}
+
+func gpsPNGWithout(t *testing.T) []byte {
+	var out bytes.Buffer
+	if _, err := stripImage(&out, gpsPNG(t)); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 // jpegWith returns a JPEG with a segment after SOI.
+func jpegWith(marker byte, body []byte) func(t *testing.T) []byte {
+	return func(t *testing.T) []byte {
+		src := gpsJPEGWithout(t)
+		s := []byte{0xFF, marker, byte((len(body) + 2) >> 8), byte(len(body) + 2)}
+		out := append([]byte{}, src[:2]...)
+		out = append(out, s...)
+		out = append(out, body...)
+		return append(out, src[2:]...)
+	}
+}
+
+func zlibbed(b []byte) []byte {
+	var z bytes.Buffer
+	w := zlibWriter(&z)
+	w.Write(b)
+	w.Close()
+	return z.Bytes()
+}
+
 // Point 6: a working copy keeps only what is known to be safe. EXIF with
 // GPS in a chunk or segment the old strippers did not know stayed in the
 // .clean copy while the page said "GPS present: no".
+func TestWorkingCopyAllowList(t *testing.T) {
+	exif := append([]byte("Exif\x00\x00"), gpsTIFF()...)
+	jfif := []byte("JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00")
+	for _, tc := range []struct {
+		name string
+		src  func(t *testing.T) []byte
+	}{
+		{"png exIf", func(t *testing.T) []byte { return pngWith(t, "exIf", gpsTIFF()) }},
+		{"png zxIf", func(t *testing.T) []byte { return pngWith(t, "zxIf", zlibbed(exif)) }},
+		{"png caBX", func(t *testing.T) []byte { return pngWith(t, "caBX", append([]byte("jumb c2pa "), exif...)) }},
+		{"png private", func(t *testing.T) []byte { return pngWith(t, "prVt", gpsTIFF()) }},
+		{"png zTXt", func(t *testing.T) []byte {
+			return pngWith(t, "zTXt", append([]byte("Raw profile type exif\x00\x00"), zlibbed(exif)...))
+		}},
+		{"png iCCP", func(t *testing.T) []byte { return pngWith(t, "iCCP", append([]byte("icc\x00\x00"), zlibbed(exif)...)) }},
+		{"jpeg APP0 EXIF", jpegWith(0xE0, exif)},
+		{"jpeg APP0 JFIF with EXIF after", jpegWith(0xE0, append(append([]byte{}, jfif...), exif...))},
+		{"jpeg APP3", jpegWith(0xE3, exif)},
+		{"jpeg APP14 not Adobe", jpegWith(0xEE, exif)},
+		{"jpeg JPG0", jpegWith(0xF0, exif)},
+	} {
+		src := tc.src(t)
+		var out bytes.Buffer
+		res, err := stripImage(&out, src)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if !res.GPS {
+			t.Errorf("%s: GPS not found", tc.name)
+		}
+		clean := out.Bytes()
+		if bytes.Contains(clean, gpsTIFF()[8:]) || bytes.Contains(clean, []byte("Exif")) || bytes.Contains(clean, zlibbed(exif)) {
+			t.Errorf("%s: the working copy still holds the EXIF data (stripped %v)", tc.name, res.Stripped)
+		}
+		if _, err := decodeImage(clean); err != nil {
+			t.Errorf("%s: the working copy does not decode: %v", tc.name, err)
+		}
+	}
+	// What a decoder needs stays: a JFIF header (without its thumbnail),
+	// Adobe's colour transform.
+	adobe := []byte("Adobe\x00\x64\x00\x00\x00\x00\x01")
+	thumb := []byte("THUMBPIXELS!") // 2×2 RGB
+	for _, tc := range []struct {
+		name string
+		src  []byte
+		want []byte
+	}{
+		{"JFIF", jpegWith(0xE0, jfif)(t), append([]byte{0xFF, 0xE0, 0, 16}, jfif...)},
+		{"JFIF thumbnail", jpegWith(0xE0, append(append(append([]byte{}, jfif[:12]...), 2, 2), thumb...))(t), append([]byte{0xFF, 0xE0, 0, 16}, jfif...)},
+		{"Adobe", jpegWith(0xEE, adobe)(t), append([]byte{0xFF, 0xEE, 0, 14}, adobe...)},
+	} {
+		var out bytes.Buffer
+		if _, err := stripImage(&out, tc.src); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !bytes.Contains(out.Bytes(), tc.want) {
+			t.Errorf("%s: the working copy lost % x", tc.name, tc.want)
+		}
+		if bytes.Contains(out.Bytes(), thumb) {
+			t.Errorf("%s: the thumbnail stayed", tc.name)
+		}
+	}
+}
+
 // Point 6, on the page: a file open does not clean is said to be
 // "metadata not checked", never passed over in silence.
+func TestMetadataNotChecked(t *testing.T) {
+	e := newHostileEnv(t)
+	spec := &itemSpec{Day: "2026-02-01", Source: "s-aaaa", Attachments: []attachmentSpec{
+		{Name: "IMG_0001.HEIC", Type: "image/heic", Text: "\x00\x00\x00\x18ftypheic"},
+		{Name: "clip.mp4", Type: "video/mp4", Text: "\x00\x00\x00\x18ftypmp42"},
+		{Name: "statement.docx", Type: "application/vnd.openxmlformats-officedocument.wordprocessingml.document", Text: "PK\x03\x04"},
+		{Name: "photo.png", Type: "image/png", File: writeTemp(t, gpsPNG(t))},
+		// A JPEG open cannot read has no working copy: not checked either,
+		// and its GPS is not "no".
+		{Name: "broken.jpg", Type: "image/jpeg", Text: "\xFF\xD8\xFF\xE1\x00\x08Exif"},
+	}}
+	e.open(e.bundle("b.tar", spec))
+	dir := e.itemDir("s-aaaa")
+	page, err := os.ReadFile(filepath.Join(dir, "testimony.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile(`(?s)<tr><td>.*?</tr>`).FindAllString(string(page), -1)
+	if len(rows) != 5 {
+		t.Fatalf("%d attachment rows:\n%s", len(rows), page)
+	}
+	for i, r := range rows[:3] {
+		if !strings.Contains(r, "metadata not checked") {
+			t.Errorf("attachment %d: the page does not say its metadata was not checked:\n%s", i+1, r)
+		}
+	}
+	if strings.Contains(rows[3], "metadata not checked") || !strings.Contains(rows[3], `GPS present: <span class="gps">yes</span>`) {
+		t.Errorf("the PNG's row:\n%s", rows[3])
+	}
+	if !strings.Contains(rows[4], "metadata not checked") || !strings.Contains(rows[4], "GPS present: not checked") {
+		t.Errorf("the broken JPEG's row:\n%s", rows[4])
+	}
+	txt, _ := os.ReadFile(filepath.Join(dir, "testimony.txt"))
+	if n := strings.Count(string(txt), "metadata not checked"); n != 4 {
+		t.Errorf("testimony.txt says metadata not checked %d times, want 4:\n%s", n, txt)
+	}
+	if !strings.Contains(string(txt), "GPS present: not checked") {
+		t.Errorf("testimony.txt says the broken JPEG's GPS was checked:\n%s", txt)
+	}
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 // Point 7: a manifest of more answer keys than any questionnaire gives is
 // refused with a message naming the item; the other items of the bundle
 // open. (Before, csvColumns checked each key against a growing list: 290,000
@@ -389,3 +540,9 @@ func TestSourceNamedLikeAGeneratedFile(t *testing.T) {
 // attachment the page links, and fails if one ran its script; it loads an
 // unlinked original too, to show that this setup would run one. Skipped
 // without chromium.
+func zlibWriter(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }
+
+func decodeImage(b []byte) (image.Image, error) {
+	img, _, err := image.Decode(bytes.NewReader(b))
+	return img, err
+}

@@ -260,6 +260,16 @@ type itemInfo struct {
 	Images []imageNote `json:"images,omitempty"`
 }
 
+// image returns the note of an image attachment, nil for another file.
+func (info *itemInfo) image(file string) *imageNote {
+	for i := range info.Images {
+		if info.Images[i].File == file {
+			return &info.Images[i]
+		}
+	}
+	return nil
+}
+
 // reservedNames are the files open, report and share write at the root
 // of the case folder (share's log goes next to its bundle, which may be
 // there). Source names come from a bundle's index.json, which is not

@@ -31,7 +31,7 @@ var itemPage = template.Must(template.New("item").Funcs(funcs).Parse(`<!DOCTYPE 
 {{if .Files}}<table><tr><th>Original (evidence, untouched)</th><th>Size</th><th>Type</th><th>Working copy</th><th>Metadata</th></tr>
 {{range .Files}}<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td>{{kib .Size}}</td><td>{{.Type}}</td>
 <td>{{if .Clean}}<a href="{{.Clean}}">{{base .Clean}}</a>{{end}}</td>
-<td>{{if .IsImage}}{{.Note}}<br>GPS present: {{if .GPS}}<span class="gps">yes</span>{{else}}no{{end}}{{end}}</td></tr>
+<td>{{.Note}}{{if .IsImage}}<br>GPS present: {{if .GPS}}<span class="gps">yes</span>{{else if .GPSUnknown}}not checked{{else}}no{{end}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No attachments.</p>{{end}}
 </body></html>
 `))
