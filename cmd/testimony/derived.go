@@ -69,6 +69,12 @@ func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
 				fmt.Fprintf(&b, "    working copy %s (no metadata found)\n", e(n.Clean))
 			}
 		}
+		if act := info.active(file); act != nil {
+			fmt.Fprintf(&b, "    %s\n", activeWarning)
+			if act.Text != "" {
+				fmt.Fprintf(&b, "    text copy %s\n", e(act.Text))
+			}
+		}
 	}
 	return b.Bytes()
 }

@@ -536,10 +536,90 @@ func TestSourceNamedLikeAGeneratedFile(t *testing.T) {
 // Point 9: an attachment a browser would run as a page (.html, .svg, or
 // markup under a name a browser does not know) is not linked from the
 // pages; a text copy is, and the page says why.
+func TestScriptableAttachmentsNotLinked(t *testing.T) {
+	e := newHostileEnv(t)
+	script := `<html><body><script>document.title="ran"</script></body></html>`
+	svg := `<svg xmlns="http://www.w3.org/2000/svg"><script>document.title="ran"</script></svg>`
+	spec := &itemSpec{Day: "2026-02-01", Source: "s-aaaa", Attachments: []attachmentSpec{
+		{Name: "page.html", Type: "text/html", Text: script},
+		{Name: "logo.SVG", Type: "image/svg+xml", Text: svg},
+		{Name: "noext", Type: "application/octet-stream", Text: "\n  " + script},
+		{Name: "notes.txt", Type: "text/plain", Text: "plain notes"},
+	}}
+	e.open(e.bundle("b.tar", spec))
+	dir := e.itemDir("s-aaaa")
+	active := []string{"01-page.html", "02-logo.SVG", "03-noext"}
+	for _, page := range []string{filepath.Join(dir, "testimony.html"), filepath.Join(e.out, "index.html")} {
+		b, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hrefs := map[string]bool{}
+		for _, m := range regexp.MustCompile(`href="([^"]*)"`).FindAllStringSubmatch(string(b), -1) {
+			hrefs[filepath.Base(m[1])] = true
+		}
+		for _, f := range active {
+			if hrefs[f] {
+				t.Errorf("%s links %s", page, f)
+			}
+			if !hrefs[f+".txt"] {
+				t.Errorf("%s does not link the text copy %s.txt", page, f)
+			}
+		}
+		if !hrefs["04-notes.txt"] {
+			t.Errorf("%s does not link a plain text attachment", page)
+		}
+		if !strings.Contains(string(b), "could run") {
+			t.Errorf("%s does not say why", page)
+		}
+	}
+	for i, f := range active {
+		got, err := os.ReadFile(filepath.Join(dir, "attachments", f+".txt"))
+		if err != nil || string(got) != spec.Attachments[i].Text {
+			t.Errorf("text copy of %s: %q, %v", f, got, err)
+		}
+	}
+	checkNoScriptRuns(t, filepath.Join(dir, "testimony.html"), active)
+}
+
 // checkNoScriptRuns loads, in headless Chromium with scripts on, every
 // attachment the page links, and fails if one ran its script; it loads an
 // unlinked original too, to show that this setup would run one. Skipped
 // without chromium.
+func checkNoScriptRuns(t *testing.T, page string, unlinked []string) {
+	t.Helper()
+	bin, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Log("chromium not installed: the links were not followed in a browser")
+		return
+	}
+	dump := func(file string) string {
+		cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+			"--disable-background-networking", "--disable-component-update", "--disable-sync",
+			"--user-data-dir="+t.TempDir(), "--dump-dom", "file://"+file)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("chromium %s: %v", file, err)
+		}
+		return string(out)
+	}
+	ran := regexp.MustCompile(`<title>ran</title>`)
+	if !ran.MatchString(dump(filepath.Join(filepath.Dir(page), "attachments", unlinked[0]))) {
+		t.Fatalf("the unlinked %s did not run its script in Chromium: the check below would prove nothing", unlinked[0])
+	}
+	b, _ := os.ReadFile(page)
+	n := 0
+	for _, m := range regexp.MustCompile(`href="(attachments/[^"]*)"`).FindAllStringSubmatch(string(b), -1) {
+		n++
+		if dom := dump(filepath.Join(filepath.Dir(page), m[1])); ran.MatchString(dom) {
+			t.Errorf("following the link %s ran its script", m[1])
+		}
+	}
+	if n < len(unlinked) {
+		t.Errorf("%d attachment links followed, want at least %d", n, len(unlinked))
+	}
+}
+
 func zlibWriter(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }
 
 func decodeImage(b []byte) (image.Image, error) {

@@ -258,6 +258,9 @@ type itemInfo struct {
 	Day    string `json:"day"`
 	// Images lists the JPEG and PNG attachments and their working copies.
 	Images []imageNote `json:"images,omitempty"`
+	// Active lists the attachments a browser could run as a page, and
+	// their text copies.
+	Active []activeNote `json:"active,omitempty"`
 }
 
 // image returns the note of an image attachment, nil for another file.
@@ -266,6 +269,21 @@ func (info *itemInfo) image(file string) *imageNote {
 		if info.Images[i].File == file {
 			return &info.Images[i]
 		}
+	}
+	return nil
+}
+
+// active returns the note of an attachment a browser could run, nil for
+// another file. An item opened before item.json listed them is judged by
+// the file's extension alone.
+func (info *itemInfo) active(file string) *activeNote {
+	for i := range info.Active {
+		if info.Active[i].File == file {
+			return &info.Active[i]
+		}
+	}
+	if info.Active == nil && activeExt(file) {
+		return &activeNote{File: file}
 	}
 	return nil
 }
