@@ -626,3 +626,17 @@ func decodeImage(b []byte) (image.Image, error) {
 	img, _, err := image.Decode(bytes.NewReader(b))
 	return img, err
 }
+
+// Point 4: a flag error echoes what was typed, a file name a shell glob
+// made perhaps (a file named "-\x1b]0;owned\x07" in the folder); it too is
+// shown escaped.
+func TestFlagErrorIsEscaped(t *testing.T) {
+	e := newHostileEnv(t)
+	if code := run([]string{"open", "-\x1b]0;owned\x07"}); code != 2 {
+		t.Errorf("exit code %d, want 2", code)
+	}
+	checkInert(t, "the flag error", e.stderr.Bytes())
+	if !strings.Contains(e.stderr.String(), `-\x1b]0;owned\x07`) {
+		t.Errorf("the flag is not shown escaped:\n%s", e.stderr.String())
+	}
+}

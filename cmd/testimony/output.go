@@ -89,6 +89,17 @@ var (
 
 func printUsage() { fmt.Fprint(stderr, usage) }
 
+// flagOutput is where the flag package writes its errors, which echo what
+// was typed: escaped, on standard error.
+type flagOutput struct{}
+
+func (flagOutput) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(stderr, safeLines(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // errorf reports an error, on one line.
 func errorf(format string, args ...any) {
 	fmt.Fprintf(stderr, "testimony: %s\n", safeText(fmt.Sprintf(format, args...)))
