@@ -640,3 +640,34 @@ func TestFlagErrorIsEscaped(t *testing.T) {
 		t.Errorf("the flag is not shown escaped:\n%s", e.stderr.String())
 	}
 }
+
+// Point 6: what the GPS search inflates is bounded per image (a file of
+// many small zlib bombs cannot make open slow), and what it had no budget
+// left to search counts as holding GPS data, never as clean.
+func TestGPSSearchBounded(t *testing.T) {
+	bomb := zlibbed(make([]byte, 4<<20)) // 4 MiB of zeros, a few KiB
+	src := gpsPNGWithout(t)
+	ihdrEnd := 8 + 12 + 13
+	img := append([]byte{}, src[:ihdrEnd]...)
+	n := 0
+	for ; n*(4<<20) <= gpsInflateMax; n++ {
+		img = append(img, pngChunk("prVt", bomb)...)
+	}
+	img = append(img, src[ihdrEnd:]...)
+	var out bytes.Buffer
+	res, err := stripImage(&out, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.GPS {
+		t.Errorf("%d chunks of 4 MiB each, past the bound: GPS not reported", n)
+	}
+	if bytes.Contains(out.Bytes(), []byte("prVt")) {
+		t.Error("the working copy kept the private chunks")
+	}
+	// Under the bound, zeros are not GPS.
+	res, err = stripImage(&out, pngWith(t, "prVt", bomb))
+	if err != nil || res.GPS {
+		t.Errorf("one chunk of zeros: GPS %v, %v", res.GPS, err)
+	}
+}
