@@ -26,6 +26,12 @@ const MaxManifest = 4 << 20
 // MaxAttachments is the most attachments one object may carry.
 const MaxAttachments = 99
 
+// MaxAnswers is the most answer keys one manifest may carry: far above any
+// questionnaire (the default has 18 fields, and the server refuses one with
+// more than this), and low enough that a crafted item cannot make a reader
+// build a spreadsheet of hundreds of thousands of columns (issue 17).
+const MaxAnswers = 1000
+
 // Manifest describes one object: what it is, and the answers and
 // attachments it holds. Times are UTC days, never instants.
 type Manifest struct {
@@ -146,6 +152,9 @@ func (m *Manifest) Validate() error {
 		if !utf8.ValidString(a.Name) || !utf8.ValidString(a.Type) {
 			return bad("attachment %d: invalid UTF-8", i+1)
 		}
+	}
+	if len(m.Answers) > MaxAnswers {
+		return bad("%d answers, at most %d", len(m.Answers), MaxAnswers)
 	}
 	for k, v := range m.Answers {
 		if !utf8.ValidString(k) || !utf8.ValidString(v.Text) {

@@ -166,6 +166,11 @@ func parseQuestionnaire(b []byte) (*Questionnaire, error) {
 	if files > 1 {
 		return nil, errors.New("questionnaire: at most one file field")
 	}
+	if len(q.fields) > crypto.MaxAnswers {
+		// A manifest carries at most that many answers: refuse the form at
+		// start-up rather than every submission to it.
+		return nil, fmt.Errorf("questionnaire: %d fields, at most %d", len(q.fields), crypto.MaxAnswers)
+	}
 	return q, nil
 }
 
@@ -293,7 +298,7 @@ func (q *Questionnaire) validate(v formValues) (map[string]crypto.Answer, map[st
 			vals := v[f.Key]
 			var nonEmpty []string
 			for _, s := range vals {
-				if s = strings.TrimSpace(s); s != "" {
+				if s = strings.TrimSpace(cleanText(s)); s != "" {
 					nonEmpty = append(nonEmpty, s)
 				}
 			}
@@ -326,7 +331,8 @@ func (q *Questionnaire) validate(v formValues) (map[string]crypto.Answer, map[st
 					// Keep the witness's own line breaks and spacing. The
 					// non-empty value, not vals[0]: "", "text" gave an empty
 					// answer to a required field (found by FuzzFormAnswers).
-					answers[f.Key] = crypto.TextAnswer(strings.ReplaceAll(nonEmpty[0], "\r\n", "\n"))
+					// cleanText has made CRLF a newline.
+					answers[f.Key] = crypto.TextAnswer(nonEmpty[0])
 				}
 			case fieldSingle, fieldYesNo:
 				if len(nonEmpty) > 1 {
@@ -408,6 +414,46 @@ func (q *Questionnaire) worstAnswers(v formValues, textLeft int) map[string]cryp
 }
 
 // checkText refuses a text value that is not valid UTF-8 or holds NUL.
+// Other control characters are not refused but removed, by [cleanText].
 func checkText(s string) bool {
 	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
 }
+
+// cleanText removes from a witness's text what is not text but a command
+// to whatever shows it: the C0 and C1 control characters (ESC starts a
+// terminal's escape sequences, BEL ends some) and DEL. Tab and newline
+// stay; a CRLF or a lone CR (browsers send CRLF from a text area) becomes
+// a newline, so the witness's line breaks stay as they were. Bidi
+// controls stay: they belong in mixed-direction text, and the offline
+// tool escapes them where a terminal shows them. It runs on every text
+// answer and follow-up as it arrives, before it is encrypted (issue 17).
+func cleanText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == '\r' || r != '\t' && r != '\n' && isControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '\r':
+			b.WriteByte('\n')
+		case r == '\t' || r == '\n':
+			b.WriteRune(r)
+		case isControl(r):
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// isControl reports the C0 controls, DEL and the C1 controls.
+func isControl(r rune) bool { return r < 0x20 || r >= 0x7f && r <= 0x9f }

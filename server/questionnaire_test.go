@@ -1,11 +1,14 @@
 package server
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"testimony/crypto"
 )
 
 // The field keys and option values are a contract with the offline tool.
@@ -118,9 +121,95 @@ func TestQuestionnaireRefusesBadDefinitions(t *testing.T) {
 		"options on text":   base(`{"key":"a","type":"text","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}}]}`),
 		"options on yes/no": base(`{"key":"a","type":"yesno","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}}]}`),
 		"duplicate options": base(`{"key":"a","type":"multi","label":{"en":"L"},"options":[{"value":"x","label":{"en":"X"}},{"value":"x","label":{"en":"X"}}]}`),
+		"too many fields":   base(manyFields(crypto.MaxAnswers + 1)),
 	} {
 		if _, err := parseQuestionnaire([]byte(def)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// manyFields is n text fields, as a questionnaire's JSON.
+func manyFields(n int) string {
+	var fs []string
+	for i := range n {
+		fs = append(fs, fmt.Sprintf(`{"key":"f%d","type":"text","label":{"en":"L"}}`, i))
+	}
+	return strings.Join(fs, ",")
+}
+
+// A questionnaire at the cap is accepted: the cap refuses no form the
+// manifest can carry.
+func TestQuestionnaireFieldCap(t *testing.T) {
+	def := `{"id":"q","version":1,"title":{"en":"T"},"sections":[{"title":{"en":"S"},"fields":[` + manyFields(crypto.MaxAnswers) + `]}]}`
+	if _, err := parseQuestionnaire([]byte(def)); err != nil {
+		t.Fatalf("%d fields: %v", crypto.MaxAnswers, err)
+	}
+}
+
+// hostileText is an answer that, shown raw in a terminal, clears the
+// screen and sets the window title (issue 17, point 4), with a C1 CSI, a
+// DEL and a browser's CRLF line breaks and a lone CR around it.
+const hostileText = "LED\x1b[2J\x1b]0;owned\x07 lamp\u009b31m\x7f\r\nline two\rline three\tend"
+
+// cleanedText is what must arrive of it: the controls gone, each line
+// break a newline, the tab kept.
+const cleanedText = "LED[2J]0;owned lamp31m\nline two\nline three\tend"
+
+func TestCleanText(t *testing.T) {
+	for in, want := range map[string]string{
+		hostileText:                  cleanedText,
+		"plain":                      "plain",
+		"a\r\n\r\nb":                 "a\n\nb",
+		"кириллица\u202eтекст":       "кириллица\u202eтекст", // bidi controls stay; the offline tool escapes them
+		"\x1b\x1b":                   "",
+		"tab\tand\nnewline":          "tab\tand\nnewline",
+		"\u0085next line \u00a0nbsp": "next line \u00a0nbsp",
+	} {
+		if got := cleanText(in); got != want {
+			t.Errorf("cleanText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Control characters are removed from answers and follow-ups as they
+// arrive, before they are encrypted: they never reach an investigator.
+func TestAnswersArriveWithoutControlCharacters(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	parts := fullTestimony("x")
+	for i := range parts {
+		switch parts[i].name {
+		case "facility":
+			parts[i].body = "Camp\x1b]0;owned\x07 7"
+		case "account":
+			parts[i].body = hostileText
+		}
+	}
+	st, page := e.submit(parts...)
+	if st != 200 {
+		t.Fatalf("submit: %d\n%s", st, page)
+	}
+	subs := e.items(crypto.KindSubmission)
+	if len(subs) != 1 {
+		t.Fatalf("%d submissions", len(subs))
+	}
+	m, _ := e.open(subs[0])
+	if got := m.Answers["account"].Text; got != cleanedText {
+		t.Errorf("account arrived as %q, want %q", got, cleanedText)
+	}
+	if got := m.Answers["facility"].Text; got != "Camp]0;owned 7" {
+		t.Errorf("facility arrived as %q", got)
+	}
+	ct, body := multipartBody(t, part{name: "lang", body: "en"}, part{name: "codename", body: codenameOf(t, page)},
+		part{name: "message", body: hostileText})
+	if st, page := e.post("/followup", ct, body); st != 200 {
+		t.Fatalf("follow-up: %d\n%s", st, page)
+	}
+	fus := e.items(crypto.KindFollowup)
+	if len(fus) != 1 {
+		t.Fatalf("%d follow-ups", len(fus))
+	}
+	if m, _ := e.open(fus[0]); m.Answers["message"].Text != cleanedText {
+		t.Errorf("follow-up arrived as %q, want %q", m.Answers["message"].Text, cleanedText)
 	}
 }

@@ -160,7 +160,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	if len(up.values["message"]) > 1 {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
-	text := strings.TrimSpace(strings.ReplaceAll(up.values.Get("message"), "\r\n", "\n"))
+	text := strings.TrimSpace(cleanText(up.values.Get("message"))) // controls removed, CRLF made \n
 	if text == "" && up.fileCount() == 0 {
 		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
 	}

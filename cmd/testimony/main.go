@@ -97,7 +97,7 @@ func run(args []string) int {
 // newFlags returns a flag set for a command that prints our usage text.
 func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("testimony "+name, flag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
+	fs.SetOutput(flagOutput{})
 	fs.Usage = printUsage
 	return fs
 }

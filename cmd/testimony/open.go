@@ -258,14 +258,60 @@ type itemInfo struct {
 	Day    string `json:"day"`
 	// Images lists the JPEG and PNG attachments and their working copies.
 	Images []imageNote `json:"images,omitempty"`
+	// Active lists the attachments a browser could run as a page, and
+	// their text copies.
+	Active []activeNote `json:"active,omitempty"`
 }
 
-// sourceFolder is the folder name of a source pseudonym.
+// image returns the note of an image attachment, nil for another file.
+func (info *itemInfo) image(file string) *imageNote {
+	for i := range info.Images {
+		if info.Images[i].File == file {
+			return &info.Images[i]
+		}
+	}
+	return nil
+}
+
+// active returns the note of an attachment a browser could run, nil for
+// another file. An item opened before item.json listed them is judged by
+// the file's extension alone.
+func (info *itemInfo) active(file string) *activeNote {
+	for i := range info.Active {
+		if info.Active[i].File == file {
+			return &info.Active[i]
+		}
+	}
+	if info.Active == nil && activeExt(file) {
+		return &activeNote{File: file}
+	}
+	return nil
+}
+
+// reservedNames are the files open, report and share write at the root
+// of the case folder (share's log goes next to its bundle, which may be
+// there). Source names come from a bundle's index.json, which is not
+// authenticated: a source named like one of these files was a folder
+// where the file goes, and broke every later open of the folder (issue
+// 17). Compared without case, for the file
+// systems of macOS and Windows.
+var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", partialDir}
+
+// sourceFolder is the folder name of a source pseudonym. A pseudonym
+// named like a file of the folder's root gets "source-" before it (the
+// server's pseudonyms are "s-" and letters, so none is renamed onto
+// another).
 func sourceFolder(source string) string {
 	if source == "" {
 		return unknownSource
 	}
-	return crypto.SafeName(source)
+	name := crypto.SafeName(source)
+	for _, r := range reservedNames {
+		if strings.EqualFold(name, r) {
+			return "source-" + name
+		}
+	}
+	return name
 }
 
 // itemFolder is where an item goes: <source>/<day>-<kind>-<id8>, so that a
@@ -346,6 +392,10 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 	if err != nil {
 		if _, ok := errors.AsType[*age.NoIdentityMatchError](err); ok {
 			o.fail("%s: cannot decrypt with this identity (not encrypted to it)", what)
+			return nil
+		}
+		if errors.Is(err, crypto.ErrBadManifest) {
+			o.fail("%s: refused: %v", what, err)
 			return nil
 		}
 		o.fail("%s: damaged or truncated: %v", what, err)

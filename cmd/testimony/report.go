@@ -295,7 +295,9 @@ func detentionGroups(subs []*caseItem) []group {
 	return out
 }
 
-// summary is the plain-text report printed on standard output.
+// summary is the plain-text report printed on standard output. Each
+// answer in it goes through safeText, so that a newline in one cannot
+// forge a line either.
 func (a *analysis) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d submissions from %d sources", a.Submissions, a.Sources)
@@ -317,7 +319,7 @@ func (a *analysis) summary() string {
 			if i == 0 {
 				sep = ""
 			}
-			fmt.Fprintf(&b, "%s %s %d", sep, c.Label, c.N)
+			fmt.Fprintf(&b, "%s %s %d", sep, safeText(c.Label), c.N)
 		}
 		b.WriteString("\n")
 	}
@@ -327,11 +329,11 @@ func (a *analysis) summary() string {
 	top("On the flight", a.Treatment)
 	fmt.Fprintf(&b, "Shared flights (same deportation date and route, 2+ sources): %d\n", len(a.Flights))
 	for _, g := range a.Flights {
-		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", g.What, len(g.Items), g.Sources)
+		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", safeText(g.What), len(g.Items), g.Sources)
 	}
 	fmt.Fprintf(&b, "Shared detention (same facility, overlapping dates, 2+ sources): %d\n", len(a.Detentions))
 	for _, g := range a.Detentions {
-		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", g.What, len(g.Items), g.Sources)
+		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", safeText(g.What), len(g.Items), g.Sources)
 	}
 	return b.String()
 }

@@ -29,9 +29,9 @@ var itemPage = template.Must(template.New("item").Funcs(funcs).Parse(`<!DOCTYPE 
 {{end}}</dl>{{else}}<p class="muted">No answers.</p>{{end}}
 <h2>Attachments</h2>
 {{if .Files}}<table><tr><th>Original (evidence, untouched)</th><th>Size</th><th>Type</th><th>Working copy</th><th>Metadata</th></tr>
-{{range .Files}}<tr><td><a href="{{.Href}}">{{.Name}}</a></td><td>{{kib .Size}}</td><td>{{.Type}}</td>
-<td>{{if .Clean}}<a href="{{.Clean}}">{{base .Clean}}</a>{{end}}</td>
-<td>{{if .IsImage}}{{.Note}}<br>GPS present: {{if .GPS}}<span class="gps">yes</span>{{else}}no{{end}}{{end}}</td></tr>
+{{range .Files}}<tr><td>{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}}<br><span class="warn">{{.Active}}</span>{{end}}</td><td>{{kib .Size}}</td><td>{{.Type}}</td>
+<td>{{if .Clean}}<a href="{{.Clean}}">{{base .Clean}}</a>{{end}}{{if .Text}}<a href="{{.Text}}" type="text/plain">{{base .Text}}</a> (as text){{end}}</td>
+<td>{{.Note}}{{if .IsImage}}<br>GPS present: {{if .GPS}}<span class="gps">yes</span>{{else if .GPSUnknown}}not checked{{else}}no{{end}}{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">No attachments.</p>{{end}}
 </body></html>
 `))
@@ -48,7 +48,7 @@ var indexPage = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYP
 <table><tr><th>Item</th><th>Key answers</th><th>Attachments</th></tr>
 {{range .Items}}<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span></td>
 <td>{{range .Key}}<span class="k">{{.Label}}:</span> {{.Text}}<br>{{end}}</td>
-<td>{{range .Files}}<a href="{{.Href}}">{{.Name}}</a>{{if .Clean}} (<a href="{{.Clean}}">working copy</a>){{end}}{{if .GPS}} <span class="gps">GPS</span>{{end}}<br>{{end}}</td></tr>
+<td>{{range .Files}}{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}} <span class="k">(not linked: could run script{{if .Text}}; <a href="{{.Text}}" type="text/plain">as text</a>{{end}})</span>{{end}}{{if .Clean}} (<a href="{{.Clean}}">working copy</a>){{end}}{{if .GPS}} <span class="gps">GPS</span>{{end}}<br>{{end}}</td></tr>
 {{end}}</table>
 {{end}}
 </body></html>
