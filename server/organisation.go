@@ -19,10 +19,10 @@ import (
 // language the text lacks shows the English one ([Organisation.Check]
 // names every such gap, so none is silent).
 type Organisation struct {
-	Name        map[string]string `toml:"name"`
-	Description map[string]string `toml:"description"`
-	Retention   map[string]string `toml:"retention"`
-	Contacts    []Contact         `toml:"contacts"`
+	Name        map[string]string `toml:"name,omitempty"`
+	Description map[string]string `toml:"description,omitempty"`
+	Retention   map[string]string `toml:"retention,omitempty"`
+	Contacts    []Contact         `toml:"contacts,omitempty"`
 }
 
 // Contact is one other way to reach the organisation: Kind is one of
@@ -42,6 +42,10 @@ var contactLabels = map[string]string{
 	"signal": "w.contact.signal", "email": "w.contact.email", "website": "w.contact.website",
 	"telegram": "w.contact.telegram", "phone": "w.contact.phone", "post": "w.contact.post",
 }
+
+// WitnessLangs are the languages the witness site speaks out of the box,
+// English first: the ones [Organisation.Check] wants a text in.
+func WitnessLangs() []string { return slices.Clone(witnessLangs) }
 
 // Limits of the organisation's texts: a page is read on a phone.
 const (
