@@ -230,6 +230,9 @@ func (s *settings) warnings() []string {
 // an address with a port, a 40-digit hex fingerprint.
 func checkBridgeLine(line string) error {
 	f := strings.Fields(line)
+	if len(f) > 0 && f[0] == "Bridge" { // as tor writes it in obfs4_bridgeline.txt
+		f = f[1:]
+	}
 	if len(f) < 3 || !slices.Contains([]string{"obfs4", "webtunnel"}, f[0]) {
 		return errors.New(`want "obfs4 ADDRESS:PORT FINGERPRINT cert=… iat-mode=0", the line the bridge's tor writes to pt_state/obfs4_bridgeline.txt`)
 	}
