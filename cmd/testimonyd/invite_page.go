@@ -165,15 +165,15 @@ a{color:#0645ad}
 pre{white-space:pre-wrap;background:#f2f2f2;padding:.7rem;border-radius:.3rem;font-size:.85rem}
 .fpr{display:block;margin:.4rem 0;font-weight:700}
 .small{font-size:.9rem;color:#444}
-.org{background:#f7f7f0;border-left:4px solid #996;padding:.6rem .8rem}
+.org{margin:0 0 .8rem;color:#333}
 li{margin:.45rem 0}
 </style>
 </head>
 <body>
 <main>
 <h1>{{t . "title"}}</h1>
-{{with .Org}}<p class="org"><b>{{.Name}}</b>{{if .Description}} — {{.Description}}{{end}}</p>{{end}}
-<p>{{t . "lead"}} {{t . "about_tor"}}</p>
+{{with .Org}}<p class="org"><b>{{.Name}}</b></p>{{end}}
+<p>{{t . "lead"}}</p>
 
 <section id="address">
 <h2>{{t . "onion_h"}}</h2>
@@ -190,6 +190,7 @@ li{margin:.45rem 0}
 
 <section id="get">
 <h2>{{t . "get_h"}}</h2>
+<p>{{t . "about_tor"}}</p>
 <p>{{t . "get_intro"}}</p>
 <ul>
 <li>{{t . "get_telegram"}}</li>
@@ -257,9 +258,9 @@ var inviteText = texttemplate.Must(texttemplate.New("invite").Funcs(texttemplate
 	"v": func(p *invitePage, name string) string { return p.value(name) },
 }).Parse(`{{s . "title"}}
 {{with .Org}}
-{{.Name}}{{if .Description}} — {{.Description}}{{end}}
+{{.Name}}
 {{end}}
-{{s . "lead"}} {{s . "about_tor"}}
+{{s . "lead"}}
 
 == {{s . "onion_h"}} ==
 
@@ -272,6 +273,8 @@ var inviteText = texttemplate.Must(texttemplate.New("invite").Funcs(texttemplate
 - {{s . "onion_safest"}}
 
 == {{s . "get_h"}} ==
+
+{{s . "about_tor"}}
 
 {{s . "get_intro"}}
 - {{s . "get_telegram"}}
