@@ -136,14 +136,15 @@ func (p *invitePage) QR() (template.HTML, error) {
 	if err != nil {
 		return "", err
 	}
-	return template.HTML(fmt.Sprintf(`<svg id="qr" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="%s" viewBox="0 0 %d %d" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
+	return template.HTML(fmt.Sprintf(`<svg id="qr" role="img" aria-label="%s" viewBox="0 0 %d %d" shape-rendering="crispEdges"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
 		template.HTMLEscapeString(alt), n, n, n, n, d.String())), nil
 }
 
 var inviteHTML = template.Must(template.New("invite").Funcs(template.FuncMap{
-	"t": func(p *invitePage, key string) (template.HTML, error) { return p.html(key) },
-	"v": func(p *invitePage, name string) string { return p.value(name) },
-	"s": func(p *invitePage, key string) (string, error) { return p.text(key) },
+	"t":    func(p *invitePage, key string) (template.HTML, error) { return p.html(key) },
+	"v":    func(p *invitePage, name string) string { return p.value(name) },
+	"s":    func(p *invitePage, key string) (string, error) { return p.text(key) },
+	"link": func(p *invitePage, u string) template.HTML { return p.link(u) },
 }).Parse(`<!doctype html>
 <html lang="{{.Lang}}">
 <head>
@@ -167,6 +168,7 @@ pre{white-space:pre-wrap;background:#f2f2f2;padding:.7rem;border-radius:.3rem;fo
 .small{font-size:.9rem;color:#444}
 .org{margin:0 0 .8rem;color:#333}
 li{margin:.45rem 0}
+#who p{white-space:pre-line}
 </style>
 </head>
 <body>
@@ -242,16 +244,13 @@ li{margin:.45rem 0}
 <h2>{{t . "sources_h"}}</h2>
 <p>{{t . "sources_text"}}</p>
 <ul>
-{{range .Sources}}<li>{{$.Link .}}</li>
+{{range .Sources}}<li>{{link $ .}}</li>
 {{end}}</ul>
 </section>
 </main>
 </body>
 </html>
 `))
-
-// Link is link for the template.
-func (p *invitePage) Link(u string) template.HTML { return p.link(u) }
 
 var inviteText = texttemplate.Must(texttemplate.New("invite").Funcs(texttemplate.FuncMap{
 	"s": func(p *invitePage, key string) (string, error) { return p.text(key) },
