@@ -106,8 +106,8 @@ func parseInviteFacts(b []byte, langs []string) (*inviteFacts, error) {
 			bad("sources.%s: no such text", key)
 		}
 		for _, u := range urls {
-			if p, err := url.Parse(u); err != nil || p.Scheme != "https" || p.Host == "" {
-				bad("sources.%s: %q is not an https address", key, u)
+			if !isTorProjectSource(u) {
+				bad("sources.%s: %q is not one of the Tor Project's own pages (https on torproject.org, or its repositories under github.com/torproject/)", key, u)
 			}
 		}
 	}
@@ -157,6 +157,16 @@ func parseInviteFacts(b []byte, langs []string) (*inviteFacts, error) {
 		return nil, errors.Join(errs...)
 	}
 	return &f, nil
+}
+
+// isTorProjectSource reports whether u is one of the Tor Project's own
+// pages: the facts must come from there, not from someone's retelling.
+func isTorProjectSource(u string) bool {
+	if isTorProjectURL(u) {
+		return true
+	}
+	p, err := url.Parse(u)
+	return err == nil && p.Scheme == "https" && p.Host == "github.com" && strings.HasPrefix(p.Path, "/torproject/")
 }
 
 // sources are the distinct pages the invitation's texts rest on, in the

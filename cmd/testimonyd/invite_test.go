@@ -200,7 +200,8 @@ func TestInviteRefusesBadOnion(t *testing.T) {
 
 // TestInviteTextsFromFactsFile: the texts and values come from the facts
 // file: an edited copy passed with --facts changes the invitation, and a
-// copy that lacks a translation or a source is refused, naming it.
+// copy that lacks a translation or a source, or cites a source other than
+// the Tor Project's own pages, is refused, naming it.
 func TestInviteTextsFromFactsFile(t *testing.T) {
 	orig, err := os.ReadFile("invite_facts.toml")
 	if err != nil {
@@ -232,6 +233,7 @@ func TestInviteTextsFromFactsFile(t *testing.T) {
 		{"missing translation", regexp.MustCompile(`(?m)^get_email = .*\n`).ReplaceAllStringFunc(string(orig), nth(2)), "get_email"},
 		{"text without a source", strings.Replace(string(orig), `get_mirror = ["https://github.com/torproject/tor4zh"]`+"\n", "", 1), "get_mirror"},
 		{"unknown placeholder", strings.Replace(string(orig), "{bridges_url}", "{bridges_urk}", 1), "bridges_urk"},
+		{"source not the Tor Project's", strings.Replace(string(orig), `get_mirror = ["https://github.com/torproject/tor4zh"]`, `get_mirror = ["https://example.org/tor-mirrors"]`, 1), "example.org"},
 	} {
 		r := runBin(t, "invite", "-o", filepath.Join(t.TempDir(), "out"), "--config", cfg, "--onion", onion, "--facts", write(c.facts))
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
