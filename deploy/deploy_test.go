@@ -277,6 +277,59 @@ func TestTorrcWithTor(t *testing.T) {
 	}
 }
 
+// TestBridgeTorrc: deploy/bridge/torrc is an unpublished obfs4 bridge
+// (BridgeRelay 1, PublishServerDescriptor 0, Debian's obfs4proxy, tor's own
+// port on loopback only, no onion service), and Debian's tor accepts it
+// (--verify-config; it needs obfs4proxy installed). The same check refuses
+// the file with an option misspelt, so it can fail.
+func TestBridgeTorrc(t *testing.T) {
+	b, err := os.ReadFile("bridge/torrc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"BridgeRelay": "1", "PublishServerDescriptor": "0", "BridgeDistribution": "none", "ExitRelay": "0",
+		"ORPort": "127.0.0.1:9001", "ServerTransportPlugin": "obfs4 exec /usr/bin/obfs4proxy",
+		"ServerTransportListenAddr": "obfs4 0.0.0.0:8443", "ExtORPort": "auto", "SocksPort": "0",
+	}
+	got := map[string]string{}
+	for l := range strings.Lines(string(b)) {
+		f := strings.Fields(l)
+		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		got[f[0]] = strings.Join(f[1:], " ")
+		if strings.HasPrefix(f[0], "HiddenService") {
+			t.Errorf("the bridge torrc has an onion service line: %s", l)
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	tor := need(t, "tor", "tor")
+	need(t, "obfs4proxy", "obfs4proxy")
+	verify := func(text string) (string, error) {
+		dir := t.TempDir()
+		os.Chmod(dir, 0o700)
+		text += "\nDataDirectory " + dir + "/data\nLog notice stdout\n"
+		path := filepath.Join(dir, "torrc")
+		os.WriteFile(path, []byte(text), 0o600)
+		os.WriteFile(filepath.Join(dir, "defaults"), nil, 0o600)
+		out, err := exec.Command(tor, "--verify-config", "-f", path, "--defaults-torrc", filepath.Join(dir, "defaults")).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(string(b)); err != nil || !strings.Contains(out, "Configuration was valid") {
+		t.Fatalf("tor --verify-config: %v\n%s", err, out)
+	}
+	broken := strings.Replace(string(b), "PublishServerDescriptor 0", "PublishServerDescriptr 0", 1)
+	if out, err := verify(broken); err == nil || strings.Contains(out, "Configuration was valid") {
+		t.Errorf("tor accepted a misspelt option: the check cannot fail\n%s", out)
+	}
+}
+
 // runTorUntil runs tor until done() holds and it has bootstrapped to 0%
 // (the services are loaded by then), or for a few seconds, and returns
 // its log.

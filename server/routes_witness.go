@@ -21,10 +21,10 @@ func (s *Server) WitnessHandler() http.Handler {
 
 	get("/", s.landing)
 	get("/static/witness.css", s.witnessCSS)
-	get("/form", s.formPage)
-	post("/submit", s.submit)
+	get("/form", s.whileAccepting(s.formPage))
+	post("/submit", s.whileAccepting(s.submit))
 	get("/codename", s.codenamePage)
 	post("/thread", s.thread)
-	post("/followup", s.followup)
+	post("/followup", s.whileAccepting(s.followup))
 	return s.harden(siteWitness, r)
 }

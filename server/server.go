@@ -26,6 +26,9 @@ type Config struct {
 	// MaxUpload bounds one submission's body; MaxFile one attachment.
 	MaxUpload int64
 	MaxFile   int64
+	// Organisation is who runs the service, shown on the witness pages
+	// (organisation.go).
+	Organisation Organisation
 	// SecureCookies marks cookies Secure (HTTPS, or an onion address,
 	// which Tor Browser treats as a secure context).
 	SecureCookies bool

@@ -37,6 +37,7 @@ var dynamicWitnessKeys = []string{
 	// "w."+name+".pagetitle" in renderWitness (the error page names its
 	// title, w.error.pagetitle, as a literal).
 	"w.landing.pagetitle", "w.form.pagetitle", "w.receipt.pagetitle", "w.codename.pagetitle", "w.thread.pagetitle",
+	"w.closed.pagetitle",
 }
 
 // notMessageKeys are string literals that look like message keys and are
@@ -369,9 +370,25 @@ func walkWitnessPages(t *testing.T, lang string) []walkedPage {
 	st, page = postParts(small, "/submit"+q, part{name: "account", body: "x"}, part{name: "files", filename: "a.jpg", body: strings.Repeat("j", 1000)}, part{name: "files", filename: "b.jpg", body: strings.Repeat("j", 1000)}, part{name: "files", filename: "c.jpg", body: strings.Repeat("j", 1000)})
 	add("413 too large", 413, st, page)
 
-	closed := newWitEnv(t, Config{Escrow: []string{}})
+	// Not accepting yet (no recipient set): the home page, the form and a
+	// post, with an organisation that has every kind of contact, and
+	// without one.
+	org := testOrganisation()
+	org.Contacts = nil
+	for _, k := range ContactKinds {
+		org.Contacts = append(org.Contacts, Contact{Kind: k, Value: "x-" + k})
+	}
+	closed := newWitEnv(t, Config{Escrow: []string{}, Organisation: org})
 	st, page = postParts(closed, "/submit"+q, part{name: "account", body: "x"})
 	add("503 no recipients", 503, st, page)
+	res, page = closed.get("/" + q)
+	add("landing, not accepting", 200, res.StatusCode, page)
+	res, page = closed.get("/form" + q)
+	add("form, not accepting", 503, res.StatusCode, page)
+	st, page = closed.post("/thread"+q, "application/x-www-form-urlencoded", []byte(url.Values{"lang": {lang}, "codename": {codename}}.Encode()))
+	add("thread, not accepting", 200, st, page)
+	res, page = newWitEnv(t, Config{Escrow: []string{}}).get("/" + q)
+	add("landing, not accepting, no organisation", 200, res.StatusCode, page)
 
 	broken := newWitEnv(t, Config{})
 	broken.db.Close()

@@ -100,6 +100,11 @@ type wPage struct {
 	Data    any
 	Path    string     // the request's path, for the language links
 	Langs   []langLink // the language menu, set by renderWitness
+	// Org is who runs the service in the page's language (nil if not
+	// configured), and Closed is set while the service is not accepting
+	// testimonies ([Server.Accepting]); both are set by renderWitness.
+	Org    *orgView
+	Closed bool
 }
 
 // renderWitness writes page name with status, in language lang (already
@@ -119,6 +124,8 @@ func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang str
 		p.Title = "w." + name + ".pagetitle"
 	}
 	p.Langs = site.lang.langLinks(lang, name, p.Path, p.Data)
+	p.Org = s.cfg.Organisation.in(lang)
+	p.Closed = s.Accepting() != nil
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
 		return err
@@ -130,6 +137,25 @@ func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang str
 	w.WriteHeader(status)
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// whileAccepting guards a route that shows or takes a testimony: while the
+// service is not accepting testimonies ([Server.Accepting]), a GET shows
+// the "not accepting yet" page in place of the form and a POST is refused
+// with 503 before its body is read, so that nothing a witness writes is
+// thrown away.
+func (s *Server) whileAccepting(h handlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.Accepting() == nil {
+			return h(w, r)
+		}
+		if r.Method == http.MethodPost {
+			// Tell the client not to send the rest: the body is never read.
+			w.Header().Set("Connection", "close")
+			return &HTTPError{Status: http.StatusServiceUnavailable, Msg: "error.notaccepting"}
+		}
+		return s.renderWitness(w, http.StatusServiceUnavailable, "closed", s.langOf(r, ""), wPage{Path: r.URL.Path})
+	}
 }
 
 // witnessCSS serves the style sheet. It may be cached: it is the same for

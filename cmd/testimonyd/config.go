@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,11 @@ type settings struct {
 	RetentionDays        int      `toml:"retention_days"`
 	MaxDBMB              int64    `toml:"max_db_mb"`
 	BackupDir            string   `toml:"backup_dir"`
+	BridgeLines          []string `toml:"bridge_lines"`
+
+	// Organisation is a table ([organisation]): it has no flag, and comes
+	// last in the file.
+	Organisation server.Organisation `toml:"organisation"`
 
 	filesRead bool // readFiles has run
 }
@@ -106,7 +112,22 @@ func parseSettings(text []byte, dir string) (settings, error) {
 		return settings{}, configErrorf("unknown setting %s (see deploy/testimonyd.toml for the list)", strings.Join(keys, ", "))
 	}
 	s.resolvePaths(dir)
+	s.Organisation = normalOrganisation(s.Organisation)
 	return s, nil
+}
+
+// normalOrganisation drops empty text maps and contact lists, so that
+// "name = {}" and no name at all are the same setting.
+func normalOrganisation(o server.Organisation) server.Organisation {
+	for _, m := range []*map[string]string{&o.Name, &o.Description, &o.Retention} {
+		if len(*m) == 0 {
+			*m = nil
+		}
+	}
+	if len(o.Contacts) == 0 {
+		o.Contacts = nil
+	}
+	return o
 }
 
 func (s *settings) resolvePaths(dir string) {
@@ -176,6 +197,15 @@ func (s *settings) validate() error {
 	if s.MaxDBMB < 0 || s.MaxDBMB > 1<<30 {
 		bad("max_db_mb must be 0 (no cap) or a size in MiB, not %d", s.MaxDBMB)
 	}
+	for i, line := range s.BridgeLines {
+		if err := checkBridgeLine(line); err != nil {
+			bad("bridge_lines[%d]: %v", i, err)
+		}
+	}
+	orgErrs, _ := s.Organisation.Check(server.WitnessLangs())
+	for _, e := range orgErrs {
+		bad("%v", e)
+	}
 	if err := s.readFiles(); err != nil {
 		errs = append(errs, err)
 	}
@@ -185,6 +215,37 @@ func (s *settings) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// warnings are what "config check" prints as warnings: settings that are
+// valid but leave something out, such as a missing translation of the
+// organisation's texts (named, never silently English).
+func (s *settings) warnings() []string {
+	_, missing := s.Organisation.Check(server.WitnessLangs())
+	return missing
+}
+
+// checkBridgeLine checks the shape of a bridge line as Tor Browser takes it
+// ("obfs4 203.0.113.5:443 FINGERPRINT cert=… iat-mode=0"): a transport,
+// an address with a port, a 40-digit hex fingerprint.
+func checkBridgeLine(line string) error {
+	f := strings.Fields(line)
+	if len(f) > 0 && f[0] == "Bridge" { // as tor writes it in obfs4_bridgeline.txt
+		f = f[1:]
+	}
+	if len(f) < 3 || !slices.Contains([]string{"obfs4", "webtunnel"}, f[0]) {
+		return errors.New(`want "obfs4 ADDRESS:PORT FINGERPRINT cert=… iat-mode=0", the line the bridge's tor writes to pt_state/obfs4_bridgeline.txt`)
+	}
+	if _, _, err := net.SplitHostPort(f[1]); err != nil {
+		return fmt.Errorf("%q is not ADDRESS:PORT", f[1])
+	}
+	if len(f[2]) != 40 || strings.Trim(strings.ToUpper(f[2]), "0123456789ABCDEF") != "" {
+		return fmt.Errorf("%q is not the bridge's 40-digit fingerprint", f[2])
+	}
+	if strings.ContainsFunc(line, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return errors.New("it holds a control character")
+	}
+	return nil
 }
 
 // readFiles fills each setting tagged file:"KEY" from the file KEY names,
@@ -256,6 +317,7 @@ func (s *settings) serverConfig() server.Config {
 		SessionIdle:   time.Duration(s.SessionIdle),
 		SessionMax:    time.Duration(s.SessionMax),
 		LoginFailures: s.LoginFailures,
+		Organisation:  s.Organisation,
 	}
 }
 
@@ -307,6 +369,9 @@ func addSettingFlags(fl *flag.FlagSet) *settingFlags {
 		key := f.Tag.Get("toml")
 		if key == "" {
 			continue
+		}
+		if f.Type.Kind() == reflect.Struct {
+			continue // a table: set in the file only
 		}
 		name := strings.ReplaceAll(key, "_", "-")
 		usage := "overrides " + key + " of the configuration file"

@@ -47,6 +47,9 @@ func runConfig(args []string) error {
 		return err
 	}
 	warnDataDir(s.DataDir)
+	for _, w := range s.warnings() {
+		warnf("%s", w)
+	}
 	if err := server.CheckWitnessSite(s.DataDir); err != nil {
 		errorf("%v", err)
 		return errors.New("config check: 1 problem")

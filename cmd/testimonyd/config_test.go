@@ -34,6 +34,9 @@ func TestSampleDocumentsEverySetting(t *testing.T) {
 	if len(got.EscrowRecipients) == 0 {
 		got.EscrowRecipients = nil // [] in the file
 	}
+	if len(got.BridgeLines) == 0 {
+		got.BridgeLines = nil
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the sample's values differ from the defaults:\n got %+v\nwant %+v", got, want)
 	}
@@ -44,6 +47,9 @@ func TestSampleDocumentsEverySetting(t *testing.T) {
 			continue
 		}
 		re := regexp.MustCompile(`(?m)^` + key + ` = `)
+		if typ.Field(i).Type.Kind() == reflect.Struct && typ.Field(i).Type != reflect.TypeFor[duration]() {
+			re = regexp.MustCompile(`(?m)^\[` + key + `\]\n*\z`) // a table, the last thing in the file
+		}
 		if !re.Match(text) {
 			t.Errorf("setting %s is not in the sample", key)
 		}
@@ -252,4 +258,77 @@ func FuzzConfig(f *testing.F) {
 			t.Fatalf("round trip differs:\n%+v\n%+v", back, s2)
 		}
 	})
+}
+
+// TestOrganisationSettings: the [organisation] table of the file reaches
+// the server's configuration; a text without English, or a contact of an
+// unknown kind, is an error naming the setting; a missing translation is a
+// warning of "config check" naming the setting and the language.
+func TestOrganisationSettings(t *testing.T) {
+	text := `data_dir = "/d"
+bridge_lines = ["obfs4 203.0.113.5:8443 0123456789ABCDEF0123456789ABCDEF01234567 cert=abc iat-mode=0"]
+[organisation]
+name.en = "Example Rights Group"
+name.ru = "Группа «Пример»"
+description = { en = "We document deportations.", ru = "Мы документируем депортации.", uk = "Ми документуємо депортації.", es = "Documentamos deportaciones." }
+retention.en = "Two years."
+contacts = [
+  { kind = "signal", value = "example.01" },
+  { kind = "email", value = "testimony@example.org" },
+]
+`
+	s, err := parseSettings([]byte(text), "/etc/testimony")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.validate(); err != nil {
+		t.Fatal(err)
+	}
+	org := s.serverConfig().Organisation
+	if org.Name["ru"] != "Группа «Пример»" || org.Description["uk"] != "Ми документуємо депортації." || len(org.Contacts) != 2 || org.Contacts[1].Value != "testimony@example.org" {
+		t.Errorf("organisation not read: %+v", org)
+	}
+	w := strings.Join(s.warnings(), "\n")
+	for _, want := range []string{"organisation.name has no uk text", "organisation.name has no es text", "organisation.retention has no ru text"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings do not say %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "description") {
+		t.Errorf("a complete text is warned about:\n%s", w)
+	}
+	var b bytes.Buffer
+	if err := s.writeRedacted(&b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := parseSettings(b.Bytes(), "/etc/testimony")
+	if err != nil || !reflect.DeepEqual(back.Organisation, s.Organisation) || !reflect.DeepEqual(back.BridgeLines, s.BridgeLines) {
+		t.Errorf("printed organisation does not round-trip (%v):\n%s", err, b.String())
+	}
+
+	for _, tc := range []struct{ text, want string }{
+		{"[organisation]\nname.ru = \"x\"\n", "name has no English text"},
+		{"[organisation]\nname.en = \"x\"\ncontacts = [{ kind = \"fax\", value = \"1\" }]\n", `kind "fax"`},
+		{"[organisation]\nname.en = \"x\"\nname.russian = \"y\"\n", "not a language code"},
+		{"[organisation]\nnmae.en = \"x\"\n", `unknown setting "organisation.nmae.en"`},
+		{"bridge_lines = [\"obfs4 nowhere\"]\n", "bridge_lines[0]"},
+		{"bridge_lines = [\"obfs4 203.0.113.5:1 XYZ cert=a iat-mode=0\"]\n", "fingerprint"},
+	} {
+		s, err := parseSettings([]byte("data_dir = \"/d\"\n"+tc.text), "/etc/testimony")
+		if err == nil {
+			err = s.validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.text, err, tc.want)
+		}
+	}
+
+	// config check prints the missing translations as warnings.
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "t.toml")
+	os.WriteFile(cfg, []byte(strings.Replace(text, `data_dir = "/d"`, `data_dir = "`+dir+`"`, 1)), 0o600)
+	r := runBin(t, "config", "check", "--config", cfg)
+	if !strings.Contains(r.stderr, "warning: organisation.name has no uk text") || !strings.Contains(r.stdout, `name = `) && !strings.Contains(r.stdout, `[organisation`) {
+		t.Errorf("config check: exit %d\n%s\n%s", r.code, r.stderr, r.stdout)
+	}
 }

@@ -70,6 +70,9 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := srv.Accepting(); err != nil {
+		log.Warn("not accepting testimonies: the recipient set is empty or unusable, so the witness site shows no form; add an investigator (testimonyd investigator add)", "err", err.Error())
+	}
 	wl, err := server.Listen(cfg.WitnessAddr, cfg.AllowPublicBind)
 	if err != nil {
 		return fmt.Errorf("witness listener %s: %w", cfg.WitnessAddr, err)

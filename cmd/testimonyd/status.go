@@ -39,6 +39,7 @@ type statusReport struct {
 	Recipients    int            `json:"recipients"`
 	Fingerprint   string         `json:"fingerprint,omitempty"`
 	RecipientsErr string         `json:"recipients_error,omitempty"`
+	Accepting     bool           `json:"accepting"` // the witness site shows its form
 	Investigators int            `json:"active_investigators"`
 	Escrow        int            `json:"escrow_keys"`
 	LastBackup    string         `json:"last_backup,omitempty"`
@@ -122,6 +123,7 @@ func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
 		st.RecipientsErr = err.Error()
 	} else {
 		st.Recipients, st.Fingerprint = rs.Len(), rs.Fingerprint()
+		st.Accepting = true
 	}
 	return st, nil
 }
@@ -202,6 +204,11 @@ func printStatus(st statusReport) {
 	outf("items           %d, %s of ciphertext: %s\n", st.Items, mib(st.ItemBytes), strings.Join(kinds, ", "))
 	outf("item days       %s\n", days)
 	outf("recipient set   %s\n", rec)
+	if st.Accepting {
+		outf("accepting       yes\n")
+	} else {
+		outf("accepting       no: the witness site shows no form, only how else to reach you (add an investigator)\n")
+	}
 	outf("retention       %s\n", retention)
 	outf("last backup     %s\n", last)
 	head := st.AuditHead

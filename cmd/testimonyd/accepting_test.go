@@ -1,0 +1,50 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestNotAcceptingWarnedAndShown: with no active investigator and no
+// escrow key, serve logs a warning at start-up, status (from the running
+// server and offline) says the site is not accepting testimonies, and the
+// home page shows no form. With an escrow key there is no warning and
+// status says yes.
+func TestNotAcceptingWarnedAndShown(t *testing.T) {
+	dir := newDataDir(t)
+	d := startServe(t, dir, nil)
+	if !strings.Contains(d.logs.String(), `"level":"WARN","msg":"not accepting testimonies`) {
+		t.Errorf("no start-up warning:\n%s", d.logs.String())
+	}
+	r := mustRun(t, "status", "--data", dir)
+	if !strings.Contains(r.stdout, "accepting       no: the witness site shows no form") {
+		t.Errorf("status while serving:\n%s", r.stdout)
+	}
+	res, err := http.Get(d.witness + "/?lang=ru")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.Contains(string(body), "<form") || !strings.Contains(string(body), "Этот сервис пока не принимает свидетельства.") {
+		t.Errorf("home page while not accepting:\n%s", body)
+	}
+	d.stop(t)
+	if st := statusOf(t, "--data", dir); st.Accepting {
+		t.Errorf("offline status: accepting with an empty recipient set: %+v", st)
+	}
+
+	rs, _ := testRecipients(t)
+	d = startServe(t, dir, nil, "--escrow-recipients", rs.Keys()[0])
+	if strings.Contains(d.logs.String(), "not accepting") {
+		t.Errorf("a warning with an escrow key:\n%s", d.logs.String())
+	}
+	if st := statusOf(t, "--data", dir, "--escrow-recipients", rs.Keys()[0]); !st.Accepting {
+		t.Errorf("status: not accepting with an escrow key: %+v", st)
+	}
+	if r := mustRun(t, "status", "--data", dir, "--escrow-recipients", rs.Keys()[0]); !strings.Contains(r.stdout, "accepting       yes") {
+		t.Errorf("status:\n%s", r.stdout)
+	}
+}
