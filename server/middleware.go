@@ -2,7 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"runtime"
+	"strings"
 )
 
 // site names the site a request belongs to, kept in the request's context
@@ -62,7 +65,8 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("handler panic", "err", panicString(v))
+				// Never the value: it may be built from request data.
+				s.log.Error("handler panic", "stack", panicFrames())
 				s.renderError(w, r, &HTTPError{Status: http.StatusInternalServerError, Msg: "error.internal"})
 			}
 		}()
@@ -75,4 +79,24 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 		}
 		inner.ServeHTTP(w, r)
 	})
+}
+
+// panicFrames lists the functions and lines of the goroutine that is
+// panicking, innermost first, from inside a deferred recover: names and
+// positions of our code and the runtime's only, never arguments or
+// values.
+func panicFrames() string {
+	pc := make([]uintptr, 32)
+	n := runtime.Callers(3, pc) // runtime.Callers, panicFrames, the deferred function
+	frames := runtime.CallersFrames(pc[:n])
+	var b strings.Builder
+	for {
+		f, more := frames.Next()
+		fmt.Fprintf(&b, "%s %s:%d", f.Function, f.File, f.Line)
+		if !more {
+			break
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
 }
