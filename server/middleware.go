@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"mime"
 	"net/http"
 	"runtime"
 	"strings"
@@ -17,12 +18,10 @@ const (
 	siteInvestigator
 )
 
-type siteKey struct{}
-
 // siteOf returns the site of a request, the witness site by default.
 func siteOf(r *http.Request) site {
-	if v, ok := r.Context().Value(siteKey{}).(site); ok {
-		return v
+	if st := stateOf(r); st != nil {
+		return st.site
 	}
 	return siteWitness
 }
@@ -48,9 +47,9 @@ func setSecurityHeaders(h http.Header) {
 }
 
 // harden wraps site st's handler in the middleware every response goes
-// through, in this order: security headers, panic recovery, a method
-// filter (GET, HEAD, POST), and cross-origin protection for state-changing
-// requests.
+// through, in this order: the request's deadlines (limits.go), security
+// headers, panic recovery, a method filter (GET, HEAD, POST), and
+// cross-origin protection for state-changing requests.
 func (s *Server) harden(st site, next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,7 +57,17 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 	}))
 	inner := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), siteKey{}, st))
+		rs := &reqState{site: st}
+		if r.ContentLength != 0 { // a body, of known length or chunked
+			window := formWindow
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+				window = readWindow
+			}
+			rs.body = newBodyDeadline(w, r, window)
+			r.Body = rs.body
+		}
+		w = newWriteDeadline(w, rs)
+		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, rs))
 		setSecurityHeaders(w.Header())
 		defer func() {
 			if v := recover(); v != nil {
