@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -163,6 +164,7 @@ func (w *writeDeadline) WriteHeader(code int) {
 			// a read deadline of now makes that read fail at once.
 			w.Header().Set("Connection", "close")
 			w.rc.SetReadDeadline(time.Now())
+			closeAfterReply(w.ResponseWriter)
 		}
 	}
 	w.ResponseWriter.WriteHeader(code)
@@ -188,6 +190,18 @@ func (w *writeDeadline) Write(p []byte) (int, error) {
 		p = p[k:]
 	}
 	return done, nil
+}
+
+// closeAfterReply tells net/http that the request's body will not be
+// read, so that it ends the connection after the reply as it does when a
+// handler's http.MaxBytesReader trips: its write side first, and the rest
+// half a second later. Closed at once, a connection with unread bytes
+// answers the client's next write with a reset, and the client may lose
+// the reply before reading it. A MaxBytesReader is the only public way
+// to say so: one with a limit of nothing, over one byte, trips at once.
+func closeAfterReply(w http.ResponseWriter) {
+	var b [1]byte
+	http.MaxBytesReader(w, io.NopCloser(strings.NewReader("x")), 0).Read(b[:])
 }
 
 // Uploads' memory. Every upload takes uploadBase from one budget of

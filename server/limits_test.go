@@ -334,3 +334,36 @@ func TestSlowUploadKeepsGoing(t *testing.T) {
 		t.Errorf("the stalled upload: %d %v, want 408 with Connection: close", stalled.StatusCode, stalled.Header)
 	}
 }
+
+// TestEarlyRefusalReachesClient: a client still sending a body the
+// server will not read gets the refusal, not a reset connection: the
+// server ends its side of the connection and waits a moment before it
+// drops what is left, as net/http does for a tripped MaxBytesReader.
+// (An early version of the Connection: close above closed at once, and
+// the client's writes were answered with a reset.)
+func TestEarlyRefusalReachesClient(t *testing.T) {
+	e := newWitEnv(t, Config{MaxUpload: 4 << 20})
+	wit, _ := realSite(t, e.s.WitnessHandler())
+	cl := &http.Client{Timeout: hang}
+	for _, tc := range []struct {
+		what, path, ctype string
+		size              int
+		want              int
+	}{
+		{"an upload over the limit", "/submit", "multipart/form-data; boundary=B", 6 << 20, http.StatusRequestEntityTooLarge},
+		{"a post to no page", "/nowhere", "text/plain", 6 << 20, http.StatusNotFound},
+		{"a form that is not multipart", "/submit", "text/plain", 200 << 10, http.StatusBadRequest},
+	} {
+		for range 5 { // a reset is a race: give it a few chances
+			res, err := cl.Post("http://"+wit+tc.path, tc.ctype, strings.NewReader(strings.Repeat("x", tc.size)))
+			if err != nil {
+				t.Fatalf("%s: %v, want the %d page", tc.what, err, tc.want)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != tc.want || !res.Close {
+				t.Fatalf("%s: %d (close %v), want %d and Connection: close", tc.what, res.StatusCode, res.Close, tc.want)
+			}
+		}
+	}
+}

@@ -58,6 +58,9 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 	inner := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rs := &reqState{site: st}
+		// A copy of the request: net/http looks at its own's Body, which
+		// must stay its own, to choose how to end the connection.
+		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, rs))
 		if r.ContentLength != 0 { // a body, of known length or chunked
 			window := formWindow
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
@@ -67,7 +70,6 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 			r.Body = rs.body
 		}
 		w = newWriteDeadline(w, rs)
-		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, rs))
 		setSecurityHeaders(w.Header())
 		defer func() {
 			if v := recover(); v != nil {
