@@ -99,9 +99,9 @@ func (s *Server) today() string { return s.cfg.Now().UTC().Format(time.DateOnly)
 var ErrNotLoopback = errors.New("refusing to listen on a non-loopback address: the sites are meant to be reached through Tor onion services on this machine; pass --allow-public-bind if you really mean it")
 
 // Listen opens a TCP listener on addr, which must be a loopback address
-// unless allowPublic is set. It holds at most a few hundred connections
-// open (see connLimit), so that a flood of one site leaves the other its
-// own.
+// unless allowPublic is set. It holds at most 1024 connections open, fewer
+// under a low file limit (see connLimit), so that a flood of one site
+// leaves the other its own.
 func Listen(addr string, allowPublic bool) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
