@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -384,6 +385,13 @@ func TestSystemdUnit(t *testing.T) {
 		"AmbientCapabilities": "", "StateDirectory": "testimony", "StateDirectoryMode": "0700", "UMask": "0077",
 		"SystemCallArchitectures": "native", "ProtectClock": "yes", "ProtectHostname": "yes", "LimitCORE": "0", "Environment": "GODEBUG=clobberfree=1",
 		"ExecStart": "/usr/bin/testimonyd serve --config /etc/testimony/testimonyd.toml",
+		// Issue 17.2: a memory ceiling above what the server bounds
+		// itself to, and a Go heap limit under it, so that the collector
+		// works harder before the kernel kills.
+		"MemoryMax": "1G",
+	}
+	if !slices.Contains(dir["Environment"], "GOMEMLIMIT=768MiB") {
+		t.Errorf("Environment=GOMEMLIMIT=768MiB missing (have %q)", dir["Environment"])
 	}
 	for k, v := range want {
 		found := false

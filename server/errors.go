@@ -53,5 +53,3 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 		s.renderError(w, r, he)
 	})
 }
-
-func panicString(v any) string { return fmt.Sprint(v) }

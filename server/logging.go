@@ -16,4 +16,5 @@ var allowedLogKeys = map[string]bool{
 	"count":    true,
 	"status":   true,
 	"route":    true, // route name, never the raw URL
+	"stack":    true, // function names and source lines of a panic, never its value
 }

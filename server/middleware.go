@@ -2,7 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"mime"
 	"net/http"
+	"runtime"
+	"strings"
 )
 
 // site names the site a request belongs to, kept in the request's context
@@ -14,12 +18,10 @@ const (
 	siteInvestigator
 )
 
-type siteKey struct{}
-
 // siteOf returns the site of a request, the witness site by default.
 func siteOf(r *http.Request) site {
-	if v, ok := r.Context().Value(siteKey{}).(site); ok {
-		return v
+	if st := stateOf(r); st != nil {
+		return st.site
 	}
 	return siteWitness
 }
@@ -45,9 +47,9 @@ func setSecurityHeaders(h http.Header) {
 }
 
 // harden wraps site st's handler in the middleware every response goes
-// through, in this order: security headers, panic recovery, a method
-// filter (GET, HEAD, POST), and cross-origin protection for state-changing
-// requests.
+// through, in this order: the request's deadlines (limits.go), security
+// headers, panic recovery, a method filter (GET, HEAD, POST), and
+// cross-origin protection for state-changing requests.
 func (s *Server) harden(st site, next http.Handler) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -55,14 +57,27 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 	}))
 	inner := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = r.WithContext(context.WithValue(r.Context(), siteKey{}, st))
+		rs := &reqState{site: st}
+		// A copy of the request: net/http looks at its own's Body, which
+		// must stay its own, to choose how to end the connection.
+		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, rs))
+		if r.ContentLength != 0 { // a body, of known length or chunked
+			window := formWindow
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+				window = readWindow
+			}
+			rs.body = newBodyDeadline(w, r, window)
+			r.Body = rs.body
+		}
+		w = newWriteDeadline(w, rs)
 		setSecurityHeaders(w.Header())
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("handler panic", "err", panicString(v))
+				// Never the value: it may be built from request data.
+				s.log.Error("handler panic", "stack", panicFrames())
 				s.renderError(w, r, &HTTPError{Status: http.StatusInternalServerError, Msg: "error.internal"})
 			}
 		}()
@@ -75,4 +90,24 @@ func (s *Server) harden(st site, next http.Handler) http.Handler {
 		}
 		inner.ServeHTTP(w, r)
 	})
+}
+
+// panicFrames lists the functions and lines of the goroutine that is
+// panicking, innermost first, from inside a deferred recover: names and
+// positions of our code and the runtime's only, never arguments or
+// values.
+func panicFrames() string {
+	pc := make([]uintptr, 32)
+	n := runtime.Callers(3, pc) // runtime.Callers, panicFrames, the deferred function
+	frames := runtime.CallersFrames(pc[:n])
+	var b strings.Builder
+	for {
+		f, more := frames.Next()
+		fmt.Fprintf(&b, "%s %s:%d", f.Function, f.File, f.Line)
+		if !more {
+			break
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
 }

@@ -76,6 +76,8 @@ type Server struct {
 	// streams holds a token for each upload streamed into the store
 	// (witness_upload.go).
 	streams chan struct{}
+	// uploads is the memory budget of uploads (limits.go).
+	uploads *memBudget
 }
 
 // New makes a server. log receives only allow-listed fields (see logging.go).
@@ -86,7 +88,7 @@ func New(cfg Config, db *store.DB, key *crypto.ServerKey, log *slog.Logger) (*Se
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log, streams: make(chan struct{}, streamSlots)}
+	s := &Server{cfg: cfg.withDefaults(), db: db, key: key, log: log, streams: make(chan struct{}, streamSlots), uploads: newMemBudget(uploadBudget)}
 	if err := s.cleanSpool(); err != nil { // spool.go
 		return nil, err
 	}
@@ -100,7 +102,9 @@ func (s *Server) today() string { return s.cfg.Now().UTC().Format(time.DateOnly)
 var ErrNotLoopback = errors.New("refusing to listen on a non-loopback address: the sites are meant to be reached through Tor onion services on this machine; pass --allow-public-bind if you really mean it")
 
 // Listen opens a TCP listener on addr, which must be a loopback address
-// unless allowPublic is set.
+// unless allowPublic is set. It holds at most 1024 connections open, fewer
+// under a low file limit (see connLimit), so that a flood of one site
+// leaves the other its own.
 func Listen(addr string, allowPublic bool) (net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -115,18 +119,23 @@ func Listen(addr string, allowPublic bool) (net.Listener, error) {
 			return nil, ErrNotLoopback
 		}
 	}
-	return net.Listen("tcp", addr)
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return limitListener(l), nil
 }
 
 // NewHTTPServer returns an http.Server with time-outs fit for slow Tor
-// clients: a short header time-out, no total read time-out (uploads extend
-// their own read deadline as they progress), and no error log of request
-// details.
+// clients: a short header time-out and an idle one, no total read or
+// write time-out (the sites' middleware keeps read and write deadlines
+// that move on as a body or a reply progresses: see limits.go), and no
+// error log of request details.
 func NewHTTPServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: headerTimeout,
+		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    32 << 10,
 		// http.Server's own lines name the client's address ("http: panic
 		// serving 1.2.3.4:5678"); drop them.

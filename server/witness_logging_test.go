@@ -1,11 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -157,5 +159,33 @@ func TestLogsHoldNothingOfTheWitness(t *testing.T) {
 		if strings.Contains(logs, bad) {
 			t.Errorf("the log holds %q:\n%s", bad, logs)
 		}
+	}
+}
+
+// TestPanicLogHoldsNoPanicValue: a handler that panics with a value built
+// from request data (issue 17, point 16) gets the 500 page, and the log
+// line says a handler panicked and where, never what the value was.
+func TestPanicLogHoldsNoPanicValue(t *testing.T) {
+	const marker = "MARKER-panic-4b1d"
+	e := newWitEnv(t, Config{})
+	for _, st := range []site{siteWitness, siteInvestigator} {
+		h := e.s.harden(st, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			panic(fmt.Errorf("answer %s", r.URL.Query().Get("q")))
+		}))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/?q="+marker, nil))
+		if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), marker) {
+			t.Fatalf("site %d: %d\n%s", st, rec.Code, rec.Body)
+		}
+	}
+	logs := e.logs.String()
+	if strings.Count(logs, `"msg":"handler panic"`) != 2 {
+		t.Fatalf("the panics were not logged, so this test proves nothing:\n%s", logs)
+	}
+	if strings.Contains(logs, marker) {
+		t.Errorf("the log holds the panic value:\n%s", logs)
+	}
+	if !strings.Contains(logs, "TestPanicLogHoldsNoPanicValue") {
+		t.Errorf("the log line names no stack frame of the panic:\n%s", logs)
 	}
 }

@@ -60,7 +60,7 @@ type replyView struct {
 func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, maxCodenameForm)
 	if err := r.ParseForm(); err != nil { // url-encoded only: never spills to disk
-		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
+		return uploadError(err) // too large, too slow (harden's read deadline), or malformed
 	}
 	lang := s.langOf(r, r.PostForm.Get("lang"))
 	raw := r.PostForm.Get("codename")

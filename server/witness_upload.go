@@ -38,6 +38,9 @@ type upload struct {
 	sp     *spool
 	files  []*spoolFile
 	stream *streamed
+	// mem is what the upload holds of the uploads' memory budget.
+	mem    int64
+	budget *memBudget
 }
 
 // streamed is a large upload whose files go straight into a store item, in
@@ -71,6 +74,19 @@ func (u *upload) remove() {
 		<-st.slot
 		st.slot = nil
 	}
+	if u.budget != nil {
+		u.budget.give(u.mem)
+		u.mem, u.budget = 0, nil
+	}
+}
+
+// charge takes n more bytes of the memory budget for u, or refuses.
+func (u *upload) charge(n int64) bool {
+	if !u.budget.tryTake(n) {
+		return false
+	}
+	u.mem += n
+	return true
 }
 
 // A large upload is not spooled: spooling reads every file twice (into the
@@ -178,27 +194,6 @@ func longest(vals []string) string {
 	return l
 }
 
-// deadlineReader pushes the connection's read deadline forward as an
-// upload progresses: a slow Tor upload goes on as long as it delivers
-// 64 KiB per readWindow (about 550 bytes a second), and a stalled one, or
-// a trickle meant to hold a connection, ends.
-type deadlineReader struct {
-	r    io.Reader
-	rc   *http.ResponseController
-	n    int64
-	next int64
-}
-
-func (d *deadlineReader) Read(p []byte) (int, error) {
-	n, err := d.r.Read(p)
-	d.n += int64(n)
-	if d.n >= d.next {
-		d.rc.SetReadDeadline(time.Now().Add(readWindow))
-		d.next = d.n + readWindowStep
-	}
-	return n, err
-}
-
 // uploadError maps an error met while reading the body to a client error.
 func uploadError(err error) error {
 	var mb *http.MaxBytesError
@@ -210,6 +205,8 @@ func uploadError(err error) error {
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.filetoolarge"}
 	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return &HTTPError{Status: http.StatusRequestTimeout, Msg: "error.timeout"}
+	case errors.Is(err, errPartHeader):
+		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
 	return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform", Err: err}
 }
@@ -228,18 +225,24 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	if r.ContentLength > maxBody {
 		return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
 	}
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(readWindow)) // unsupported in some tests' writers: fine
-	defer rc.SetReadDeadline(time.Time{})
-	r.Body = http.MaxBytesReader(w, struct {
+	// The body's read deadline, which moves on as it arrives, is harden's
+	// (limits.go), and stays set until the body's end.
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	body := r.Body
+	hl := &partHeaderLimit{r: body}
+	r.Body = struct {
 		io.Reader
 		io.Closer
-	}{&deadlineReader{r: r.Body, rc: rc, next: readWindowStep}, r.Body}, maxBody)
+	}{hl, body}
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform", Err: err}
 	}
-	u := &upload{values: formValues{}, sp: &spool{dir: s.spoolDir()}} // the spool's key is made with its first file
+	if !s.uploads.take(r.Context(), uploadBase, uploadWait) {
+		w.Header().Set("Retry-After", "120")
+		return nil, errBusy
+	}
+	u := &upload{values: formValues{}, sp: &spool{dir: s.spoolDir()}, mem: uploadBase, budget: s.uploads} // the spool's key is made with its first file
 	defer func() {
 		if err != nil {
 			u.remove()
@@ -248,8 +251,13 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	var parts, textBytes int
 	var fileBytes int64
 	for {
+		hl.header()
 		part, err := mr.NextRawPart() // no quoted-printable decoding: browsers send none
+		hl.body()
 		if err == io.EOF {
+			// What may follow the last boundary, within the body's limit:
+			// read to the end, so that the connection can be used again.
+			io.Copy(io.Discard, body)
 			break
 		}
 		if err != nil {
@@ -257,6 +265,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 		}
 		if parts++; parts > maxParts {
 			return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toomanyparts"}
+		}
+		// A part's header is text held in memory like an answer.
+		if textBytes += headerBytes(part.Header); textBytes > maxTextBytes {
+			return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong"}
 		}
 		name := part.FormName()
 		if name == "" {
@@ -283,6 +295,10 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 			}
 			if textBytes += len(v); len(v) > maxFieldBytes || textBytes > maxTextBytes {
 				return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong"}
+			}
+			if !u.charge(textCost * int64(len(v))) {
+				w.Header().Set("Retry-After", "120")
+				return nil, errBusy
 			}
 			if !checkText(string(v)) {
 				return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badtext"}
