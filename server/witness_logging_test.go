@@ -150,7 +150,9 @@ func TestLogsHoldNothingOfTheWitness(t *testing.T) {
 		t.Fatalf("no keys: %d", st)
 	}
 	logs := e.logs.String()
-	if !strings.Contains(logs, "recipient set unusable") || !strings.Contains(logs, "does not open") {
+	// (With no keys the site is not accepting: the post is refused before
+	// its body is read, and nothing is logged of it.)
+	if !strings.Contains(logs, "does not open") {
 		t.Fatalf("the failures were not logged at all, so this test proves nothing:\n%s", logs)
 	}
 	// The codename's words one by one could be ordinary words of a log
