@@ -49,7 +49,7 @@ func BenchmarkBackup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c := &control{db: db, log: slog.New(slog.DiscardHandler), now: time.Now}
+		c := &control{db: db, cfg: settings{DataDir: dir}, log: slog.New(slog.DiscardHandler), now: time.Now}
 		go c.serve(l)
 		defer func() { l.Close(); c.wait() }()
 		b.SetBytes(fi.FileBytes)
