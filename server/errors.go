@@ -45,6 +45,9 @@ func (s *Server) handle(h handlerFunc) http.Handler {
 			if errors.Is(err, store.ErrFull) {
 				// max_db_mb reached or the disk is full: nothing was stored.
 				he.Status, he.Msg = http.StatusInsufficientStorage, "error.unavailable"
+				if siteOf(r) == siteInvestigator {
+					he.Msg = "inv.error.full"
+				}
 			}
 		}
 		if he.Err != nil && he.Status >= 500 {

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -49,14 +50,21 @@ type invEnv struct {
 
 func newInvEnv(t testing.TB, cfg Config) *invEnv {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{})
+	return newInvEnvOn(t, cfg, store.Options{}, nil)
+}
+
+// newInvEnvOn is newInvEnv with the store opened with o, logging to log
+// (nil: nowhere).
+func newInvEnvOn(t testing.TB, cfg Config, o store.Options, log *slog.Logger) *invEnv {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	clock := &fakeClock{t: time.Date(2026, 11, 28, 12, 0, 10, 0, time.UTC)}
 	cfg.Now = clock.Now
-	s, err := New(cfg, db, crypto.NewServerKeyForTest(7), nil)
+	s, err := New(cfg, db, crypto.NewServerKeyForTest(7), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -402,7 +402,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 
 // logout ends the session on the server, not only in the browser.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *principal) error {
-	err := s.db.Update(func(tx store.Tx) error {
+	err := s.db.UpdateFreeing(func(tx store.Tx) error {
 		if err := endSession(tx, p.token); err != nil {
 			return err
 		}

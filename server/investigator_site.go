@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -173,6 +174,9 @@ type authed func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) requireSession(allowFirst bool, h authed) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r)
+		if err != nil && !errors.Is(err, errNoSession) {
+			return err // the store failed: not a reason to log in again
+		}
 		if err != nil {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				http.Redirect(w, r, "/login", http.StatusSeeOther)

@@ -104,7 +104,10 @@ type principal struct {
 	Name       string
 	Recipient  string
 	MustChange bool
-	token      string
+	// StoreFull: the store refused a write of this request's session
+	// (store.ErrFull); pages say so.
+	StoreFull bool
+	token     string
 }
 
 // sessionTouchEvery bounds how often a session's last-seen time is
@@ -120,6 +123,12 @@ func (s *Server) touchEvery() time.Duration {
 // authenticate returns the investigator of the request's session. An
 // expired session (idle or absolute time-out) is deleted; a session of a
 // disabled or removed account is refused and deleted.
+//
+// Only a missing or ended session is errNoSession. A store that cannot
+// be read is an error of its own (a 500, not the login page); a store too
+// full to write the session's last-seen time keeps the investigator
+// logged in and says so on every page (principal.StoreFull): sending them
+// to log in again would only fail the same way.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	token, ok := s.sessionToken(r)
 	if !ok {
@@ -131,8 +140,11 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	var expired, touch bool
 	err := s.db.View(func(tx store.Tx) error {
 		v, err := tx.Get(bucketSessions, key)
-		if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
 			return errNoSession
+		}
+		if err != nil {
+			return err
 		}
 		var ss session
 		if err := json.Unmarshal(v, &ss); err != nil {
@@ -145,16 +157,23 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 			return errNoSession
 		}
 		acc, err := getAccount(tx, ss.Account)
-		if err != nil || acc.Disabled {
+		if errors.Is(err, ErrNoAccount) || err == nil && acc.Disabled {
 			expired = true
 			return errNoSession
+		}
+		if err != nil {
+			return err
 		}
 		touch = now.Sub(last) >= s.touchEvery()
 		p = &principal{Name: ss.Account, Recipient: acc.Recipient, MustChange: acc.MustChange, token: token}
 		return nil
 	})
 	if expired {
-		s.db.Update(func(tx store.Tx) error { return tx.Delete(bucketSessions, key) })
+		// Refused either way; a session left behind is pruned at a later
+		// login (pruneSessions).
+		if err := s.db.UpdateFreeing(func(tx store.Tx) error { return tx.Delete(bucketSessions, key) }); err != nil {
+			s.log.Warn("investigator site: an ended session could not be deleted", "err", err.Error())
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -162,8 +181,11 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	if touch {
 		err := s.db.Update(func(tx store.Tx) error {
 			v, err := tx.Get(bucketSessions, key)
-			if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
 				return errNoSession // logged out meanwhile
+			}
+			if err != nil {
+				return err
 			}
 			var ss session
 			if err := json.Unmarshal(v, &ss); err != nil {
@@ -176,8 +198,14 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 			}
 			return tx.Put(bucketSessions, key, nv)
 		})
-		if err != nil {
-			return nil, errNoSession
+		switch {
+		case errors.Is(err, store.ErrFull):
+			// Logged in as before; the last-seen time is written again at
+			// the next request.
+			s.log.Warn("investigator site: the store is full: a session's last-seen time was not written")
+			p.StoreFull = true
+		case err != nil:
+			return nil, err
 		}
 	}
 	return p, nil

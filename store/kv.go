@@ -113,6 +113,14 @@ func (db *DB) Update(fn func(Tx) error) error {
 	return mapFull(db.update(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
 }
 
+// UpdateFreeing runs fn like [DB.Update], for a change that deletes and
+// writes little else (ending a session and noting it in the audit log):
+// at the size cap it runs again with the cap lifted, as [DB.Delete] does,
+// so that a full store still lets an investigator log out.
+func (db *DB) UpdateFreeing(fn func(Tx) error) error {
+	return mapFull(db.updateFreeing(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+}
+
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(Tx) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
