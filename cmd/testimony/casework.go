@@ -12,9 +12,11 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"testimony/crypto"
@@ -211,49 +213,56 @@ var kindOrder = map[string]int{crypto.KindSubmission: 0, crypto.KindFollowup: 1,
 
 // loadCases reads every item folder under root, sorted by source, then
 // day. Folders that cannot be read are reported and left out.
+//
+// The folders are read by a few goroutines: a case folder of thousands of
+// items costs two opens (each a walk of the path under root) and two JSON
+// decodes per item, which one core does at well under the disk's pace.
 func loadCases(root *os.Root) ([]*caseItem, error) {
 	fsys := root.FS()
 	sources, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, err
 	}
-	var items []*caseItem
+	var dirs []string
 	for _, s := range sources {
 		if !s.IsDir() || strings.HasPrefix(s.Name(), ".") {
 			continue
 		}
-		dirs, err := fs.ReadDir(fsys, s.Name())
+		ds, err := fs.ReadDir(fsys, s.Name())
 		if err != nil {
 			return nil, err
 		}
-		for _, d := range dirs {
-			if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
-				continue
+		for _, d := range ds {
+			if d.IsDir() && !strings.HasPrefix(d.Name(), ".") {
+				dirs = append(dirs, s.Name()+"/"+d.Name())
 			}
-			dir := s.Name() + "/" + d.Name()
-			it := &caseItem{Dir: dir, M: new(crypto.Manifest)}
-			ij, err := root.ReadFile(dir + "/item.json")
-			if err == nil {
-				err = json.Unmarshal(ij, &it.Info)
-			}
-			if err == nil {
-				var mj []byte
-				mj, err = root.ReadFile(dir + "/" + crypto.ManifestName)
-				if err == nil {
-					err = json.Unmarshal(mj, it.M)
-				}
-			}
-			if err == nil {
-				// What open would refuse today (too many answers, say) is
-				// left out too, if an older open let it in.
-				err = it.M.Validate()
-			}
-			if err != nil {
-				warnf("%s: not an item folder (%v); left out", dir, err)
-				continue
-			}
-			items = append(items, it)
 		}
+	}
+	loaded := make([]*caseItem, len(dirs))
+	errs := make([]error, len(dirs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(2*runtime.GOMAXPROCS(0), len(dirs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				loaded[i], errs[i] = loadCase(root, dirs[i])
+			}
+		}()
+	}
+	for i := range dirs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	items := make([]*caseItem, 0, len(dirs))
+	for i, it := range loaded {
+		if errs[i] != nil {
+			warnf("%s: not an item folder (%v); left out", dirs[i], errs[i])
+			continue
+		}
+		items = append(items, it)
 	}
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i], items[j]
@@ -269,6 +278,31 @@ func loadCases(root *os.Root) ([]*caseItem, error) {
 		return a.Info.ID < b.Info.ID
 	})
 	return items, nil
+}
+
+// loadCase reads the item folder dir.
+func loadCase(root *os.Root, dir string) (*caseItem, error) {
+	it := &caseItem{Dir: dir, M: new(crypto.Manifest)}
+	ij, err := root.ReadFile(dir + "/item.json")
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(ij, &it.Info); err != nil {
+		return nil, err
+	}
+	mj, err := root.ReadFile(dir + "/" + crypto.ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(mj, it.M); err != nil {
+		return nil, err
+	}
+	// What open would refuse today (too many answers, say) is left out
+	// too, if an older open let it in.
+	if err := it.M.Validate(); err != nil {
+		return nil, err
+	}
+	return it, nil
 }
 
 // replaceFile writes name in root through a temporary file and a rename,
