@@ -92,6 +92,10 @@ ci-long:
 	$(MAKE) test-crash ROUNDS=$(CI_ROUNDS)
 CI_ROUNDS ?= 5
 
+# Both sites on loopback with a demo investigator (scripts/demo.sh says
+# what it keeps across runs). Other ports: make demo
+# WITNESS_ADDR=127.0.0.1:9080 INVESTIGATOR_ADDR=127.0.0.1:9081 (make hands
+# variables given on its command line to the script's environment).
 demo: build
 	./scripts/demo.sh
 
