@@ -104,9 +104,14 @@ clean:
 
 # A Debian package (plain dpkg-deb) in $(DIST)/: the two binaries, the
 # systemd unit, the sample config as a conffile and the torrc. It creates
-# the testimony user and starts nothing. See deploy/README.md.
+# the testimony user and starts nothing. See deploy/README.md. Beside it,
+# a CycloneDX SBOM of each binary. The same commit gives the same bytes
+# (scripts/mkdeb.sh says how): -trimpath leaves out the build directory,
+# go's VCS stamp (the commit, and whether the tree was modified) is the
+# same for the same checkout, and the times are the last commit's unless
+# SOURCE_DATE_EPOCH says otherwise.
 DIST ?= dist
 .PHONY: deb
 deb:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/bin/ ./cmd/testimonyd ./cmd/testimony
-	./scripts/mkdeb.sh $(DIST)/bin $(DIST) $(VERSION)
+	GO='$(GO)' ./scripts/mkdeb.sh $(DIST)/bin $(DIST) $(VERSION)
