@@ -66,6 +66,7 @@ bench:
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) vet $(PKGS)
 	$(GO) vet -tags e2e ./cmd/testimonyd/
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
@@ -92,6 +93,10 @@ ci-long:
 	$(MAKE) test-crash ROUNDS=$(CI_ROUNDS)
 CI_ROUNDS ?= 5
 
+# Both sites on loopback with a demo investigator (scripts/demo.sh says
+# what it keeps across runs). Other ports: make demo
+# WITNESS_ADDR=127.0.0.1:9080 INVESTIGATOR_ADDR=127.0.0.1:9081 (make hands
+# variables given on its command line to the script's environment).
 demo: build
 	./scripts/demo.sh
 
@@ -100,9 +105,14 @@ clean:
 
 # A Debian package (plain dpkg-deb) in $(DIST)/: the two binaries, the
 # systemd unit, the sample config as a conffile and the torrc. It creates
-# the testimony user and starts nothing. See deploy/README.md.
+# the testimony user and starts nothing. See deploy/README.md. Beside it,
+# a CycloneDX SBOM of each binary. The same commit gives the same bytes
+# (scripts/mkdeb.sh says how): -trimpath leaves out the build directory,
+# go's VCS stamp (the commit, and whether the tree was modified) is the
+# same for the same checkout, and the times are the last commit's unless
+# SOURCE_DATE_EPOCH says otherwise.
 DIST ?= dist
 .PHONY: deb
 deb:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(DIST)/bin/ ./cmd/testimonyd ./cmd/testimony
-	./scripts/mkdeb.sh $(DIST)/bin $(DIST) $(VERSION)
+	GO='$(GO)' ./scripts/mkdeb.sh $(DIST)/bin $(DIST) $(VERSION)

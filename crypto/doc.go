@@ -12,13 +12,14 @@
 //
 //	age -d -i key.txt item.age | tar x
 //
-// reads any object without this package. Write one with [NewEnvelope] and
-// read it back with [OpenEnvelope], which checks every attachment against
-// the SHA-256 in the manifest. [NewEnvelope] needs every attachment's size
-// and digest first; [NewStreamEnvelope] writes an upload in one pass as it
-// arrives, keeping room for the manifest, whose manifest.json then ends in
-// spaces (valid JSON all the same), and mending the age chunks that hold it
-// and the attachments' tar headers at the end.
+// reads any object without this package, with age 1.3 or later: older ones
+// (Debian 12 ships 1.1.1) cannot read post-quantum hybrid identities. Write
+// one with [NewEnvelope] and read it back with [OpenEnvelope], which checks
+// every attachment against the SHA-256 in the manifest. [NewEnvelope] needs
+// every attachment's size and digest first; [NewStreamEnvelope] writes an
+// upload in one pass as it arrives, keeping room for the manifest, whose
+// manifest.json then ends in spaces (valid JSON all the same), and mending
+// the age chunks that hold it and the attachments' tar headers at the end.
 //
 // # Recipients
 //

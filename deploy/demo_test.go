@@ -1,9 +1,11 @@
 package deploy_test
 
 import (
-	"bufio"
-	"encoding/json"
+	"bytes"
 	"io"
+	"mime"
+	"mime/multipart"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -11,73 +13,265 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// TestDemo: scripts/demo.sh (make demo) starts both sites on loopback and
-// prints the URLs and credentials; the printed passphrase and a TOTP code
-// computed by Debian's oathtool from the printed secret log in.
-func TestDemo(t *testing.T) {
-	oathtool := need(t, "oathtool", "oathtool")
-	tmp := t.TempDir()
-	bin := filepath.Join(tmp, "bin")
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "testimony/cmd/testimonyd", "testimony/cmd/testimony").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+// demoRun is scripts/demo.sh running in its own process group, its output
+// collected.
+type demoRun struct {
+	cmd  *exec.Cmd
+	out  *syncBuf
+	done chan error
+}
+
+func startDemo(t *testing.T, bin, demo string, env ...string) *demoRun {
+	t.Helper()
 	cmd := exec.Command("../scripts/demo.sh")
-	cmd.Env = append(os.Environ(), "BIN="+bin, "DEMO="+filepath.Join(tmp, "demo"),
-		"WITNESS_ADDR=127.0.0.1:0", "INVESTIGATOR_ADDR=127.0.0.1:0")
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
+	cmd.Env = append(os.Environ(), append([]string{"BIN=" + bin, "DEMO=" + demo}, env...)...)
+	d := &demoRun{cmd: cmd, out: &syncBuf{}, done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = d.out, d.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	go func() { d.done <- cmd.Wait() }()
+	// Whatever happens, nothing of the demo outlives the test.
+	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	return d
+}
 
-	var out strings.Builder
-	addrs := map[string]string{}
-	sc := bufio.NewScanner(pr)
-	deadline := time.AfterFunc(60*time.Second, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
-	for len(addrs) < 2 && sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		var l struct{ Msg, Listener, Addr string }
-		if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" && l.Listener != "control" {
-			addrs[l.Listener] = l.Addr
+// waitFor waits for the demo to print s, or to exit; it returns the output.
+func (d *demoRun) waitFor(t *testing.T, s string) string {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out := d.out.String(); strings.Contains(out, s) {
+			return out
+		}
+		select {
+		case err := <-d.done:
+			d.done <- err
+			t.Fatalf("the demo exited (%v) before printing %q:\n%s", err, s, d.out.String())
+		default:
 		}
 	}
-	go io.Copy(io.Discard, pr)
-	text := out.String()
-	if len(addrs) < 2 {
-		t.Fatalf("demo did not start both sites:\n%s", text)
+	t.Fatalf("the demo did not print %q within 90 s:\n%s", s, d.out.String())
+	return ""
+}
+
+// stop is Ctrl-C: the script stops the server and exits.
+func (d *demoRun) stop(t *testing.T) {
+	t.Helper()
+	d.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the demo did not stop on SIGINT:\n%s", d.out.String())
 	}
-	for _, want := range []string{"witness site", "investigator site", "user        demo", "oathtool --totp -b "} {
+}
+
+func buildDemoBinaries(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "bin")
+	if out, err := exec.Command("go", "build", "-o", bin+"/", "testimony/cmd/testimonyd", "testimony/cmd/testimony").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestDemo walks the newcomer's path through what make demo prints: both
+// sites answer at the printed addresses; the printed passphrase and a
+// code from Debian's oathtool log in, and the first login asks for a new
+// passphrase, as printed; a witness's testimony comes back in a bundle
+// whose file name is the printed one; the printed "testimony open" and
+// "testimony report" lines write index.html, testimonies.csv and
+// report.html where the printout says. A second run makes a new data
+// directory and keeps the key and the opened cases.
+func TestDemo(t *testing.T) {
+	oathtool := need(t, "oathtool", "oathtool")
+	tmp := t.TempDir()
+	bin := buildDemoBinaries(t)
+	demo := filepath.Join(tmp, "demo")
+	ports := []string{"WITNESS_ADDR=127.0.0.1:0", "INVESTIGATOR_ADDR=127.0.0.1:0"}
+	d := startDemo(t, bin, demo, ports...)
+	text := d.waitFor(t, "The server's log:")
+
+	for _, want := range []string{"user        demo", "oathtool --totp -b ",
+		"The first login asks you to choose a new passphrase", "testimony-YYYY-MM-DD.tar",
+		bin + "/testimony report " + demo + "/cases\n",
+		"file://" + demo + "/cases/index.html", "file://" + demo + "/cases/report.html",
+		demo + "/cases/testimonies.csv",
+	} {
 		if !strings.Contains(text, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, text)
+			t.Errorf("the demo's printout lacks %q:\n%s", want, text)
 		}
 	}
-	pass := regexp.MustCompile(`passphrase  (.+)`).FindStringSubmatch(text)
-	secret := regexp.MustCompile(`oathtool --totp -b ([A-Z2-7]+)`).FindStringSubmatch(text)
-	if pass == nil || secret == nil {
-		t.Fatalf("no credentials in:\n%s", text)
+	find := func(re string) string {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(text)
+		if m == nil {
+			t.Fatalf("no %s in the demo's printout:\n%s", re, text)
+		}
+		return m[1]
 	}
-	if res, err := http.Get("http://" + addrs["witness"] + "/"); err != nil || res.StatusCode != 200 {
-		t.Fatalf("witness site: %v %v", res, err)
+	witness := find(`witness site +(http://127\.0\.0\.1:[1-9][0-9]*/)\n`)
+	inv := find(`investigator site +(http://127\.0\.0\.1:[1-9][0-9]*/)\n`)
+	pass := find(`passphrase  (.+)\n`)
+	secret := find(`oathtool --totp -b ([A-Z2-7]+)\n`)
+	printedName := find(`\(today: (testimony-\d{4}-\d\d-\d\d\.tar)\)`)
+	openLine := find(`\n +(\S+/testimony open .*)\n`)
+
+	// A witness sends a testimony.
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	for _, kv := range [][2]string{{"lang", "en"}, {"role", "relative"}, {"consent_proxy", "yes"},
+		{"facility", "A county detention centre"}, {"account", "My brother was held for months."},
+		{"consent_use", "statistics_only"}, {"contact", "codename_only"}} {
+		mw.WriteField(kv[0], kv[1])
 	}
-	code, err := exec.Command(oathtool, "--totp", "-b", secret[1]).Output()
+	mw.Close()
+	res, err := http.Post(witness+"submit", mw.FormDataContentType(), &body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.PostForm("http://"+addrs["investigator"]+"/login", url.Values{
-		"account": {"demo"}, "passphrase": {pass[1]}, "code": {strings.TrimSpace(string(code))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
+	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
-		t.Errorf("login with the demo credentials: %d, cookies %v\n%.1000s", res.StatusCode, res.Cookies(), body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("witness submission: %d\n%.1000s", res.StatusCode, page)
+	}
+
+	// The investigator logs in with what was printed.
+	var cookies []*http.Cookie
+	client := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	post := func(path string, v url.Values) (*http.Response, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", inv+path, strings.NewReader(v.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		if c := res.Cookies(); len(c) > 0 {
+			cookies = c
+		}
+		return res, b
+	}
+	code, err := exec.Command(oathtool, "--totp", "-b", secret).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, page = post("login", url.Values{"account": {"demo"}, "passphrase": {pass}, "code": {strings.TrimSpace(string(code))}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/passphrase" {
+		t.Fatalf("first login with the printed credentials: %d to %q, want 303 to /passphrase (the printout says it asks for a new one)\n%.1000s",
+			res.StatusCode, res.Header.Get("Location"), page)
+	}
+	np := "harbour lantern meadow quartz"
+	if res, page = post("passphrase", url.Values{"current": {pass}, "new": {np}, "confirm": {np}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("choosing the new passphrase: %d\n%.1000s", res.StatusCode, page)
+	}
+	res, bundle := post("bundle", url.Values{"scope": {"all"}})
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("bundle download: %d\n%.1000s", res.StatusCode, bundle)
+	}
+	_, params, err := mime.ParseMediaType(res.Header.Get("Content-Disposition"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := params["filename"]
+	if !regexp.MustCompile(`^testimony-\d{4}-\d\d-\d\d\.tar$`).MatchString(served) {
+		t.Errorf("the site names the bundle %q, not testimony-YYYY-MM-DD.tar as the demo says", served)
+	}
+	if served != printedName && printedName[10:20] == time.Now().UTC().Format(time.DateOnly) {
+		t.Errorf("the site names today's bundle %q, the demo says %q", served, printedName)
+	}
+
+	// The printed lines, as typed, with the browser's download folder.
+	downloads := filepath.Join(tmp, "Downloads")
+	os.Mkdir(downloads, 0o700)
+	if err := os.WriteFile(filepath.Join(downloads, printedName), bundle, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openArgs := strings.Fields(strings.Replace(openLine, "~/Downloads", downloads, 1))
+	if out, err := exec.Command(openArgs[0], openArgs[1:]...).CombinedOutput(); err != nil || !strings.Contains(string(out), "1 opened") {
+		t.Fatalf("%s: %v\n%s", openLine, err, out)
+	}
+	if out, err := exec.Command(bin+"/testimony", "report", demo+"/cases").CombinedOutput(); err != nil {
+		t.Fatalf("testimony report: %v\n%s", err, out)
+	}
+	for _, f := range []string{"index.html", "report.html", "testimonies.csv"} {
+		if _, err := os.Stat(filepath.Join(demo, "cases", f)); err != nil {
+			t.Errorf("after the printed open and report lines: %v", err)
+		}
+	}
+	d.stop(t)
+
+	// A second run: a new data directory, the same key, the cases kept.
+	key, _ := os.ReadFile(filepath.Join(demo, "investigator-key.txt"))
+	marker := filepath.Join(demo, "data", "marker")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = startDemo(t, bin, demo, ports...)
+	d.waitFor(t, "The server's log:")
+	d.stop(t)
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the second run kept the old data directory")
+	}
+	if key2, _ := os.ReadFile(filepath.Join(demo, "investigator-key.txt")); len(key) == 0 || !bytes.Equal(key, key2) {
+		t.Error("the second run changed the investigator's key")
+	}
+	if _, err := os.Stat(filepath.Join(demo, "cases", "index.html")); err != nil {
+		t.Errorf("the second run lost the opened cases: %v", err)
+	}
+}
+
+// TestDemoPortTaken: a port already in use (a demo still running, say)
+// stops the demo at once with a message that names the port and how to
+// choose others, before it prints any instructions or touches the data
+// directory, which may be the running demo's.
+func TestDemoPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	demo := t.TempDir()
+	marker := filepath.Join(demo, "data", "marker")
+	os.Mkdir(filepath.Dir(marker), 0o700)
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]string{
+		{"WITNESS_ADDR=" + l.Addr().String(), "INVESTIGATOR_ADDR=127.0.0.1:0"},
+		{"WITNESS_ADDR=127.0.0.1:0", "INVESTIGATOR_ADDR=" + l.Addr().String()},
+	} {
+		// No binaries at all: nothing may run before the check.
+		d := startDemo(t, filepath.Join(demo, "no-bin"), demo, env...)
+		var err error
+		select {
+		case err = <-d.done:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("%v: the demo is still running with a taken port:\n%s", env, d.out.String())
+		}
+		out := d.out.String()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("%v: exit %v, want status 1", env, err)
+		}
+		if !strings.Contains(out, l.Addr().String()+" (the ") || !strings.Contains(out, "already in use") ||
+			!strings.Contains(out, "make demo WITNESS_ADDR=") {
+			t.Errorf("%v: the message does not name the port and how to choose others:\n%s", env, out)
+		}
+		if strings.Contains(out, "investigator login") {
+			t.Errorf("%v: instructions printed although a port is taken:\n%s", env, out)
+		}
+		if _, err := os.Stat(marker); err != nil {
+			t.Fatalf("%v: the demo touched the data directory although a port is taken: %v", env, err)
+		}
 	}
 }
