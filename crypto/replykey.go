@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"filippo.io/hpke"
 )
 
 // ReplyIdentity derives a source's hybrid age identity for replies from its
@@ -17,7 +18,7 @@ import (
 // codename and the server key are needed, so a stolen database alone
 // decrypts no reply.
 func ReplyIdentity(k *ServerKey, codename string) (*age.HybridIdentity, error) {
-	seed, err := hkdf.Key(sha256.New, []byte(NormalizeCodename(codename)), k.Derive("reply salt", 32), "testimony/v1 reply identity", 32)
+	seed, err := replySeed(k, codename)
 	if err != nil {
 		return nil, err
 	}
@@ -28,6 +29,28 @@ func ReplyIdentity(k *ServerKey, codename string) (*age.HybridIdentity, error) {
 	return age.ParseHybridIdentity(strings.ToUpper(s))
 }
 
+// ReplyRecipient is the recipient string ("age1pq1…") of the reply
+// identity of codename: ReplyIdentity(k, codename).Recipient().String(),
+// made without the secret key's age encoding and with this file's Bech32,
+// whose checksum runs by table where age's goes bit by bit: every
+// submission computes one.
+func ReplyRecipient(k *ServerKey, codename string) (string, error) {
+	seed, err := replySeed(k, codename)
+	if err != nil {
+		return "", err
+	}
+	sk, err := hpke.MLKEM768X25519().NewPrivateKey(seed)
+	if err != nil {
+		return "", err
+	}
+	return bech32Encode("age1pq", sk.PublicKey().Bytes())
+}
+
+// replySeed is the 32-byte seed of the reply identity of codename.
+func replySeed(k *ServerKey, codename string) ([]byte, error) {
+	return hkdf.Key(sha256.New, []byte(NormalizeCodename(codename)), k.Derive("reply salt", 32), "testimony/v1 reply identity", 32)
+}
+
 // A Bech32 (BIP-173) encoder and decoder, without BIP-173's 90-character
 // limit (age's keys are longer). age keeps its own in an internal package.
 
@@ -35,16 +58,23 @@ const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 var bech32Gen = [5]uint32{0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3}
 
+// bech32Table[top] is the XOR of the generator terms the five bits top
+// shifted out of the checksum select.
+var bech32Table = func() (t [32]uint32) {
+	for top := range t {
+		for i := range 5 {
+			if (top>>i)&1 == 1 {
+				t[top] ^= bech32Gen[i]
+			}
+		}
+	}
+	return t
+}()
+
 func bech32Polymod(values []byte) uint32 {
 	chk := uint32(1)
 	for _, v := range values {
-		top := chk >> 25
-		chk = (chk&0x1ffffff)<<5 ^ uint32(v)
-		for i := range 5 {
-			if (top>>i)&1 == 1 {
-				chk ^= bech32Gen[i]
-			}
-		}
+		chk = (chk&0x1ffffff)<<5 ^ uint32(v) ^ bech32Table[chk>>25]
 	}
 	return chk
 }

@@ -89,3 +89,26 @@ func TestReplyIdentity(t *testing.T) {
 		t.Fatal("another codename's identity decrypted the reply")
 	}
 }
+
+// TestReplyRecipient: the recipient made without age's encoding is the
+// string age gives for the identity's public key.
+func TestReplyRecipient(t *testing.T) {
+	k := NewServerKeyForTest(3)
+	for range 20 {
+		c, err := NewCodename()
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := ReplyIdentity(k, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := ReplyRecipient(k, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := id.Recipient().String(); got != want {
+			t.Fatalf("ReplyRecipient(%q) = %.40s…, age says %.40s…", c, got, want)
+		}
+	}
+}

@@ -98,11 +98,11 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	src := crypto.Pseudonym(s.key, codename)
-	rid, err := crypto.ReplyIdentity(s.key, codename)
+	rcpt, err := crypto.ReplyRecipient(s.key, codename)
 	if err != nil {
 		return err
 	}
-	putSource, err := s.putSourceIfAbsent(src, rid.Recipient().String())
+	putSource, err := s.putSourceIfAbsent(src, rcpt)
 	if err != nil {
 		return err
 	}
