@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"testimony/form"
 )
 
 //go:embed templates/witness static/witness.css
@@ -19,7 +21,7 @@ var witnessFS embed.FS
 type witnessSite struct {
 	once  sync.Once
 	pages map[string]*template.Template
-	quest *Questionnaire
+	quest *form.Form
 	lang  *witnessI18n // its languages (i18n.go)
 	css   []byte
 	err   error
