@@ -225,6 +225,8 @@ func loadWitnessI18n(dataDir string, q *form.Form) (*witnessI18n, error) {
 		tags[i] = language.Make(l)
 	}
 	c.matcher = language.NewMatcher(tags)
+	// The questionnaire labels its yes/no/unsure choices in English; the
+	// site gives them its catalog's labels (w.yes, w.no, w.unsure).
 	q.FillYesNo(c.t, c.langs)
 	return c, nil
 }

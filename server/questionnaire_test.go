@@ -10,6 +10,17 @@ import (
 	"testimony/form"
 )
 
+// parseQuestionnaire reads and checks a definition, its yes/no choices
+// labelled from the embedded catalog, as a site labels them.
+func parseQuestionnaire(b []byte) (*form.Form, error) {
+	q, err := form.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	q.FillYesNo(translate, witnessLangs)
+	return q, nil
+}
+
 func TestQuestionnaireOverride(t *testing.T) {
 	dir := t.TempDir()
 	custom := `{"id":"custom","version":3,"title":{"en":"Custom"},"sections":[{"title":{"en":"S"},"fields":[
@@ -17,7 +28,7 @@ func TestQuestionnaireOverride(t *testing.T) {
 		{"key":"camp","type":"single","label":{"en":"Camp"},"options":[{"value":"north","label":{"en":"North"}}]},
 		{"key":"photos","type":"file","multiple":true,"label":{"en":"Photos"}}]}]}`
 	os.WriteFile(filepath.Join(dir, form.File), []byte(custom), 0o600)
-	q, err := loadQuestionnaire(dir)
+	q, err := form.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +108,12 @@ func TestAnswersArriveWithoutControlCharacters(t *testing.T) {
 // which the offline tool reads too, and labels its yes/no choices in
 // English as the form does (the tool shows the form's labels).
 func TestSiteFormIsTheFormPackages(t *testing.T) {
-	site, err := loadQuestionnaire("")
-	if err != nil {
-		t.Fatal(err)
+	e := newWitEnv(t, Config{})
+	w := e.s.wsite()
+	if w.err != nil {
+		t.Fatal(w.err)
 	}
+	site := w.quest
 	def := form.Default()
 	if site.Ref() != def.Ref() || len(site.Answers()) != len(def.Answers()) {
 		t.Fatalf("the site serves %+v, the form package's default is %+v", site.Ref(), def.Ref())

@@ -34,7 +34,7 @@ import (
 // that no scan of string literals finds them. Every such key is listed
 // here, and only here.
 var dynamicWitnessKeys = []string{
-	"w.yes", "w.no", "w.unsure", // "w."+value in yesNoOptions
+	"w.yes", "w.no", "w.unsure", // "w."+value in form's yesNoOptions
 	// "w."+name+".pagetitle" in renderWitness (the error page names its
 	// title, w.error.pagetitle, as a literal).
 	"w.landing.pagetitle", "w.form.pagetitle", "w.receipt.pagetitle", "w.codename.pagetitle", "w.thread.pagetitle",
@@ -67,7 +67,7 @@ var (
 )
 
 // usedWitnessKeys returns the message keys the witness templates and the
-// package's Go code use, each with where it was seen.
+// package's Go code and package form's use, each with where it was seen.
 func usedWitnessKeys(t *testing.T) map[string]string {
 	t.Helper()
 	used := map[string]string{}
@@ -86,6 +86,9 @@ func usedWitnessKeys(t *testing.T) map[string]string {
 		}
 	}
 	gos, _ := filepath.Glob("*.go")
+	// Package form's validation names the messages of its errors.
+	formGos, _ := filepath.Glob("../form/*.go")
+	gos = append(gos, formGos...)
 	for _, n := range gos {
 		if strings.HasSuffix(n, "_test.go") {
 			continue

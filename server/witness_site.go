@@ -31,7 +31,7 @@ type witnessSite struct {
 func (s *Server) wsite() *witnessSite {
 	v := &s.wit
 	v.once.Do(func() {
-		if v.quest, v.err = loadQuestionnaire(s.cfg.DataDir); v.err != nil {
+		if v.quest, v.err = form.Load(s.cfg.DataDir); v.err != nil {
 			return
 		}
 		if v.lang, v.err = loadWitnessI18n(s.cfg.DataDir, v.quest); v.err != nil {
