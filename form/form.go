@@ -27,7 +27,8 @@
 //   - "summary": true when the answer is shown for each item in the case
 //     index, next to the item's link;
 //   - "report": the field's part in the report's corroboration and charts,
-//     one of the [Report roles] (at most one field each).
+//     one of the report roles ([FlightDate] and the others; at most one
+//     field each).
 //
 // The witness site ignores these three.
 package form
