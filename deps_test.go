@@ -43,6 +43,10 @@ func TestImportEdges(t *testing.T) {
 		{"./crypto", mod + "/server", "crypto knows no HTTP"},
 		{"./crypto", "net/http", "crypto knows no HTTP"},
 		{"./server", mod + "/cmd/testimonyd", "nothing imports cmd/"},
+		{"./form", "net/http", "the questionnaire is read on the air-gapped machine too"},
+		{"./form", mod + "/server", "the questionnaire knows no HTTP"},
+		{"./form", mod + "/store", "the questionnaire knows no storage"},
+		{"./form", "go.etcd.io/bbolt", "the questionnaire knows no storage"},
 	}
 	for _, f := range forbidden {
 		if deps(t, f.pkg)[f.dep] {

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"testimony/crypto"
+	"testimony/form"
 )
 
 // The fuzz targets of the witness site's parsers (issue 8). Each goes
@@ -185,7 +186,7 @@ func FuzzSubmitMultipart(f *testing.F) {
 		{false, "", fuzzBody(f, fullTestimony("seed", part{name: "files", filename: "../../etc/passwd", ctype: "text/plain\r\nX: y", body: "root:x:0:0"})...)},
 		{false, "", fuzzBody(f, part{name: "detention_from", body: "2025-13"}, part{name: "role", body: "martian"})},
 		{false, "", fuzzBody(f, part{name: "account", body: "bad \xff\xfe utf-8"})},
-		{false, "", fuzzBody(f, part{name: "account", body: strings.Repeat("a", maxFieldBytes+1)})},
+		{false, "", fuzzBody(f, part{name: "account", body: strings.Repeat("a", form.MaxFieldBytes+1)})},
 		{false, "", []byte("--" + fuzzBoundary + "\r\nContent-Disposition: form-data; name=\"account\"\r\n\r\nno closing boundary")},
 		{false, "", []byte("--" + fuzzBoundary + "--\r\n")},
 		{false, "; boundary=other", fuzzBody(f, fullTestimony("seed")...)},
@@ -281,7 +282,7 @@ func FuzzQuestionnaire(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(defaultQuestionnaire)
+	f.Add(form.DefaultJSON())
 	for _, s := range []string{
 		`{"id":"mini","version":1,"title":{"en":"Tell us"},"sections":[{"title":{"en":"One"},"fields":[{"key":"what","type":"textarea","label":{"en":"What happened?","ru":"Что случилось?"},"required":true}]}]}`,
 		`{"id":"x","version":2,"title":{"en":"<script>alert(1)</script>"},"intro":{"en":"a","ru":"б"},"sections":[{"title":{"en":"s"},"help":{"en":"h"},"fields":[{"key":"when","type":"date","label":{"en":"When"}},{"key":"who","type":"single","label":{"en":"Who"},"options":[{"value":"me","label":{"en":"Me"}},{"value":"kin","label":{"en":"\"kin\" onclick=x"}}]},{"key":"ok","type":"yesno","label":{"en":"OK?"}},{"key":"docs","type":"file","multiple":true,"label":{"en":"Files"}}]}]}`,
@@ -304,7 +305,7 @@ func FuzzQuestionnaire(f *testing.F) {
 		for _, lang := range witnessLangs {
 			var out bytes.Buffer
 			err := pages["form"].ExecuteTemplate(&out, "layout", wPage{Lang: lang, Dir: textDir(lang), Title: "w.form.pagetitle",
-				Data: formData{Q: q, Values: formValues{}, Errors: map[string]string{}, Limit: "1 MB"}})
+				Data: formData{Q: q, Values: form.Values{}, Errors: map[string]string{}, Limit: "1 MB"}})
 			if err != nil {
 				t.Fatalf("a definition that parsed does not render in %s: %v", lang, err)
 			}
@@ -321,7 +322,7 @@ func FuzzQuestionnaire(f *testing.F) {
 			}
 		}
 		// No answers: a valid empty testimony unless something is required.
-		_, errs := q.validate(formValues{})
+		_, errs := q.Validate(form.Values{})
 		for k, msg := range errs {
 			if fl := q.Field(k); fl == nil || !fl.Required || msg != "w.form.err.required" {
 				t.Fatalf("empty answers: field %q: %s", k, msg)
@@ -343,7 +344,7 @@ func FuzzFormAnswers(f *testing.F) {
 	f.Add("detention_from", "2025", false, "", "", false, "", "", false)
 	f.Add("detention_from", "2025-02-30", false, "detention_to", "1899", false, "deport_date", "2025-8-1", false)
 	f.Add("role", "martian", false, "conditions", "overcrowding", true, "conditions", "teleported", true)
-	f.Add("facility", strings.Repeat("x", maxShortField+1), false, "account", "", false, "", "", false)
+	f.Add("facility", strings.Repeat("x", form.MaxShortField+1), false, "account", "", false, "", "", false)
 	f.Add("account", "\xff\xfe", false, "", "", false, "", "", false)
 	f.Add("account", "nul\x00byte", false, "", "", false, "", "", false)
 	f.Add("account", "  Line one\r\nLine two  ", false, "role", "witness", false, "consent_use", "", false)
@@ -351,7 +352,7 @@ func FuzzFormAnswers(f *testing.F) {
 	f.Add("lang", "ru", false, "facility", "Центр временного содержания", false, "transit_country", "", false)
 	f.Add("nosuch", "x", false, "", "", false, "", "", false)
 	f.Add("account", "", false, "account", "Then they took our phones.", true, "", "", false)
-	f.Add("account", strings.Repeat("я", maxFieldBytes/2+1), false, "", "", false, "", "", false)
+	f.Add("account", strings.Repeat("я", form.MaxFieldBytes/2+1), false, "", "", false, "", "", false)
 	f.Fuzz(func(t *testing.T, k1, v1 string, add1 bool, k2, v2 string, add2 bool, k3, v3 string, add3 bool) {
 		// The valid testimony, as ordered key/values, then the changes.
 		var kv [][2]string
@@ -377,7 +378,7 @@ func FuzzFormAnswers(f *testing.F) {
 			kv = append(kv, [2]string{c.k, c.v})
 		}
 		var parts []part
-		values := formValues{}
+		values := form.Values{}
 		for _, p := range kv {
 			parts = append(parts, part{name: p[0], body: p[1]})
 			values[p[0]] = append(values[p[0]], p[1])
@@ -401,11 +402,11 @@ func FuzzFormAnswers(f *testing.F) {
 			}
 			for _, v := range vs {
 				total += len(v)
-				badText = badText || !checkText(v)
-				long = long || len(v) > maxFieldBytes
+				badText = badText || !form.CheckText(v)
+				long = long || len(v) > form.MaxFieldBytes
 			}
 		}
-		long = long || total > maxTextBytes
+		long = long || total > form.MaxTextBytes
 		switch {
 		case rec.Code >= 500:
 			t.Fatalf("status %d\nlogs: %s", rec.Code, e.logs.String())
@@ -420,7 +421,7 @@ func FuzzFormAnswers(f *testing.F) {
 			}
 			return
 		}
-		answers, errs := q.validate(values)
+		answers, errs := q.Validate(values)
 		if errs != nil {
 			if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(page, `class="notice error"`) {
 				t.Fatalf("invalid answers %v: status %d, want 422 with the error notice", errs, rec.Code)
@@ -453,7 +454,7 @@ func FuzzFormAnswers(f *testing.F) {
 }
 
 // checkAnswer fails t unless a is an answer field fl allows.
-func checkAnswer(t *testing.T, fl *Field, a crypto.Answer) {
+func checkAnswer(t *testing.T, fl *form.Field, a crypto.Answer) {
 	t.Helper()
 	if fl == nil {
 		t.Fatal("an answer for no field")
@@ -465,15 +466,15 @@ func checkAnswer(t *testing.T, fl *Field, a crypto.Answer) {
 		switch {
 		case v == "" || v != strings.TrimSpace(v):
 			t.Fatalf("field %q: empty or untrimmed answer %q", fl.Key, v)
-		case fl.Type == fieldDate && !validDate(v):
+		case fl.Type == form.TypeDate && !form.ValidDate(v):
 			t.Fatalf("field %q: date %q", fl.Key, v)
-		case (fl.Type == fieldSingle || fl.Type == fieldMulti || fl.Type == fieldYesNo) && !fl.HasOption(v):
+		case (fl.Type == form.TypeSingle || fl.Type == form.TypeMulti || fl.Type == form.TypeYesNo) && !fl.HasOption(v):
 			t.Fatalf("field %q: %q is not an option", fl.Key, v)
-		case fl.Type == fieldText && len(v) > maxShortField:
+		case fl.Type == form.TypeText && len(v) > form.MaxShortField:
 			t.Fatalf("field %q: %d bytes", fl.Key, len(v))
 		}
 	}
-	if a.IsList != (fl.Type == fieldMulti) {
+	if a.IsList != (fl.Type == form.TypeMulti) {
 		t.Fatalf("field %q of type %s: list %v", fl.Key, fl.Type, a.IsList)
 	}
 }

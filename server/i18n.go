@@ -15,6 +15,8 @@ import (
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
+
+	"testimony/form"
 )
 
 // Message catalogs live in locales/, one JSON file per site and language
@@ -192,7 +194,7 @@ type witnessI18n struct {
 
 // loadWitnessI18n makes the languages of a site whose data directory is
 // dataDir and whose questionnaire is q (see the package comment above).
-func loadWitnessI18n(dataDir string, q *Questionnaire) (*witnessI18n, error) {
+func loadWitnessI18n(dataDir string, q *form.Form) (*witnessI18n, error) {
 	extra := ""
 	if dataDir != "" {
 		extra = filepath.Join(dataDir, localesDir)
@@ -223,7 +225,9 @@ func loadWitnessI18n(dataDir string, q *Questionnaire) (*witnessI18n, error) {
 		tags[i] = language.Make(l)
 	}
 	c.matcher = language.NewMatcher(tags)
-	q.fillYesNo(c.t, c.langs)
+	// The questionnaire labels its yes/no/unsure choices in English; the
+	// site gives them its catalog's labels (w.yes, w.no, w.unsure).
+	q.FillYesNo(c.t, c.langs)
 	return c, nil
 }
 

@@ -238,7 +238,7 @@ func TestPartHeadersCountAsText(t *testing.T) {
 	e := newWitEnv(t, Config{})
 	var b strings.Builder
 	pad := strings.Repeat("p", 7000)
-	for range 160 { // 160 × 7 kB: over maxTextBytes in headers alone
+	for range 160 { // 160 × 7 kB: over form.MaxTextBytes in headers alone
 		fmt.Fprintf(&b, "--B\r\nContent-Disposition: form-data; name=\"conditions\"\r\nX-Pad: %s\r\n\r\novercrowding\r\n", pad)
 	}
 	b.WriteString("--B--\r\n")

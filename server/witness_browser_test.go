@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"testimony/crypto"
+	"testimony/form"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -379,12 +380,12 @@ func pseudoRTL(t *testing.T, e *witEnv) {
 		t.Fatal(err)
 	}
 	var q map[string]any
-	if err := json.Unmarshal(defaultQuestionnaire, &q); err != nil {
+	if err := json.Unmarshal(form.DefaultJSON(), &q); err != nil {
 		t.Fatal(err)
 	}
 	addLang(q, "ar", func(s string) string { return mark + s })
 	b, _ = json.Marshal(q)
-	if err := os.WriteFile(filepath.Join(e.dir, questionnaireFile), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.dir, form.File), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"testimony/crypto"
+	"testimony/form"
 )
 
 // getWith fetches a page with request headers.
@@ -199,13 +200,13 @@ func TestTextDirection(t *testing.T) {
 func TestAddedLanguage(t *testing.T) {
 	e := newWitEnv(t, Config{})
 	var q map[string]any
-	if err := json.Unmarshal(defaultQuestionnaire, &q); err != nil {
+	if err := json.Unmarshal(form.DefaultJSON(), &q); err != nil {
 		t.Fatal(err)
 	}
 	addLang(q, "de", func(en string) string { return "DE " + en })
 	q["title"].(map[string]any)["fr"] = "Détention" // fr: no catalog
 	b, _ := json.Marshal(q)
-	os.WriteFile(filepath.Join(e.dir, questionnaireFile), b, 0o600)
+	os.WriteFile(filepath.Join(e.dir, form.File), b, 0o600)
 	os.MkdirAll(filepath.Join(e.dir, localesDir), 0o700)
 	os.WriteFile(filepath.Join(e.dir, localesDir, "witness.de.json"), []byte(`{"w.lang.name": "Deutsch", "w.landing.start": "Bericht geben"}`), 0o600)
 	os.WriteFile(filepath.Join(e.dir, localesDir, "witness.it.json"), []byte(`{"w.lang.name": "Italiano"}`), 0o600) // it: no questionnaire texts

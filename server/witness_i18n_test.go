@@ -22,6 +22,7 @@ import (
 	"golang.org/x/net/html"
 
 	"testimony/crypto"
+	"testimony/form"
 	"testimony/store"
 )
 
@@ -33,7 +34,7 @@ import (
 // that no scan of string literals finds them. Every such key is listed
 // here, and only here.
 var dynamicWitnessKeys = []string{
-	"w.yes", "w.no", "w.unsure", // "w."+value in yesNoOptions
+	"w.yes", "w.no", "w.unsure", // "w."+value in form's yesNoOptions
 	// "w."+name+".pagetitle" in renderWitness (the error page names its
 	// title, w.error.pagetitle, as a literal).
 	"w.landing.pagetitle", "w.form.pagetitle", "w.receipt.pagetitle", "w.codename.pagetitle", "w.thread.pagetitle",
@@ -66,7 +67,7 @@ var (
 )
 
 // usedWitnessKeys returns the message keys the witness templates and the
-// package's Go code use, each with where it was seen.
+// package's Go code and package form's use, each with where it was seen.
 func usedWitnessKeys(t *testing.T) map[string]string {
 	t.Helper()
 	used := map[string]string{}
@@ -85,6 +86,9 @@ func usedWitnessKeys(t *testing.T) map[string]string {
 		}
 	}
 	gos, _ := filepath.Glob("*.go")
+	// Package form's validation names the messages of its errors.
+	formGos, _ := filepath.Glob("../form/*.go")
+	gos = append(gos, formGos...)
 	for _, n := range gos {
 		if strings.HasSuffix(n, "_test.go") {
 			continue
@@ -152,7 +156,7 @@ func TestWitnessTranslationsComplete(t *testing.T) {
 	// Every text of the questionnaire, wherever it sits in the definition
 	// (an object with an "en" member is a text), in every language.
 	var def any
-	if err := json.Unmarshal(defaultQuestionnaire, &def); err != nil {
+	if err := json.Unmarshal(form.DefaultJSON(), &def); err != nil {
 		t.Fatal(err)
 	}
 	texts := 0
@@ -247,14 +251,14 @@ func visibleText(page string) []string {
 
 // englishTexts are every English text a witness page can show: the
 // catalog's and the questionnaire's, normalised, each with its source.
-func englishTexts(t *testing.T, q *Questionnaire) map[string]string {
+func englishTexts(t *testing.T, q *form.Form) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	norm := func(s string) string { return strings.Join(strings.Fields(s), " ") }
 	for k, v := range witnessCatalog(t, defaultLang) {
 		out[norm(v)] = k
 	}
-	add := func(where string, tx Text) {
+	add := func(where string, tx form.Text) {
 		if s := norm(tx[defaultLang]); s != "" {
 			if _, ok := out[s]; !ok {
 				out[s] = "questionnaire " + where
@@ -320,7 +324,7 @@ func walkWitnessPages(t *testing.T, lang string) []walkedPage {
 	// The form again, with every kind of field error.
 	st, page := postParts(e, "/submit"+q,
 		part{name: "lang", body: lang},
-		part{name: "facility", body: strings.Repeat("x", maxShortField+1)},
+		part{name: "facility", body: strings.Repeat("x", form.MaxShortField+1)},
 		part{name: "deport_date", body: "27.08"},
 		part{name: "role", body: "astronaut"},
 		part{name: "consent_use", body: "no_publication"}, part{name: "consent_use", body: "statistics_only"},
@@ -343,7 +347,7 @@ func walkWitnessPages(t *testing.T, lang string) []walkedPage {
 	}
 	follow("follow-up sent", 200, "1")
 	follow("follow-up empty", 422, " ")
-	follow("follow-up too long", 413, strings.Repeat("x", maxFieldBytes+1))
+	follow("follow-up too long", 413, strings.Repeat("x", form.MaxFieldBytes+1))
 	st, page = postParts(e, "/followup"+q, part{name: "lang", body: lang}, part{name: "codename", body: "hello"}, part{name: "message", body: "1"})
 	add("follow-up without a codename", 422, st, page)
 
@@ -463,7 +467,7 @@ func plantReplyWithFile(t *testing.T, e *witEnv, codename, message, file string)
 // shows a raw message key, and the English walk shows every English
 // message at least once, so the walk misses no message.
 func TestWitnessPagesInEveryLanguage(t *testing.T) {
-	q, err := parseQuestionnaire(defaultQuestionnaire)
+	q, err := parseQuestionnaire(form.DefaultJSON())
 	if err != nil {
 		t.Fatal(err)
 	}

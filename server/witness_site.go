@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"testimony/form"
 )
 
 //go:embed templates/witness static/witness.css
@@ -19,7 +21,7 @@ var witnessFS embed.FS
 type witnessSite struct {
 	once  sync.Once
 	pages map[string]*template.Template
-	quest *Questionnaire
+	quest *form.Form
 	lang  *witnessI18n // its languages (i18n.go)
 	css   []byte
 	err   error
@@ -29,7 +31,7 @@ type witnessSite struct {
 func (s *Server) wsite() *witnessSite {
 	v := &s.wit
 	v.once.Do(func() {
-		if v.quest, v.err = loadQuestionnaire(s.cfg.DataDir); v.err != nil {
+		if v.quest, v.err = form.Load(s.cfg.DataDir); v.err != nil {
 			return
 		}
 		if v.lang, v.err = loadWitnessI18n(s.cfg.DataDir, v.quest); v.err != nil {

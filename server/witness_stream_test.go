@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	"testimony/crypto"
+	"testimony/form"
 	"testimony/store"
 )
 
@@ -233,10 +234,10 @@ func TestStreamSlots(t *testing.T) {
 func TestWorstAnswersBound(t *testing.T) {
 	e := newWitEnv(t, Config{})
 	q := e.s.wsite().quest
-	var keys []*Field
+	var keys []*form.Field
 	for _, sec := range q.Sections {
 		for i := range sec.Fields {
-			if sec.Fields[i].Type != fieldFile {
+			if sec.Fields[i].Type != form.TypeFile {
 				keys = append(keys, sec.Fields[i])
 			}
 		}
@@ -251,52 +252,52 @@ func TestWorstAnswersBound(t *testing.T) {
 	}
 	first := crypto.Attachment{Name: "photo.jpg", Type: "image/jpeg"}
 	for round := range 300 {
-		v := formValues{}
-		budget := maxTextBytes
+		v := form.Values{}
+		budget := form.MaxTextBytes
 		for _, f := range keys {
 			if r.IntN(4) == 0 {
 				continue // not answered
 			}
 			switch f.Type {
-			case fieldText, fieldDate:
-				v[f.Key] = []string{text(min(r.IntN(maxShortField+1), budget))}
-			case fieldTextarea:
-				v[f.Key] = []string{text(min(r.IntN(maxFieldBytes+1), budget))}
-			case fieldSingle, fieldYesNo:
+			case form.TypeText, form.TypeDate:
+				v[f.Key] = []string{text(min(r.IntN(form.MaxShortField+1), budget))}
+			case form.TypeTextarea:
+				v[f.Key] = []string{text(min(r.IntN(form.MaxFieldBytes+1), budget))}
+			case form.TypeSingle, form.TypeYesNo:
 				v[f.Key] = []string{f.Options[r.IntN(len(f.Options))].Value}
-			case fieldMulti:
+			case form.TypeMulti:
 				for _, o := range f.Options {
 					if r.IntN(2) == 0 {
 						v[f.Key] = append(v[f.Key], o.Value)
 					}
 				}
 			}
-			if f.Type == fieldText || f.Type == fieldDate || f.Type == fieldTextarea {
+			if f.Type == form.TypeText || f.Type == form.TypeDate || f.Type == form.TypeTextarea {
 				budget -= len(v[f.Key][0])
 			}
 		}
 		// Validation of dates is beside the point: keep them out.
 		for _, f := range keys {
-			if f.Type == fieldDate {
+			if f.Type == form.TypeDate {
 				v[f.Key] = []string{"2025-08"}
 			}
 		}
-		answers, errs := q.validate(v)
+		answers, errs := q.Validate(v)
 		if errs != nil {
 			continue
 		}
 		// The files begin after a random number of the fields.
 		cut := r.IntN(len(keys) + 1)
-		seen, used := formValues{}, 0
+		seen, used := form.Values{}, 0
 		for _, f := range keys[:cut] {
 			if vals, ok := v[f.Key]; ok {
 				seen[f.Key] = vals
-				if f.Type == fieldText || f.Type == fieldDate || f.Type == fieldTextarea {
+				if f.Type == form.TypeText || f.Type == form.TypeDate || f.Type == form.TypeTextarea {
 					used += len(vals[0])
 				}
 			}
 		}
-		room, err := e.s.roomFor(&crypto.Manifest{Kind: crypto.KindSubmission, Form: q.Ref(), Answers: q.worstAnswers(seen, maxTextBytes-used)}, first)
+		room, err := e.s.roomFor(&crypto.Manifest{Kind: crypto.KindSubmission, Form: q.Ref(), Answers: q.WorstAnswers(seen, form.MaxTextBytes-used)}, first)
 		if err != nil {
 			t.Fatal(err)
 		}

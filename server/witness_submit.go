@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"testimony/crypto"
+	"testimony/form"
 	"testimony/store"
 )
 
 // formData is what the form template gets.
 type formData struct {
-	Q      *Questionnaire
-	Values formValues
+	Q      *form.Form
+	Values form.Values
 	Errors map[string]string // field key → message key
 	Limit  string            // the upload limit, for people
 }
@@ -40,7 +41,7 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request) error {
 		return site.err
 	}
 	return s.renderWitness(w, http.StatusOK, "form", s.langOf(r, ""), wPage{
-		Data: formData{Q: site.quest, Values: formValues{}, Limit: humanSize(s.cfg.MaxUpload)},
+		Data: formData{Q: site.quest, Values: form.Values{}, Limit: humanSize(s.cfg.MaxUpload)},
 	})
 }
 
@@ -70,16 +71,9 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	q := site.quest
 	isText := func(k string) bool { return k == "lang" || (q.Field(k) != nil && !q.IsFile(k)) }
-	fileKey := ""
-	for _, sec := range q.Sections {
-		for _, f := range sec.Fields {
-			if f.Type == fieldFile {
-				fileKey = f.Key
-			}
-		}
-	}
-	plan := &streamPlan{rs: rs, worst: func(v formValues, textLeft int) *crypto.Manifest {
-		return &crypto.Manifest{Kind: crypto.KindSubmission, Form: q.Ref(), Answers: q.worstAnswers(v, textLeft)}
+	fileKey := q.FileKey()
+	plan := &streamPlan{rs: rs, worst: func(v form.Values, textLeft int) *crypto.Manifest {
+		return &crypto.Manifest{Kind: crypto.KindSubmission, Form: q.Ref(), Answers: q.WorstAnswers(v, textLeft)}
 	}}
 	up, err := s.readUpload(w, r, isText, fileKey, plan)
 	if err != nil {
@@ -87,7 +81,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer up.remove()
 	lang := s.langOf(r, up.values.Get("lang"))
-	answers, errs := q.validate(up.values)
+	answers, errs := q.Validate(up.values)
 	if errs != nil {
 		return s.renderWitness(w, http.StatusUnprocessableEntity, "form", lang, wPage{
 			Data: formData{Q: q, Values: up.values, Errors: errs, Limit: humanSize(s.cfg.MaxUpload)},

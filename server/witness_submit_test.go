@@ -134,17 +134,6 @@ func TestValidationReshowsForm(t *testing.T) {
 	}
 }
 
-func TestPartialDates(t *testing.T) {
-	for s, ok := range map[string]bool{
-		"2025": true, "2025-06": true, "2025-06-30": true, "1999-12-01": true,
-		"25": false, "2025-13": false, "2025-06-32": false, "2025/06": false, "June 2025": false, "2025-6": false, "": false,
-	} {
-		if validDate(s) != ok {
-			t.Errorf("validDate(%q) = %v", s, !ok)
-		}
-	}
-}
-
 // TestStalledUploadTimesOut: an upload that stops sending is ended after
 // the read window, leaving nothing behind; one that keeps sending slowly,
 // longer than the window in all, goes through.

@@ -10,6 +10,7 @@ import (
 	"filippo.io/age"
 
 	"testimony/crypto"
+	"testimony/form"
 	"testimony/store"
 )
 
@@ -64,7 +65,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 	}
 	lang := s.langOf(r, r.PostForm.Get("lang"))
 	raw := r.PostForm.Get("codename")
-	if !checkText(raw) {
+	if !form.CheckText(raw) {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badtext"}
 	}
 	codename, err := crypto.CheckCodename(raw)
@@ -140,10 +141,10 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	isText := func(k string) bool { return k == "lang" || k == "codename" || k == "message" }
-	plan := &streamPlan{rs: rs, worst: func(v formValues, textLeft int) *crypto.Manifest {
-		msg := worstText(min(maxFieldBytes, textLeft))
+	plan := &streamPlan{rs: rs, worst: func(v form.Values, textLeft int) *crypto.Manifest {
+		msg := form.WorstText(min(form.MaxFieldBytes, textLeft))
 		if vals, ok := v["message"]; ok {
-			msg = crypto.TextAnswer(longest(vals))
+			msg = crypto.TextAnswer(form.Longest(vals))
 		}
 		return &crypto.Manifest{Kind: crypto.KindFollowup, Form: followupForm, Answers: map[string]crypto.Answer{"message": msg}}
 	}}
@@ -160,11 +161,11 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	if len(up.values["message"]) > 1 {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
-	text := strings.TrimSpace(cleanText(up.values.Get("message"))) // controls removed, CRLF made \n
+	text := strings.TrimSpace(form.CleanText(up.values.Get("message"))) // controls removed, CRLF made \n
 	if text == "" && up.fileCount() == 0 {
 		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
 	}
-	if len(text) > maxFieldBytes {
+	if len(text) > form.MaxFieldBytes {
 		return s.showThreadError(w, lang, codename, "error.textlong", "")
 	}
 	src := crypto.Pseudonym(s.key, codename)

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"testimony/crypto"
+	"testimony/form"
 	"testimony/store"
 )
 
@@ -34,7 +35,7 @@ var readWindow = 2 * time.Minute
 // (bounded), and the files either in the request's spool or, for a large
 // upload, already in a store item being written (stream).
 type upload struct {
-	values formValues
+	values form.Values
 	sp     *spool
 	files  []*spoolFile
 	stream *streamed
@@ -102,7 +103,7 @@ type streamPlan struct {
 	// worst returns the longest manifest, without attachments, that the
 	// request can still give, given the text values read so far and the
 	// text bytes it may still send.
-	worst func(v formValues, textLeft int) *crypto.Manifest
+	worst func(v form.Values, textLeft int) *crypto.Manifest
 }
 
 // streamMin is the body size above which files are streamed: below it the
@@ -179,21 +180,6 @@ func (s *Server) longestLang() string {
 	return l
 }
 
-// worstText is a text of n bytes whose JSON is the longest: six bytes
-// (\u0001) for each.
-func worstText(n int) crypto.Answer { return crypto.TextAnswer(strings.Repeat("\x01", max(n, 0))) }
-
-// longest returns the longest of vals.
-func longest(vals []string) string {
-	var l string
-	for _, v := range vals {
-		if len(v) > len(l) {
-			l = v
-		}
-	}
-	return l
-}
-
 // uploadError maps an error met while reading the body to a client error.
 func uploadError(err error) error {
 	var mb *http.MaxBytesError
@@ -212,7 +198,7 @@ func uploadError(err error) error {
 }
 
 // readUpload streams a multipart body: text parts whose name isText
-// accepts are kept in memory, within maxFieldBytes each and maxTextBytes in
+// accepts are kept in memory, within form.MaxFieldBytes each and form.MaxTextBytes in
 // all; parts named fileKey are spooled, encrypted, within the configured
 // limits. Any other part name is refused. Nothing is parsed into temp
 // files: net/http's whole-form parsing, which spills large parts to
@@ -221,7 +207,7 @@ func uploadError(err error) error {
 // On error the spool is already removed; on success the caller must call
 // remove when done.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(string) bool, fileKey string, plan *streamPlan) (_ *upload, err error) {
-	maxBody := s.cfg.MaxUpload + maxTextBytes + 64<<10 // files, text, multipart framing
+	maxBody := s.cfg.MaxUpload + form.MaxTextBytes + 64<<10 // files, text, multipart framing
 	if r.ContentLength > maxBody {
 		return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
 	}
@@ -242,7 +228,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 		w.Header().Set("Retry-After", "120")
 		return nil, errBusy
 	}
-	u := &upload{values: formValues{}, sp: &spool{dir: s.spoolDir()}, mem: uploadBase, budget: s.uploads} // the spool's key is made with its first file
+	u := &upload{values: form.Values{}, sp: &spool{dir: s.spoolDir()}, mem: uploadBase, budget: s.uploads} // the spool's key is made with its first file
 	defer func() {
 		if err != nil {
 			u.remove()
@@ -267,7 +253,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 			return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toomanyparts"}
 		}
 		// A part's header is text held in memory like an answer.
-		if textBytes += headerBytes(part.Header); textBytes > maxTextBytes {
+		if textBytes += headerBytes(part.Header); textBytes > form.MaxTextBytes {
 			return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong"}
 		}
 		name := part.FormName()
@@ -280,7 +266,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 		switch {
 		case name == fileKey:
 			start := func(name, typ string) error {
-				return s.startStream(u, plan, r, maxTextBytes-textBytes, name, typ)
+				return s.startStream(u, plan, r, form.MaxTextBytes-textBytes, name, typ)
 			}
 			if err := s.readFilePart(u, part, &fileBytes, start); err != nil {
 				return nil, err
@@ -289,18 +275,18 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 			if part.FileName() != "" {
 				return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 			}
-			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
+			v, err := io.ReadAll(io.LimitReader(part, form.MaxFieldBytes+1))
 			if err != nil {
 				return nil, uploadError(err)
 			}
-			if textBytes += len(v); len(v) > maxFieldBytes || textBytes > maxTextBytes {
+			if textBytes += len(v); len(v) > form.MaxFieldBytes || textBytes > form.MaxTextBytes {
 				return nil, &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong"}
 			}
 			if !u.charge(textCost * int64(len(v))) {
 				w.Header().Set("Retry-After", "120")
 				return nil, errBusy
 			}
-			if !checkText(string(v)) {
+			if !form.CheckText(string(v)) {
 				return nil, &HTTPError{Status: http.StatusBadRequest, Msg: "error.badtext"}
 			}
 			u.values[name] = append(u.values[name], string(v))

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -348,7 +347,7 @@ func writeCasework(root *os.Root) error {
 	return replaceFile(root, "index.html", page.Bytes())
 }
 
-// csvColumns are the answer keys of the spreadsheet: the questionnaire's,
+// csvColumns are the answer keys of the spreadsheet: the default form's,
 // then any other key found in the items, sorted. A set, not a list: a
 // crafted item of 290,000 keys took 146 s with a list (issue 17).
 func csvColumns(items []*caseItem) []string {
@@ -475,7 +474,7 @@ type itemViewT struct {
 	Dir, Href, Source, ID, Kind, Day, Lang string
 	Answers                                []answerRow
 	Files                                  []fileLink
-	Key                                    []answerRow // key answers for the index
+	Key                                    []answerRow // the form's summary answers, for the index
 	GPSAny                                 bool
 }
 
@@ -484,11 +483,11 @@ type itemViewT struct {
 func itemView(it *caseItem, base string) itemViewT {
 	v := itemViewT{Dir: it.Dir, Href: base + "testimony.html", Source: it.Info.Source, ID: it.Info.ID,
 		Kind: it.M.Kind, Day: it.M.Day, Lang: it.M.Lang}
-	for _, k := range answerKeys(it.M.Answers) {
+	for _, k := range answerKeys(it.M) {
 		t := answerShown(it.M, k)
 		row := answerRow{Key: k, Label: answerLabel(it.M, k), Text: t, Long: strings.Contains(t, "\n") || len(t) > 80}
 		v.Answers = append(v.Answers, row)
-		if slices.Contains(keyAnswers, k) && t != "" {
+		if isSummary(it.M, k) && t != "" {
 			v.Key = append(v.Key, row)
 		}
 	}
@@ -525,10 +524,6 @@ func itemView(it *caseItem, base string) itemViewT {
 	}
 	return v
 }
-
-// keyAnswers are shown for each item in index.html.
-var keyAnswers = []string{"role", "facility", "detention_from", "detention_to", "conditions",
-	"deport_date", "depart_airport", "transit_country", "arrival_airport", "flight_treatment"}
 
 type sourceView struct {
 	Name  string

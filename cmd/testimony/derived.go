@@ -25,7 +25,7 @@ func testimonyText(m *crypto.Manifest, info itemInfo) []byte {
 		fmt.Fprintf(&b, "Form:      %s, version %d\n", e(m.Form.ID), m.Form.Version)
 	}
 	b.WriteString("\nAnswers\n-------\n")
-	keys := answerKeys(m.Answers)
+	keys := answerKeys(m)
 	if len(keys) == 0 {
 		b.WriteString("(none)\n")
 	}

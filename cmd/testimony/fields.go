@@ -1,47 +1,37 @@
 package main
 
 import (
-	"embed"
-	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 
 	"testimony/crypto"
+	"testimony/form"
 )
 
-// question is one field of the questionnaire, as the answer keys of
-// manifest.json name it. The keys are the contract with the witness form.
+// question is an answer field of the default form, as the answer keys of
+// manifest.json name it, with its short English name.
 type question struct {
 	key   string
 	label string
-	multi bool
 }
 
-// questions lists the questionnaire's fields in the order a reader expects
-// them. Answers under other keys (a later form version) follow, sorted.
-var questions = []question{
-	{key: "role", label: "Role"},
-	{key: "consent_proxy", label: "Consent of the person (proxy report)"},
-	{key: "facility", label: "Detention facility"},
-	{key: "detention_from", label: "Detained from"},
-	{key: "detention_to", label: "Detained until"},
-	{key: "conditions", label: "Conditions in detention", multi: true},
-	{key: "deport_date", label: "Deportation date"},
-	{key: "depart_airport", label: "Departure airport"},
-	{key: "transit_country", label: "Transit country"},
-	{key: "arrival_airport", label: "Arrival airport"},
-	{key: "flight_treatment", label: "Treatment on the flight", multi: true},
-	{key: "arrival_questioned", label: "Questioned on arrival"},
-	{key: "arrival_detained", label: "Detained on arrival"},
-	{key: "charges", label: "Charges"},
-	{key: "asylum_case", label: "Asylum case"},
-	{key: "account", label: "Account"},
-	{key: "consent_use", label: "Consent to use"},
-	{key: "contact", label: "Contact"},
+// questions are the default form's answer fields, in its order: the
+// columns every spreadsheet has, and the names of the answers of an item
+// whose form this tool does not know.
+var questions = questionsOf(defaultForm)
+
+func questionsOf(f *formDef) []question {
+	var qs []question
+	for _, fl := range f.Answers() {
+		q := question{key: fl.Key, label: fl.Short}
+		if q.label == "" {
+			q.label = fl.Key
+		}
+		qs = append(qs, q)
+	}
+	return qs
 }
 
 // questionLabel is the short English name of a question, for a form this
@@ -55,17 +45,20 @@ func questionLabel(key string) string {
 	return key
 }
 
-// answerKeys returns the keys of answers in questionnaire order, then the
-// others sorted.
-func answerKeys(answers map[string]crypto.Answer) []string {
+// answerKeys returns the keys of the manifest's answers in the order of
+// its form (the default form's for a form not known), then the others
+// sorted.
+func answerKeys(m *crypto.Manifest) []string {
 	var keys, extra []string
-	for _, q := range questions {
-		if _, ok := answers[q.key]; ok {
-			keys = append(keys, q.key)
+	in := map[string]bool{}
+	for _, f := range readingForm(m).Answers() {
+		in[f.Key] = true
+		if _, ok := m.Answers[f.Key]; ok {
+			keys = append(keys, f.Key)
 		}
 	}
-	for k := range answers {
-		if !slices.ContainsFunc(questions, func(q question) bool { return q.key == k }) {
+	for k := range m.Answers {
+		if !in[k] {
 			extra = append(extra, k)
 		}
 	}
@@ -87,74 +80,45 @@ func answer(m *crypto.Manifest, key string) string {
 	return answerText(a)
 }
 
-// The questionnaires the witness site has published, as the site wrote
-// them (server/questionnaire/default.json), one file per version under
-// forms/ named ID.vN.json: a manifest names the form and version its
-// answers were given to, and the offline tool, with no network and no
-// server, takes its questions' labels, in every language the form has,
-// from here. An organisation that replaced the questionnaire gives its
-// file to open with --form. The manifest itself carries no labels: it
-// stays the same format, and its keys and values stay the stable contract
-// (the CSV's columns and cells are keys and values, in English).
-//
-//go:embed forms/*.json
-var formFiles embed.FS
+// The questionnaire the witness site publishes is package form's, read
+// here from the same file (form/default.json): a manifest names the form
+// and version its answers were given to, and the offline tool, with no
+// network and no server, takes its questions' labels, in every language
+// the form has, from the form, and from its attributes which answers the
+// case index shows and which the report corroborates. A form version may
+// add fields or options, never rename one, so an item given to an earlier
+// version of the form reads with the latest. An organisation that
+// replaced the questionnaire gives its file to open with --form. The
+// manifest itself carries no labels: it stays the same format, and its
+// keys and values stay the stable contract (the CSV's columns and cells
+// are keys and values, in English).
 
-// formDef is what the tool reads of a questionnaire: its fields' labels
-// and their options' labels, each a map from a language to a text.
-type formDef struct {
-	ID       string `json:"id"`
-	Version  int    `json:"version"`
-	Sections []struct {
-		Fields []*formField `json:"fields"`
-	} `json:"sections"`
-}
-
-type formField struct {
-	Key     string            `json:"key"`
-	Type    string            `json:"type"`
-	Label   map[string]string `json:"label"`
-	Options []struct {
-		Value string            `json:"value"`
-		Label map[string]string `json:"label"`
-	} `json:"options"`
-}
-
-// yesNoLabels are the English labels of a yes/no/unsure question's
-// choices; the site takes them from its message catalog, which this tool
-// does not have in other languages.
-var yesNoLabels = map[string]string{"yes": "Yes", "no": "No", "unsure": "Not sure"}
+// formDef is a form as this tool reads it; its lookups take a nil form
+// (one not known) for a form without fields.
+type formDef struct{ *form.Form }
 
 type formKey struct {
 	id      string
 	version int
 }
 
-// forms are the questionnaires known: the embedded ones, and those given
-// with open --form.
-var forms = map[formKey]*formDef{}
+// defaultForm is the site's own questionnaire.
+var defaultForm = &formDef{form.Default()}
 
-func init() {
-	names, _ := fs.Glob(formFiles, "forms/*.json")
-	for _, n := range names {
-		b, _ := formFiles.ReadFile(n)
-		if _, err := addForm(b); err != nil {
-			panic(fmt.Sprintf("embedded %s: %v", n, err))
-		}
-	}
-}
+// forms are the questionnaires known: the default, and those given with
+// open --form.
+var forms = map[formKey]*formDef{{defaultForm.ID, defaultForm.Version}: defaultForm}
 
-// addForm reads a questionnaire and adds it to the known forms.
+// addForm reads a questionnaire, checked as the site checks it, and adds
+// it to the known forms.
 func addForm(b []byte) (*formDef, error) {
-	f := new(formDef)
-	if err := json.Unmarshal(b, f); err != nil {
+	f, err := form.Parse(b)
+	if err != nil {
 		return nil, err
 	}
-	if f.ID == "" || f.Version < 1 {
-		return nil, fmt.Errorf("not a questionnaire: no id and version")
-	}
-	forms[formKey{f.ID, f.Version}] = f
-	return f, nil
+	d := &formDef{f}
+	forms[formKey{f.ID, f.Version}] = d
+	return d, nil
 }
 
 // loadFormFile adds an organisation's questionnaire file (open --form).
@@ -185,18 +149,39 @@ func formOf(m *crypto.Manifest) *formDef {
 	return best
 }
 
-func (f *formDef) field(key string) *formField {
+// readingForm is the form whose order, summary and report roles the
+// manifest's answers are read by: its own, or the default form for a form
+// not known (an item whose form was not given with --form is read as one
+// of the site's own, by key).
+func readingForm(m *crypto.Manifest) *formDef {
+	if f := formOf(m); f != nil {
+		return f
+	}
+	return defaultForm
+}
+
+func (f *formDef) field(key string) *form.Field {
 	if f == nil {
 		return nil
 	}
-	for _, s := range f.Sections {
-		for _, fl := range s.Fields {
-			if fl != nil && fl.Key == key {
-				return fl
-			}
-		}
-	}
-	return nil
+	return f.Field(key)
+}
+
+// reportAnswer returns, as text, the manifest's answer to the field of
+// its form with a report role (form.FlightDate, …); "" when it has none.
+func reportAnswer(m *crypto.Manifest, role string) string {
+	return answer(m, readingForm(m).ReportKey(role))
+}
+
+// reportValues returns the values of that answer.
+func reportValues(m *crypto.Manifest, role string) []string {
+	return m.Answers[readingForm(m).ReportKey(role)].Values()
+}
+
+// isSummary reports whether the case index shows the answer to key.
+func isSummary(m *crypto.Manifest, key string) bool {
+	f := readingForm(m).field(key)
+	return f != nil && f.Summary
 }
 
 // bilingual writes a text in the witness's language and in English:
@@ -232,16 +217,13 @@ func answerLabel(m *crypto.Manifest, key string) string {
 func answerShown(m *crypto.Manifest, key string) string {
 	a := m.Answers[key]
 	f := formOf(m).field(key)
-	if f == nil || (len(f.Options) == 0 && f.Type != "yesno") {
+	if f == nil || len(f.Options) == 0 {
 		return answerText(a)
 	}
 	vals := a.Values()
 	out := make([]string, len(vals))
 	for i, v := range vals {
 		out[i] = v
-		if f.Type == "yesno" && yesNoLabels[v] != "" {
-			out[i] = yesNoLabels[v]
-		}
 		for _, o := range f.Options {
 			if o.Value == v {
 				if s := bilingual(o.Label, m.Lang); s != "" {

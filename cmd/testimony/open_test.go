@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"html"
 	"io"
 	"os"
@@ -184,27 +183,6 @@ func TestBilingualLabels(t *testing.T) {
 	m.Form.ID = "other"
 	if l, a := answerLabel(m, "role"), answerShown(m, "role"); l != "Role" || a != "self" {
 		t.Errorf("unknown form: %q %q", l, a)
-	}
-}
-
-// TestEmbeddedFormIsTheSites: the tool's copy of the site's current
-// questionnaire is the same file, so its labels are the site's.
-// After a change: cp server/questionnaire/default.json cmd/testimony/forms/ID.vN.json
-func TestEmbeddedFormIsTheSites(t *testing.T) {
-	site, err := os.ReadFile("../../server/questionnaire/default.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ref struct {
-		ID      string `json:"id"`
-		Version int    `json:"version"`
-	}
-	if err := json.Unmarshal(site, &ref); err != nil {
-		t.Fatal(err)
-	}
-	mine, err := formFiles.ReadFile(fmt.Sprintf("forms/%s.v%d.json", ref.ID, ref.Version))
-	if err != nil || !bytes.Equal(mine, site) {
-		t.Fatalf("cmd/testimony/forms/%s.v%d.json is not a copy of server/questionnaire/default.json (%v)", ref.ID, ref.Version, err)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/form"
 )
 
 func runReport(args []string) error {
@@ -93,10 +94,10 @@ func analyse(items []*caseItem) *analysis {
 	}
 	a.Submissions, a.Sources = len(subs), len(sources)
 	a.PerMonth = perMonth(subs)
-	a.Facilities = tally(subs, "facility")
-	a.Transit = tally(subs, "transit_country")
-	a.Conditions = tally(subs, "conditions")
-	a.Treatment = tally(subs, "flight_treatment")
+	a.Facilities = tally(subs, form.DetentionPlace)
+	a.Transit = tally(subs, form.FlightVia)
+	a.Conditions = tally(subs, form.DetentionConditions)
+	a.Treatment = tally(subs, form.FlightTreatment)
 	a.Flights = flightGroups(subs)
 	a.Detentions = detentionGroups(subs)
 	return a
@@ -138,13 +139,13 @@ func norm(s string) string {
 	return strings.ToLower(strings.Join(strings.Fields(s), " "))
 }
 
-// tally counts the values of an answer, most frequent first; for a
-// multiple-choice answer each choice counts.
-func tally(subs []*caseItem, key string) []count {
+// tally counts the values of the answers with a report role, most
+// frequent first; for a multiple-choice answer each choice counts.
+func tally(subs []*caseItem, role string) []count {
 	n := map[string]int{}
 	spellings := map[string]map[string]int{}
 	for _, it := range subs {
-		for _, v := range it.M.Answers[key].Values() {
+		for _, v := range reportValues(it.M, role) {
 			k := norm(v)
 			if k == "" {
 				continue
@@ -189,17 +190,18 @@ func distinctSources(items []*caseItem) int {
 }
 
 // flightGroups groups submissions that give the same deportation date and
-// route (departure, transit, arrival), from at least two sources.
+// route (departure, transit, arrival), from at least two sources: the
+// answers of the fields with the flight report roles of each item's form.
 func flightGroups(subs []*caseItem) []group {
 	byKey := map[string][]*caseItem{}
 	var keys []string
 	for _, it := range subs {
-		date := strings.TrimSpace(answer(it.M, "deport_date"))
-		dep, arr := answer(it.M, "depart_airport"), answer(it.M, "arrival_airport")
+		date := strings.TrimSpace(reportAnswer(it.M, form.FlightDate))
+		dep, arr := reportAnswer(it.M, form.FlightFrom), reportAnswer(it.M, form.FlightTo)
 		if date == "" || norm(dep) == "" || norm(arr) == "" {
 			continue
 		}
-		k := date + "\x00" + norm(dep) + "\x00" + norm(answer(it.M, "transit_country")) + "\x00" + norm(arr)
+		k := date + "\x00" + norm(dep) + "\x00" + norm(reportAnswer(it.M, form.FlightVia)) + "\x00" + norm(arr)
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -212,22 +214,23 @@ func flightGroups(subs []*caseItem) []group {
 		if distinctSources(its) < 2 {
 			continue
 		}
-		route := spelling(its, "depart_airport")
-		if t := spelling(its, "transit_country"); t != "" {
+		route := spelling(its, form.FlightFrom)
+		if t := spelling(its, form.FlightVia); t != "" {
 			route += " → " + t
 		}
-		route += " → " + spelling(its, "arrival_airport")
-		out = append(out, group{What: spelling(its, "deport_date") + ", " + route, Items: its, Sources: distinctSources(its)})
+		route += " → " + spelling(its, form.FlightTo)
+		out = append(out, group{What: spelling(its, form.FlightDate) + ", " + route, Items: its, Sources: distinctSources(its)})
 	}
 	return out
 }
 
-// spelling is how most items of a group write an answer (the first in
-// sort order on a tie), since witnesses write the same place differently.
-func spelling(its []*caseItem, key string) string {
+// spelling is how most items of a group write the answer with a report
+// role (the first in sort order on a tie), since witnesses write the same
+// place differently.
+func spelling(its []*caseItem, role string) string {
 	n := map[string]int{}
 	for _, it := range its {
-		n[strings.Join(strings.Fields(answer(it.M, key)), " ")]++
+		n[strings.Join(strings.Fields(reportAnswer(it.M, role)), " ")]++
 	}
 	return mostCommon(n)
 }
@@ -239,23 +242,24 @@ type stay struct {
 
 // detentionGroups groups submissions that name the same facility with
 // overlapping detention dates (overlap chains join a group), from at
-// least two sources.
+// least two sources: the answers of the fields with the detention report
+// roles of each item's form.
 func detentionGroups(subs []*caseItem) []group {
 	byFacility := map[string][]stay{}
 	label := map[string]string{}
 	var facilities []string
 	for _, it := range subs {
-		f := norm(answer(it.M, "facility"))
-		from, err := time.Parse(time.DateOnly, strings.TrimSpace(answer(it.M, "detention_from")))
+		f := norm(reportAnswer(it.M, form.DetentionPlace))
+		from, err := time.Parse(time.DateOnly, strings.TrimSpace(reportAnswer(it.M, form.DetentionFrom)))
 		if f == "" || err != nil {
 			continue
 		}
-		to, err := time.Parse(time.DateOnly, strings.TrimSpace(answer(it.M, "detention_to")))
+		to, err := time.Parse(time.DateOnly, strings.TrimSpace(reportAnswer(it.M, form.DetentionTo)))
 		if err != nil || to.Before(from) {
 			to = from
 		}
 		if _, ok := label[f]; !ok {
-			label[f] = strings.TrimSpace(answer(it.M, "facility"))
+			label[f] = strings.TrimSpace(reportAnswer(it.M, form.DetentionPlace))
 			facilities = append(facilities, f)
 		}
 		byFacility[f] = append(byFacility[f], stay{it, from, to})
@@ -411,8 +415,13 @@ var reportFuncs = template.FuncMap{
 	"bars":    barChart,
 	"columns": columnChart,
 	"href":    itemHref,
-	"answer":  answer,
-	"now":     func() string { return time.Now().UTC().Format(time.DateOnly) },
+	// The answers of an item's fields with the report roles the
+	// corroboration tables show.
+	"treatment":  func(m *crypto.Manifest) string { return reportAnswer(m, form.FlightTreatment) },
+	"conditions": func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionConditions) },
+	"heldFrom":   func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionFrom) },
+	"heldTo":     func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionTo) },
+	"now":        func() string { return time.Now().UTC().Format(time.DateOnly) },
 }
 
 var reportPage = template.Must(template.New("report").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
@@ -427,11 +436,11 @@ var reportPage = template.Must(template.New("report").Funcs(reportFuncs).Parse(`
 <p>Groups of testimonies from different sources that describe the same event: the same deportation date and route, or the same facility at overlapping dates.</p>
 <h3>Shared flights ({{len .Flights}})</h3>
 {{if .Flights}}<table><tr><th>Date and route</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Flights}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}} ({{.M.Day}})</a> {{answer .M "flight_treatment"}}<br>{{end}}</td></tr>
+{{range .Flights}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}} ({{.M.Day}})</a> {{treatment .M}}<br>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
 <h3>Shared detention ({{len .Detentions}})</h3>
 {{if .Detentions}}<table><tr><th>Facility and dates</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Detentions}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}}</a> {{answer .M "detention_from"}} to {{answer .M "detention_to"}}: {{answer .M "conditions"}}<br>{{end}}</td></tr>
+{{range .Detentions}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}}</a> {{heldFrom .M}} to {{heldTo .M}}: {{conditions .M}}<br>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
 <h2>Charts</h2>
 <p>{{columns "Testimonies received per month" .PerMonth}}</p>
