@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 
 	"filippo.io/age"
+
+	"testimony/crypto"
+	"testimony/store"
 )
 
 // The envelope needs every attachment's size and SHA-256 before its first
@@ -46,12 +49,23 @@ func (s *Server) cleanSpool() error {
 	return os.Chmod(dir, 0o700)
 }
 
-// spool holds one request's spooled files.
+// spool holds one request's spooled files, and writes them into the item
+// at commit.
 type spool struct {
 	dir   string
+	db    *store.DB
+	rs    *crypto.Recipients
 	id    *age.X25519Identity
 	files []*spoolFile
 }
+
+// newSpool is the sink of an upload that plan's item will hold, until
+// startStream chooses to stream it.
+func (s *Server) newSpool(plan *streamPlan) *spool {
+	return &spool{dir: s.spoolDir(), db: s.db, rs: plan.rs}
+}
+
+func (sp *spool) count() int { return len(sp.files) }
 
 // spoolFile is one spooled attachment: its name and type as the witness's
 // browser gave them (cleaned), and the size and SHA-256 of its plaintext.
@@ -69,17 +83,17 @@ var errFileTooLarge = errors.New("file too large")
 // add streams r into a new spool file, encrypted, counting and hashing
 // it. It stops with errFileTooLarge as soon as more than limit bytes came.
 // The file is listed in sp (and so removed by remove) from its creation.
-func (sp *spool) add(r io.Reader, limit int64, name, typ string) (*spoolFile, error) {
+func (sp *spool) add(r io.Reader, limit int64, name, typ string) (int64, error) {
 	if sp.id == nil { // the first file of the request
 		id, err := age.GenerateX25519Identity()
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		sp.id = id
 	}
 	f, err := os.CreateTemp(sp.dir, "up-*")
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	sf := &spoolFile{path: f.Name(), Name: name, Type: typ}
 	sp.files = append(sp.files, sf)
@@ -104,9 +118,40 @@ func (sp *spool) add(r io.Reader, limit int64, name, typ string) (*spoolFile, er
 		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	return sf, nil
+	return sf.Size, nil
+}
+
+// commit writes the envelope of m with the spooled files into a new item,
+// and commits it. On error the item writer is aborted (chunks of a crash
+// are removed at the next open).
+func (sp *spool) commit(m *crypto.Manifest, it store.Item, with func(store.Tx) error) error {
+	for _, f := range sp.files {
+		m.Attachments = append(m.Attachments, crypto.Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256, Type: f.Type})
+	}
+	iw := sp.db.NewItem()
+	defer iw.Abort()
+	env, err := crypto.NewEnvelope(iw, sp.rs, m)
+	if err != nil {
+		return err
+	}
+	for _, f := range sp.files {
+		rc, err := sp.open(f)
+		if err != nil {
+			return err
+		}
+		err = env.WriteAttachment(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := env.Close(); err != nil {
+		return err
+	}
+	_, err = iw.CommitWith(it, with)
+	return err
 }
 
 // open returns the plaintext of a spooled file.

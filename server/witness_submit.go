@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -111,47 +110,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 
 // storeEnvelope writes m and the upload's files as one item and commits
 // it, with the update with (the source's record) in the same transaction:
-// when it returns nil, both are on disk. On error nothing is left
-// (the item writer is aborted; chunks of a crash are removed at the next
-// open).
+// when it returns nil, both are on disk. On error nothing is left.
 func (s *Server) storeEnvelope(m *crypto.Manifest, source string, with func(store.Tx) error, up *upload, rs *crypto.Recipients) error {
 	m.Day = s.today()
-	it := store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}
-	if st := up.stream; st != nil {
-		if err := st.env.Close(m); err != nil {
-			if errors.Is(err, crypto.ErrNoRoom) {
-				// Only a client that is not a browser gets here: the room
-				// holds anything the form can send (see streamPlan).
-				return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.textlong", Err: err}
-			}
-			return err
-		}
-		_, err := st.iw.CommitWith(it, with)
-		return err
-	}
-	for _, f := range up.files {
-		m.Attachments = append(m.Attachments, crypto.Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256, Type: f.Type})
-	}
-	iw := s.db.NewItem()
-	defer iw.Abort()
-	env, err := crypto.NewEnvelope(iw, rs, m)
-	if err != nil {
-		return err
-	}
-	for _, f := range up.files {
-		rc, err := up.sp.open(f)
-		if err != nil {
-			return err
-		}
-		err = env.WriteAttachment(rc)
-		rc.Close()
-		if err != nil {
-			return err
-		}
-	}
-	if err := env.Close(); err != nil {
-		return err
-	}
-	_, err = iw.CommitWith(it, with)
-	return err
+	return up.sink.commit(m, store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}, with)
 }

@@ -162,7 +162,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
 	}
 	text := strings.TrimSpace(form.CleanText(up.values.Get("message"))) // controls removed, CRLF made \n
-	if text == "" && up.fileCount() == 0 {
+	if text == "" && up.sink.count() == 0 {
 		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
 	}
 	if len(text) > form.MaxFieldBytes {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"math"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -32,48 +31,41 @@ const (
 var readWindow = 2 * time.Minute
 
 // upload is a multipart body read by readUpload: the text values in memory
-// (bounded), and the files either in the request's spool or, for a large
-// upload, already in a store item being written (stream).
+// (bounded), and the files in its sink.
 type upload struct {
 	values form.Values
-	sp     *spool
-	files  []*spoolFile
-	stream *streamed
+	sink   sink
 	// mem is what the upload holds of the uploads' memory budget.
 	mem    int64
 	budget *memBudget
 }
 
-// streamed is a large upload whose files go straight into a store item, in
-// one pass: see streamPlan.
-type streamed struct {
-	iw    *store.ItemWriter
-	env   *crypto.StreamEnvelope
-	files int
-	slot  chan struct{}
+// A sink takes an upload's files as they arrive and, once the answers are
+// in and valid, writes the item with its manifest. There are two: the
+// request's encrypted spool (spool.go), for most uploads, and a store item
+// written as the files arrive (streamed, witness_stream.go), for large ones;
+// startStream chooses at the first file.
+type sink interface {
+	// add takes the next file, within limit bytes (errFileTooLarge past
+	// it), and returns its size.
+	add(r io.Reader, limit int64, name, typ string) (int64, error)
+	// count is how many files it holds.
+	count() int
+	// commit writes m (to which it adds the attachments) and the files as
+	// item it, and commits it with the update with in one transaction.
+	commit(m *crypto.Manifest, it store.Item, with func(store.Tx) error) error
+	// remove drops what was not committed. Safe to call more than once.
+	remove()
 }
 
-// fileCount is how many files the upload holds.
-func (u *upload) fileCount() int {
-	if u.stream != nil {
-		return u.stream.files
-	}
-	return len(u.files)
-}
-
-// remove deletes the upload's spool files, and the chunks of a streamed
-// item that was not committed. Safe to call more than once.
+// remove drops the upload's files unless committed and gives back its
+// memory. Safe to call more than once.
 func (u *upload) remove() {
 	if u == nil {
 		return
 	}
-	if u.sp != nil {
-		u.sp.remove()
-	}
-	if st := u.stream; st != nil && st.slot != nil {
-		st.iw.Abort() // after Commit: nothing
-		<-st.slot
-		st.slot = nil
+	if u.sink != nil {
+		u.sink.remove()
 	}
 	if u.budget != nil {
 		u.budget.give(u.mem)
@@ -88,96 +80,6 @@ func (u *upload) charge(n int64) bool {
 	}
 	u.mem += n
 	return true
-}
-
-// A large upload is not spooled: spooling reads every file twice (into the
-// spool, then into the envelope), and for a 1 GiB video that second pass
-// kept the witness waiting seconds for a receipt after their last byte.
-// Instead its files are written straight into a store item as they arrive
-// (crypto.StreamEnvelope), with room kept at the start for the manifest,
-// which is written once the answers are all in and valid. streamPlan says
-// what the manifest of a request may hold; without one, or for a small
-// body, files are spooled.
-type streamPlan struct {
-	rs *crypto.Recipients
-	// worst returns the longest manifest, without attachments, that the
-	// request can still give, given the text values read so far and the
-	// text bytes it may still send.
-	worst func(v form.Values, textLeft int) *crypto.Manifest
-}
-
-// streamMin is the body size above which files are streamed: below it the
-// room kept for the manifest would weigh on the object's size, and the
-// second pass over the spool costs little. A body of unknown length is
-// streamed. A variable so that tests can stream small bodies.
-var streamMin int64 = 8 << 20
-
-// maxRoom is the most room a streamed upload keeps for its manifest; a
-// form whose manifest could be longer (free text after its files) spools.
-const maxRoom = 1 << 20
-
-// maxTypeLen bounds a file's media type as contentType returns it.
-const maxTypeLen = 100
-
-// streamSlots bounds the uploads streamed at once: each holds an item
-// writer's few MiB of chunks for as long as it lasts, which over Tor can be
-// long. The others spool.
-const streamSlots = 4
-
-// startStream makes u stream its files, if the request is large, the plan
-// allows it and a slot is free. name and typ are of its first file.
-func (s *Server) startStream(u *upload, plan *streamPlan, r *http.Request, textLeft int, name, typ string) error {
-	if plan == nil || (r.ContentLength >= 0 && r.ContentLength <= streamMin) || s.cfg.MaxFile > crypto.MaxStreamAttachment {
-		return nil
-	}
-	room, err := s.roomFor(plan.worst(u.values, textLeft), crypto.Attachment{Name: name, Type: typ})
-	if err != nil || room > maxRoom {
-		return nil
-	}
-	select {
-	case s.streams <- struct{}{}:
-	default:
-		return nil
-	}
-	iw := s.db.NewItem()
-	env, err := crypto.NewStreamEnvelope(iw, plan.rs, room)
-	if err != nil {
-		iw.Abort()
-		<-s.streams
-		return err
-	}
-	u.stream = &streamed{iw: iw, env: env, slot: s.streams}
-	return nil
-}
-
-// roomFor is the room to keep for a manifest: the length of worst with
-// first and then as many of the longest attachment entries as may follow.
-func (s *Server) roomFor(worst *crypto.Manifest, first crypto.Attachment) (int, error) {
-	m := *worst
-	m.Day = "2006-01-02"
-	m.Lang = s.longestLang()
-	sha := strings.Repeat("0", 64)
-	first.Size, first.SHA256 = math.MaxInt64, sha
-	m.Attachments = []crypto.Attachment{first}
-	// Quotes: the longest JSON for their length.
-	long := crypto.Attachment{Name: strings.Repeat(`"`, crypto.MaxCleanName), Size: math.MaxInt64, SHA256: sha, Type: strings.Repeat(`"`, maxTypeLen)}
-	for range crypto.MaxAttachments - 1 {
-		m.Attachments = append(m.Attachments, long)
-	}
-	return crypto.ManifestLen(&m)
-}
-
-// longestLang is the longest language code a manifest may name.
-func (s *Server) longestLang() string {
-	l := defaultLang
-	if site := s.wsite(); site.err == nil && site.lang != nil {
-		for _, c := range site.lang.langs {
-			if len(c) > len(l) {
-				l = c
-			}
-		}
-	}
-	return l
 }
 
 // uploadError maps an error met while reading the body to a client error.
@@ -199,12 +101,12 @@ func uploadError(err error) error {
 
 // readUpload streams a multipart body: text parts whose name isText
 // accepts are kept in memory, within form.MaxFieldBytes each and form.MaxTextBytes in
-// all; parts named fileKey are spooled, encrypted, within the configured
-// limits. Any other part name is refused. Nothing is parsed into temp
+// all; parts named fileKey go to the upload's sink (spooled, encrypted, or
+// streamed into the item), within the configured limits. Any other part name is refused. Nothing is parsed into temp
 // files: net/http's whole-form parsing, which spills large parts to
 // $TMPDIR in plaintext, is never used on this path.
 //
-// On error the spool is already removed; on success the caller must call
+// On error the sink is already removed; on success the caller must call
 // remove when done.
 func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(string) bool, fileKey string, plan *streamPlan) (_ *upload, err error) {
 	maxBody := s.cfg.MaxUpload + form.MaxTextBytes + 64<<10 // files, text, multipart framing
@@ -228,7 +130,9 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 		w.Header().Set("Retry-After", "120")
 		return nil, errBusy
 	}
-	u := &upload{values: form.Values{}, sp: &spool{dir: s.spoolDir()}, mem: uploadBase, budget: s.uploads} // the spool's key is made with its first file
+	// The spool's key is made with its first file; startStream may put a
+	// streamed item in its place before then.
+	u := &upload{values: form.Values{}, sink: s.newSpool(plan), mem: uploadBase, budget: s.uploads}
 	defer func() {
 		if err != nil {
 			u.remove()
@@ -298,8 +202,7 @@ func (s *Server) readUpload(w http.ResponseWriter, r *http.Request, isText func(
 	return u, nil
 }
 
-// readFilePart reads one file part into the spool, or into the streamed
-// item. A file input left empty arrives as a part with no file name and no
+// readFilePart reads one file part into the upload's sink. A file input left empty arrives as a part with no file name and no
 // bytes: it is skipped. start is called before the first file is kept, to
 // choose between the two.
 func (s *Server) readFilePart(u *upload, p *multipart.Part, total *int64, start func(name, typ string) error) error {
@@ -315,30 +218,21 @@ func (s *Server) readFilePart(u *upload, p *multipart.Part, total *int64, start 
 	case k == 0 && err != io.EOF:
 		return uploadError(err)
 	}
-	if u.fileCount() >= crypto.MaxAttachments {
+	if u.sink.count() >= crypto.MaxAttachments {
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toomanyfiles"}
 	}
 	name, typ := crypto.CleanName(raw), contentType(p.Header.Get("Content-Type"))
 	if name == "" {
 		name = "file"
 	}
-	if u.fileCount() == 0 && u.stream == nil {
+	if u.sink.count() == 0 {
 		if err := start(name, typ); err != nil {
 			return err
 		}
 	}
 	body := &readErr{r: io.MultiReader(bytes.NewReader(first[:k]), p)}
 	limit := min(s.cfg.MaxFile, s.cfg.MaxUpload-*total)
-	var size int64
-	if u.stream != nil {
-		size, err = u.stream.add(body, limit, name, typ)
-	} else {
-		var sf *spoolFile
-		if sf, err = u.sp.add(body, limit, name, typ); err == nil {
-			u.files = append(u.files, sf)
-			size = sf.Size
-		}
-	}
+	size, err := u.sink.add(body, limit, name, typ)
 	switch {
 	case errors.Is(err, errFileTooLarge) && limit < s.cfg.MaxFile:
 		return &HTTPError{Status: http.StatusRequestEntityTooLarge, Msg: "error.toolarge"}
@@ -349,25 +243,6 @@ func (s *Server) readFilePart(u *upload, p *multipart.Part, total *int64, start 
 	}
 	*total += size
 	return nil
-}
-
-// add streams r, within limit bytes, into the item as its next attachment.
-func (st *streamed) add(r io.Reader, limit int64, name, typ string) (int64, error) {
-	if err := st.env.Begin(name, typ); err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(st.env, io.LimitReader(r, limit+1))
-	if err != nil {
-		return 0, err
-	}
-	if n > limit {
-		return 0, errFileTooLarge
-	}
-	if _, err := st.env.End(); err != nil {
-		return 0, err
-	}
-	st.files++
-	return n, nil
 }
 
 // readErr remembers the error of its reader, to tell the client's errors
