@@ -9,10 +9,6 @@ import (
 	"testimony/server"
 )
 
-func init() {
-	register(command{"audit", "check the audit log's hash chain: audit verify", runAudit})
-}
-
 const auditUsage = `Usage:
     testimonyd audit verify [--head COUNT:HASH] [--config FILE | --data DIR]
 

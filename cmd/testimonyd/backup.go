@@ -15,10 +15,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"backup", "write a consistent copy of the database, even while serving", runBackup})
-}
-
 const backupUsage = `Usage: testimonyd backup [-o FILE] [--config FILE | --data DIR]
 
 Writes a consistent copy of the database to FILE (default:

@@ -9,10 +9,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"check", "verify the database file: pages, items and their chunks", runCheck})
-}
-
 const checkUsage = `Usage: testimonyd check [--config FILE | --data DIR] [--file DB]
 
 Verifies the database: bbolt's page check, then that every item has all its

@@ -10,10 +10,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"compact", "rewrite the database so deleted items' bytes are gone (server stopped)", runCompact})
-}
-
 const compactUsage = `Usage: testimonyd compact [--config FILE | --data DIR]
 
 Rewrites the database into a new file that leaves out free pages — which

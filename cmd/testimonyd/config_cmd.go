@@ -10,10 +10,6 @@ import (
 	"testimony/server"
 )
 
-func init() {
-	register(command{"config", "config check: validate a configuration and print it, secrets redacted", runConfig})
-}
-
 const configUsage = `Usage: testimonyd config check [--config FILE] [setting flags]
 
 Reads the configuration file (TOML, documented in deploy/testimonyd.toml),

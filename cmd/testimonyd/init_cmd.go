@@ -17,10 +17,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"init", "create a data directory: database, server key, config file", runInit})
-}
-
 // configFile is the commented configuration init writes into the data
 // directory.
 const configFile = "testimonyd.toml"

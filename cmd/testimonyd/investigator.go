@@ -18,10 +18,6 @@ import (
 	"testimony/server"
 )
 
-func init() {
-	register(command{"investigator", "manage investigator accounts: add, list, disable, enable, reset-totp, reset-passphrase", runInvestigator})
-}
-
 const investigatorUsage = `Usage:
     testimonyd investigator add NAME --recipient-file FILE [--qr-png FILE] [--json]
     testimonyd investigator add NAME --recipient age1pq1… [--qr-png FILE] [--json]

@@ -20,10 +20,6 @@ import (
 	"testimony/server"
 )
 
-func init() {
-	register(command{"invite", "write the invitation to publish: how to get Tor Browser, connect from Russia and check the onion address", runInvite})
-}
-
 const inviteUsage = `Usage: testimonyd invite -o DIR (--onion ADDRESS | --hostname-file FILE)
                         [--config FILE] [--facts FILE] [--without-bridges]
 

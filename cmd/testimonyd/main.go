@@ -6,21 +6,42 @@ package main
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 )
 
-// A command is one subcommand; each lives in a file of its own and
-// registers itself in init.
+// A command is one subcommand; each runs from a file of its own.
 type command struct {
 	name    string
 	summary string
 	run     func(args []string) error
 }
 
-var commands = map[string]command{}
+// commands is every command, in the order help lists them.
+var commands = []command{
+	{"audit", "check the audit log's hash chain: audit verify", runAudit},
+	{"backup", "write a consistent copy of the database, even while serving", runBackup},
+	{"check", "verify the database file: pages, items and their chunks", runCheck},
+	{"compact", "rewrite the database so deleted items' bytes are gone (server stopped)", runCompact},
+	{"config", "config check: validate a configuration and print it, secrets redacted", runConfig},
+	{"init", "create a data directory: database, server key, config file", runInit},
+	{"investigator", "manage investigator accounts: add, list, disable, enable, reset-totp, reset-passphrase", runInvestigator},
+	{"invite", "write the invitation to publish: how to get Tor Browser, connect from Russia and check the onion address", runInvite},
+	{"onion-client-key", "make a Tor client-authorization key pair for an investigator", runOnionClientKey},
+	{"purge", "delete every item older than --older-than DAYS", runPurge},
+	{"restore", "replace the database with a checked backup (server stopped)", runRestore},
+	{"serve", "serve the witness and investigator sites", runServe},
+	{"status", "counts, sizes, recipient set and last backup, for the console", runStatus},
+}
 
-func register(c command) { commands[c.name] = c }
+// lookup returns the command called name.
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
@@ -36,14 +57,9 @@ Run "testimonyd COMMAND -h" for a command's flags.
 `
 
 func printUsage() {
-	var names []string
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
 	var b strings.Builder
-	for _, n := range names {
-		fmt.Fprintf(&b, "    %-18s %s\n", n, commands[n].summary)
+	for _, c := range commands {
+		fmt.Fprintf(&b, "    %-18s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(os.Stderr, usage, b.String())
 }
@@ -63,7 +79,7 @@ func run(args []string) int {
 		fmt.Println("testimonyd", version)
 		return 0
 	}
-	c, ok := commands[args[0]]
+	c, ok := lookup(args[0])
 	if !ok {
 		errorf("unknown command %q; run \"testimonyd help\"", args[0])
 		return 2

@@ -14,10 +14,6 @@ import (
 	"strings"
 )
 
-func init() {
-	register(command{"onion-client-key", "make a Tor client-authorization key pair for an investigator", runOnionClientKey})
-}
-
 const onionClientKeyUsage = `Usage: testimonyd onion-client-key [--name NAME] [--onion ADDRESS | --hostname-file FILE]
 
 Makes an x25519 key pair for Tor onion-service client authorization and

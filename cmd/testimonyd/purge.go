@@ -10,10 +10,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"purge", "delete every item older than --older-than DAYS", runPurge})
-}
-
 const purgeUsage = `Usage: testimonyd purge --older-than DAYS [--config FILE | --data DIR]
 
 Deletes every item (submission, follow-up, reply) whose day is more than DAYS

@@ -11,10 +11,6 @@ import (
 	"time"
 )
 
-func init() {
-	register(command{"restore", "replace the database with a checked backup (server stopped)", runRestore})
-}
-
 const restoreUsage = `Usage: testimonyd restore FILE [--config FILE | --data DIR]
 
 Checks the backup FILE ("testimonyd check --file"), then puts a copy of it in

@@ -20,10 +20,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"serve", "serve the witness and investigator sites", runServe})
-}
-
 const serveUsage = `Usage: testimonyd serve [--config FILE] [setting flags]
 
 Serves the witness site and the investigator site, each on its own loopback

@@ -14,10 +14,6 @@ import (
 	"testimony/store"
 )
 
-func init() {
-	register(command{"status", "counts, sizes, recipient set and last backup, for the console", runStatus})
-}
-
 const statusUsage = `Usage: testimonyd status [--config FILE | --data DIR] [--json]
 
 Prints the item counts by kind, the sizes of the database and its items, the
