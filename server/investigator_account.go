@@ -10,6 +10,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -39,14 +40,14 @@ func (s *Server) accountPageWith(w http.ResponseWriter, status int, p *principal
 // toward the account's back-off, as a login does. On success it returns the
 // matched TOTP step (0 without a code).
 func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *string) (int64, bool, error) {
-	var acc *account
-	var st *loginState
+	var acc *records.Account
+	var st *records.LoginState
 	err := s.db.View(func(tx store.Tx) error {
 		var err error
-		if acc, err = getAccount(tx, p.Name); err != nil {
+		if acc, err = records.GetAccount(tx, p.Name); err != nil {
 			return err
 		}
-		st, err = getLoginState(tx, p.Name)
+		st, err = records.GetLoginState(tx, p.Name)
 		return err
 	})
 	if err != nil {
@@ -64,27 +65,27 @@ func (s *Server) checkSecrets(r *http.Request, p *principal, pass string, code *
 	ok := crypto.VerifyPassphrase(acc.Passphrase, pass)
 	var step int64
 	if code != nil {
-		secret, err := s.accounts().openTOTP(p.Name, acc.TOTP)
+		secret, err := s.accounts().OpenTOTP(p.Name, acc.TOTP)
 		if err != nil {
 			release()
 			return 0, false, err
 		}
-		step = totpMatch(secret, strings.ReplaceAll(strings.TrimSpace(*code), " ", ""), now)
+		step = records.TOTPMatch(secret, strings.ReplaceAll(strings.TrimSpace(*code), " ", ""), now)
 		ok = ok && step != 0 && step > st.LastStep
 	}
 	release()
 	if !ok {
 		site.backoff.fail(p.Name, now)
 		err := s.db.Update(func(tx store.Tx) error {
-			cur, err := getLoginState(tx, p.Name)
+			cur, err := records.GetLoginState(tx, p.Name)
 			if err != nil {
 				return err
 			}
 			cur.Failures++
-			if err := putLoginState(tx, p.Name, cur); err != nil {
+			if err := records.PutLoginState(tx, p.Name, cur); err != nil {
 				return err
 			}
-			return appendAudit(tx, now, auditEntry{Account: p.Name, Event: "account_check_failed"})
+			return records.AppendAudit(tx, now, records.AuditEntry{Account: p.Name, Event: "account_check_failed"})
 		})
 		return 0, false, err
 	}
@@ -133,24 +134,24 @@ func (s *Server) changePassphrase(forced bool) authed {
 		}
 		var token string
 		err = s.db.Update(func(tx store.Tx) error {
-			acc, err := getAccount(tx, p.Name)
+			acc, err := records.GetAccount(tx, p.Name)
 			if err != nil {
 				return err
 			}
 			acc.Passphrase, acc.MustChange = h, false
-			if err := putAccount(tx, p.Name, acc); err != nil {
+			if err := records.PutAccount(tx, p.Name, acc); err != nil {
 				return err
 			}
-			if err := clearFailures(tx, p.Name); err != nil {
+			if err := records.ClearFailures(tx, p.Name); err != nil {
 				return err
 			}
-			if err := deleteSessionsOf(tx, p.Name); err != nil {
+			if err := records.DeleteSessionsOf(tx, p.Name); err != nil {
 				return err
 			}
-			if token, err = newSession(tx, p.Name, s.cfg.Now()); err != nil {
+			if token, err = records.NewSession(tx, p.Name, s.cfg.Now()); err != nil {
 				return err
 			}
-			return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "passphrase_changed"})
+			return records.AppendAudit(tx, s.cfg.Now(), records.AuditEntry{Account: p.Name, Event: "passphrase_changed"})
 		})
 		if err != nil {
 			return err
@@ -185,35 +186,35 @@ func (s *Server) reenrolTOTP(w http.ResponseWriter, r *http.Request, p *principa
 	if !ok {
 		return s.accountPageWith(w, http.StatusBadRequest, p, "", invText("inv.totp.wrong"))
 	}
-	secret := newTOTPSecret()
-	uri, err := totpURI(p.Name, secret)
+	secret := records.NewTOTPSecret()
+	uri, err := records.TOTPURI(p.Name, secret)
 	if err != nil {
 		return err
 	}
 	a := s.accounts()
 	err = s.db.Update(func(tx store.Tx) error {
-		acc, err := getAccount(tx, p.Name)
+		acc, err := records.GetAccount(tx, p.Name)
 		if err != nil {
 			return err
 		}
-		st, err := getLoginState(tx, p.Name)
+		st, err := records.GetLoginState(tx, p.Name)
 		if err != nil {
 			return err
 		}
 		if step <= st.LastStep { // used by a concurrent request meanwhile
 			return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.totp.wrong"}
 		}
-		acc.TOTP, st.LastStep = a.sealTOTP(p.Name, secret), step
-		if err := putAccount(tx, p.Name, acc); err != nil {
+		acc.TOTP, st.LastStep = a.SealTOTP(p.Name, secret), step
+		if err := records.PutAccount(tx, p.Name, acc); err != nil {
 			return err
 		}
-		if err := putLoginState(tx, p.Name, st); err != nil {
+		if err := records.PutLoginState(tx, p.Name, st); err != nil {
 			return err
 		}
-		if err := deleteSessionsOf(tx, p.Name); err != nil {
+		if err := records.DeleteSessionsOf(tx, p.Name); err != nil {
 			return err
 		}
-		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "totp_reenrolled"})
+		return records.AppendAudit(tx, s.cfg.Now(), records.AuditEntry{Account: p.Name, Event: "totp_reenrolled"})
 	})
 	if err != nil {
 		return err

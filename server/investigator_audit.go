@@ -4,12 +4,14 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+
+	"testimony/records"
 )
 
 type auditData struct {
 	OK      bool
 	Check   string
-	Entries []AuditEntry
+	Entries []records.AuditEntry
 	Older   uint64
 }
 
@@ -21,8 +23,8 @@ const auditPageSize = 100
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	before, _ := strconv.ParseUint(r.URL.Query().Get("before"), 10, 64)
 	d := auditData{}
-	head, err := VerifyAuditHead(s.db, AuditHead{})
-	var ae *AuditError
+	head, err := records.VerifyAuditHead(s.db, records.AuditHead{})
+	var ae *records.AuditError
 	switch {
 	case err == nil:
 		d.OK, d.Check = true, invText("inv.audit.intact")+" "+strconv.FormatUint(head.Count, 10)+"."
@@ -34,7 +36,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *principal)
 	default:
 		return err
 	}
-	d.Entries, err = readAudit(s.db, before, auditPageSize)
+	d.Entries, err = records.ReadAudit(s.db, before, auditPageSize)
 	if err != nil {
 		return err
 	}

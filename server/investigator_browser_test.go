@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -210,7 +211,7 @@ func TestInvestigatorInChromium(t *testing.T) {
 	}
 
 	// Each form went through: the audit log has every action, by alice.
-	entries, err := readAudit(e.db, 0, 100)
+	entries, err := records.ReadAudit(e.db, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

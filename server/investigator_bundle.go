@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -79,11 +80,11 @@ func (s *Server) bundle(w http.ResponseWriter, r *http.Request, p *principal) er
 	audited := make(chan error, 1)
 	go func() {
 		audited <- s.db.Update(func(tx store.Tx) error {
-			e := auditEntry{Account: p.Name, Event: "download_bundle", Count: len(items), Source: source}
+			e := records.AuditEntry{Account: p.Name, Event: "download_bundle", Count: len(items), Source: source}
 			if len(items) == 1 {
 				e.Item = items[0].ID
 			}
-			return appendAudit(tx, s.cfg.Now(), e)
+			return records.AppendAudit(tx, s.cfg.Now(), e)
 		})
 	}()
 	h := w.Header()

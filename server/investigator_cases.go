@@ -2,42 +2,15 @@ package server
 
 import (
 	"cmp"
-	"encoding/json"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
-
-// bucketSeen marks which items each investigator has seen. Key: account
-// name, a zero byte, item id; value: the day.
-const bucketSeen = "seen"
-
-// bucketSources is the witness site's record of each source (pseudonym →
-// JSON with at least the reply key); the investigator site reads it to
-// encrypt replies and removes it with the source.
-const bucketSources = "sources"
-
-type sourceRecord struct {
-	ReplyRecipient string `json:"reply_recipient"`
-	Day            string `json:"day"`
-}
-
-func seenKey(account, id string) []byte { return []byte(account + "\x00" + id) }
-
-// seenBy returns the ids of the items account has seen.
-func seenBy(tx store.Tx, account string) (map[string]bool, error) {
-	m := map[string]bool{}
-	prefix := []byte(account + "\x00")
-	err := tx.ForEach(bucketSeen, prefix, func(k, v []byte) error {
-		m[string(k[len(prefix):])] = true
-		return nil
-	})
-	return m, err
-}
 
 // pageSize is the number of items on one page of the case list.
 const pageSize = 50
@@ -75,7 +48,7 @@ func inSet(sets map[string][]string, fp, key string) string {
 func (s *Server) caseRows(p *principal, source, sortBy string) ([]caseRow, error) {
 	// The current set is most likely the one of recent items: record it.
 	if rs, err := s.recipients(); err == nil {
-		if err := s.rememberRecipientSet(rs); err != nil {
+		if err := records.RememberRecipientSet(s.db, rs); err != nil {
 			return nil, err
 		}
 	}
@@ -83,12 +56,12 @@ func (s *Server) caseRows(p *principal, source, sortBy string) ([]caseRow, error
 	if err != nil {
 		return nil, err
 	}
-	sets, err := s.recipientSets()
+	sets, err := records.RecipientSets(s.db)
 	if err != nil {
 		return nil, err
 	}
 	var seen map[string]bool
-	if err := s.db.View(func(tx store.Tx) error { seen, err = seenBy(tx, p.Name); return err }); err != nil {
+	if err := s.db.View(func(tx store.Tx) error { seen, err = records.SeenBy(tx, p.Name); return err }); err != nil {
 		return nil, err
 	}
 	replied := map[string]bool{}
@@ -158,7 +131,7 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal, 
 	title := invText("inv.title.cases")
 	if source != "" {
 		title = invText("inv.title.source") + " " + source
-		rec, err := s.sourceRecord(source)
+		rec, err := records.GetSource(s.db, source)
 		if err != nil && len(rows) == 0 {
 			return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
 		}
@@ -171,20 +144,4 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal, 
 	lo := (d.Page - 1) * pageSize
 	d.Rows = rows[lo:min(lo+pageSize, len(rows))]
 	return s.render(w, http.StatusOK, "cases", invPage{Title: title, User: p, Flash: doneText(q.Get("done")), Data: d})
-}
-
-// sourceRecord reads a source's record from the witness site's bucket.
-func (s *Server) sourceRecord(source string) (*sourceRecord, error) {
-	var rec sourceRecord
-	err := s.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSources, []byte(source))
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal(v, &rec)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &rec, nil
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -368,7 +369,7 @@ func TestDeleteNeedsConfirmation(t *testing.T) {
 	if len(items) != 1 || items[0].ID != keep.ID {
 		t.Fatalf("after deleting the source: %v", items)
 	}
-	if _, err := e.s.sourceRecord(src1); !errors.Is(err, store.ErrNotFound) {
+	if _, err := records.GetSource(e.s.db, src1); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("source record survived: %v", err)
 	}
 	st, _ := e.db.Stats()
@@ -393,7 +394,7 @@ func TestAuditChainAndTamper(t *testing.T) {
 	c.get("/items/" + it.ID + "/download")
 	c.post("/bundle", url.Values{"scope": {"all"}})
 	c.post("/logout", url.Values{})
-	entries, _ := readAudit(e.db, 0, 100)
+	entries, _ := records.ReadAudit(e.db, 0, 100)
 	var events []string
 	for i := len(entries) - 1; i >= 0; i-- {
 		events = append(events, entries[i].Event)
@@ -402,7 +403,7 @@ func TestAuditChainAndTamper(t *testing.T) {
 	if strings.Join(events, " ") != want {
 		t.Fatalf("audit events %q, want %q", events, want)
 	}
-	n, err := VerifyAudit(e.db)
+	n, err := records.VerifyAudit(e.db)
 	if err != nil || n != 6 {
 		t.Fatalf("verify: %d, %v", n, err)
 	}
@@ -411,17 +412,17 @@ func TestAuditChainAndTamper(t *testing.T) {
 
 	// Change entry 4: the download becomes someone else's.
 	err = e.db.Update(func(tx store.Tx) error {
-		v, err := tx.Get(bucketAudit, auditKey(4))
+		v, err := tx.Get(records.BucketAudit, records.AuditKey(4))
 		if err != nil {
 			return err
 		}
-		return tx.Put(bucketAudit, auditKey(4), bytes.Replace(v, []byte(`"account":"alice"`), []byte(`"account":"bob"`), 1))
+		return tx.Put(records.BucketAudit, records.AuditKey(4), bytes.Replace(v, []byte(`"account":"alice"`), []byte(`"account":"bob"`), 1))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = VerifyAudit(e.db)
-	var ae *AuditError
+	_, err = records.VerifyAudit(e.db)
+	var ae *records.AuditError
 	if !errors.As(err, &ae) || ae.Seq != 4 {
 		t.Fatalf("tampered entry 4: verify says %v", err)
 	}
@@ -430,8 +431,8 @@ func TestAuditChainAndTamper(t *testing.T) {
 	c3.loginReady(alice)
 	mustContain(t, c3.get("/audit").body, "audit log entry 4: content does not match its hash")
 	// Removing entry 2 is caught at 2.
-	e.db.Update(func(tx store.Tx) error { return tx.Delete(bucketAudit, auditKey(2)) })
-	if _, err = VerifyAudit(e.db); !errors.As(err, &ae) || ae.Seq != 2 {
+	e.db.Update(func(tx store.Tx) error { return tx.Delete(records.BucketAudit, records.AuditKey(2)) })
+	if _, err = records.VerifyAudit(e.db); !errors.As(err, &ae) || ae.Seq != 2 {
 		t.Fatalf("removed entry 2: verify says %v", err)
 	}
 }

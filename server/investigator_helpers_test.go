@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -77,7 +78,7 @@ func newInvEnvOn(t testing.TB, cfg Config, o store.Options, log *slog.Logger) *i
 
 // investigator is a test account with its age identity and enrolment.
 type investigator struct {
-	*Enrolment
+	*records.Enrolment
 	id   *crypto.Identity
 	pass string // current passphrase
 }
@@ -199,7 +200,7 @@ func (e *invEnv) plantItem(source, kind, text string) store.Item {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.s.rememberRecipientSet(rs); err != nil { // as the witness site does
+	if err := records.RememberRecipientSet(e.s.db, rs); err != nil { // as the witness site does
 		e.t.Fatal(err)
 	}
 	w := e.db.NewItem()
@@ -227,7 +228,7 @@ func (e *invEnv) plantSource(source string) *crypto.Identity {
 		e.t.Fatal(err)
 	}
 	err = e.db.Update(func(tx store.Tx) error {
-		return tx.Put(bucketSources, []byte(source), []byte(`{"reply_recipient":"`+id.Recipient+`","day":"`+e.s.today()+`"}`))
+		return tx.Put(records.BucketSources, []byte(source), []byte(`{"reply_recipient":"`+id.Recipient+`","day":"`+e.s.today()+`"}`))
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,12 +1,12 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
 	"strconv"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -30,14 +30,13 @@ func (s *Server) itemPage(w http.ResponseWriter, r *http.Request, p *principal) 
 	if err != nil {
 		return err
 	}
-	sets, err := s.recipientSets()
+	sets, err := records.RecipientSets(s.db)
 	if err != nil {
 		return err
 	}
 	d := itemData{Item: it, InSet: inSet(sets, it.Recipients, p.Recipient)}
 	err = s.db.View(func(tx store.Tx) error {
-		_, err := tx.Get(bucketSeen, seenKey(p.Name, it.ID))
-		d.Seen = err == nil
+		d.Seen, _ = records.IsSeen(tx, p.Name, it.ID)
 		return nil
 	})
 	if err != nil {
@@ -61,10 +60,10 @@ func (s *Server) downloadItem(w http.ResponseWriter, r *http.Request, p *princip
 	now := s.cfg.Now()
 	if r.Method != http.MethodHead {
 		err = s.db.Update(func(tx store.Tx) error {
-			if err := tx.Put(bucketSeen, seenKey(p.Name, it.ID), []byte(s.today())); err != nil {
+			if err := records.MarkSeen(tx, p.Name, it.ID, s.today()); err != nil {
 				return err
 			}
-			return appendAudit(tx, now, auditEntry{Account: p.Name, Event: "download_item", Item: it.ID, Source: it.Source})
+			return records.AppendAudit(tx, now, records.AuditEntry{Account: p.Name, Event: "download_item", Item: it.ID, Source: it.Source})
 		})
 		if err != nil {
 			return err
@@ -90,10 +89,10 @@ func (s *Server) markSeen(w http.ResponseWriter, r *http.Request, p *principal) 
 		return err
 	}
 	err = s.db.Update(func(tx store.Tx) error {
-		if err := tx.Put(bucketSeen, seenKey(p.Name, it.ID), []byte(s.today())); err != nil {
+		if err := records.MarkSeen(tx, p.Name, it.ID, s.today()); err != nil {
 			return err
 		}
-		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "seen", Item: it.ID, Source: it.Source})
+		return records.AppendAudit(tx, s.cfg.Now(), records.AuditEntry{Account: p.Name, Event: "seen", Item: it.ID, Source: it.Source})
 	})
 	if err != nil {
 		return err
@@ -147,30 +146,18 @@ func (s *Server) deleteItems(p *principal, items []store.Item, event, source str
 		for _, it := range items {
 			gone[it.ID] = true
 		}
-		var marks [][]byte
-		err := tx.ForEach(bucketSeen, nil, func(k, v []byte) error {
-			if i := bytes.LastIndexByte(k, 0); i >= 0 && gone[string(k[i+1:])] {
-				marks = append(marks, bytes.Clone(k))
-			}
-			return nil
-		})
-		if err != nil {
+		if err := records.DeleteSeenOf(tx, gone); err != nil {
 			return err
 		}
-		for _, k := range marks {
-			if err := tx.Delete(bucketSeen, k); err != nil {
-				return err
-			}
-		}
-		e := auditEntry{Account: p.Name, Event: event}
+		e := records.AuditEntry{Account: p.Name, Event: event}
 		if source != "" {
-			if err := tx.Delete(bucketSources, []byte(source)); err != nil {
+			if err := records.DeleteSource(tx, source); err != nil {
 				return err
 			}
 			e.Source, e.Count = source, len(items)
 		} else if len(items) == 1 {
 			e.Item, e.Source = items[0].ID, items[0].Source
 		}
-		return appendAudit(tx, s.cfg.Now(), e)
+		return records.AppendAudit(tx, s.cfg.Now(), e)
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -140,7 +141,7 @@ func (b *nameBackoff) prune(now time.Time) {
 
 // sameSecrets reports whether an account's passphrase hash and TOTP
 // secret in cur are those of acc, read earlier.
-func sameSecrets(acc, cur *account) bool {
+func sameSecrets(acc, cur *records.Account) bool {
 	if acc == nil || cur == nil || acc.Passphrase == nil || cur.Passphrase == nil {
 		return false
 	}
@@ -296,20 +297,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return s.loginFailed(w)
 	}
 	now := s.cfg.Now()
-	var acc *account
+	var acc *records.Account
 	err = s.db.View(func(tx store.Tx) error {
 		var err error
-		acc, err = getAccount(tx, name)
+		acc, err = records.GetAccount(tx, name)
 		return err
 	})
-	if err != nil && !errors.Is(err, ErrNoAccount) {
+	if err != nil && !errors.Is(err, records.ErrNoAccount) {
 		release()
 		return err
 	}
 	hash, secret := site.dummy, site.dummyTOTP
 	if acc != nil {
 		hash = acc.Passphrase
-		if sec, err := s.accounts().openTOTP(name, acc.TOTP); err == nil {
+		if sec, err := s.accounts().OpenTOTP(name, acc.TOTP); err == nil {
 			secret = sec
 		} else {
 			s.log.Error("login: stored TOTP secret unusable", "account", name, "err", err.Error())
@@ -317,7 +318,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	passOK := crypto.VerifyPassphrase(hash, pass)
-	step := totpMatch(secret, code, now)
+	step := records.TOTPMatch(secret, code, now)
 	release()
 	if testHookLoginChecked != nil {
 		testHookLoginChecked()
@@ -331,8 +332,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	// entry.
 	err = s.db.Update(func(tx store.Tx) error {
 		ok = false
-		cur, err := getAccount(tx, name)
-		if err != nil && !errors.Is(err, ErrNoAccount) {
+		cur, err := records.GetAccount(tx, name)
+		if err != nil && !errors.Is(err, records.ErrNoAccount) {
 			return err
 		}
 		// The secrets checked above must still be the account's: a reset
@@ -341,37 +342,37 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		known := err == nil && acc != nil && sameSecrets(acc, cur)
 		key, actor := name, name
 		if !known {
-			key, actor = unknownStateKey, unknownAccount
+			key, actor = records.UnknownStateKey, records.UnknownAccount
 		}
-		st, err := getLoginState(tx, key)
+		st, err := records.GetLoginState(tx, key)
 		if err != nil {
 			return err
 		}
 		good := known && passOK && step != 0 && step > st.LastStep && !cur.Disabled
 		if !good {
 			st.Failures++
-			if err := putLoginState(tx, key, st); err != nil {
+			if err := records.PutLoginState(tx, key, st); err != nil {
 				return err
 			}
-			return appendAudit(tx, now, auditEntry{Account: actor, Event: "login_failed"})
+			return records.AppendAudit(tx, now, records.AuditEntry{Account: actor, Event: "login_failed"})
 		}
 		st.LastStep, st.Failures = step, 0
-		if err := putLoginState(tx, key, st); err != nil {
+		if err := records.PutLoginState(tx, key, st); err != nil {
 			return err
 		}
 		if old, had := s.sessionToken(r); had {
-			if err := endSession(tx, old); err != nil { // no session fixation
+			if err := records.EndSession(tx, old); err != nil { // no session fixation
 				return err
 			}
 		}
-		if err := pruneSessions(tx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
+		if err := records.PruneSessions(tx, now, s.cfg.SessionIdle, s.cfg.SessionMax); err != nil {
 			return err
 		}
-		if token, err = newSession(tx, name, now); err != nil {
+		if token, err = records.NewSession(tx, name, now); err != nil {
 			return err
 		}
 		mustChange, ok = cur.MustChange, true
-		return appendAudit(tx, now, auditEntry{Account: name, Event: "login"})
+		return records.AppendAudit(tx, now, records.AuditEntry{Account: name, Event: "login"})
 	})
 	if err != nil {
 		return err
@@ -403,10 +404,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 // logout ends the session on the server, not only in the browser.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request, p *principal) error {
 	err := s.db.UpdateFreeing(func(tx store.Tx) error {
-		if err := endSession(tx, p.token); err != nil {
+		if err := records.EndSession(tx, p.token); err != nil {
 			return err
 		}
-		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "logout"})
+		return records.AppendAudit(tx, s.cfg.Now(), records.AuditEntry{Account: p.Name, Event: "logout"})
 	})
 	if err != nil {
 		return err
@@ -429,11 +430,11 @@ func (s *Server) rehash(r *http.Request, name, pass string) error {
 		return err
 	}
 	return s.db.Update(func(tx store.Tx) error {
-		acc, err := getAccount(tx, name)
+		acc, err := records.GetAccount(tx, name)
 		if err != nil {
 			return err
 		}
 		acc.Passphrase = h
-		return putAccount(tx, name, acc)
+		return records.PutAccount(tx, name, acc)
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -232,7 +233,7 @@ func TestUnknownAccountNotInAudit(t *testing.T) {
 	c := e.client()
 	c.post("/login", url.Values{"account": {"secret words typed here"}, "passphrase": {"x"}, "code": {"123456"}})
 	c.post("/login", url.Values{"account": {"alice"}, "passphrase": {"wrong wrong"}, "code": {"123456"}})
-	entries, err := readAudit(e.db, 0, 100)
+	entries, err := records.ReadAudit(e.db, 0, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestUnknownAccountNotInAudit(t *testing.T) {
 	for _, en := range entries {
 		got = append(got, en.Account+" "+en.Event)
 	}
-	want := []string{"alice login_failed", unknownAccount + " login_failed", consoleActor + " account_added"}
+	want := []string{"alice login_failed", records.UnknownAccount + " login_failed", records.ConsoleActor + " account_added"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("audit: %q, want %q", got, want)
 	}
@@ -260,8 +261,8 @@ func TestPassphraseRehashedWhenCostsRise(t *testing.T) {
 	if r := e.client().login(alice); r.status != http.StatusSeeOther {
 		t.Fatalf("login: %d", r.status)
 	}
-	var acc *account
-	e.db.View(func(tx store.Tx) error { acc, _ = getAccount(tx, "alice"); return nil })
+	var acc *records.Account
+	e.db.View(func(tx store.Tx) error { acc, _ = records.GetAccount(tx, "alice"); return nil })
 	if acc.Passphrase.Params != e.s.inv.argon {
 		t.Fatalf("hash params %+v, want %+v", acc.Passphrase.Params, e.s.inv.argon)
 	}
@@ -273,7 +274,7 @@ func TestPassphraseRehashedWhenCostsRise(t *testing.T) {
 
 func auditCount(t *testing.T, e *invEnv) int {
 	t.Helper()
-	entries, err := readAudit(e.db, 0, 1000)
+	entries, err := records.ReadAudit(e.db, 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -295,7 +296,7 @@ func TestStateChangingRoutesNeedSession(t *testing.T) {
 	}
 	var n int
 	e.db.View(func(tx store.Tx) error {
-		return tx.ForEach(bucketSeen, nil, func(k, v []byte) error { n++; return nil })
+		return tx.ForEach(records.BucketSeen, nil, func(k, v []byte) error { n++; return nil })
 	})
 	if n != 0 {
 		t.Fatal("a post without a session marked an item seen")
@@ -347,7 +348,7 @@ func TestExpiredSessionsPruned(t *testing.T) {
 	}
 	count := func() (n int) {
 		e.db.View(func(tx store.Tx) error {
-			return tx.ForEach(bucketSessions, nil, func(k, v []byte) error { n++; return nil })
+			return tx.ForEach(records.BucketSessions, nil, func(k, v []byte) error { n++; return nil })
 		})
 		return n
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"testimony/crypto"
+	"testimony/records"
 )
 
 //go:embed templates/investigator static/investigator.css
@@ -53,7 +54,7 @@ func (s *Server) site() *investigatorSite {
 		if err == nil {
 			v.dummy, err = crypto.HashPassphrase(pass, v.argon)
 		}
-		v.dummyTOTP = newTOTPSecret()
+		v.dummyTOTP = records.NewTOTPSecret()
 		v.argonSlots = make(chan struct{}, maxArgon)
 		if err == nil {
 			v.pages, v.errPage, err = parseInvestigatorTemplates()
@@ -97,8 +98,8 @@ func parseInvestigatorTemplates() (map[string]*template.Template, *template.Temp
 
 // accounts returns the account manager with the site's argon2id costs and
 // clock.
-func (s *Server) accounts() *Accounts {
-	a := NewAccounts(s.db, s.key)
+func (s *Server) accounts() *records.Accounts {
+	a := records.NewAccounts(s.db, s.key)
 	a.Params = s.site().argon
 	a.Now = s.cfg.Now
 	a.Escrow = s.cfg.Escrow
@@ -174,7 +175,7 @@ type authed func(w http.ResponseWriter, r *http.Request, p *principal) error
 func (s *Server) requireSession(allowFirst bool, h authed) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p, err := s.authenticate(r)
-		if err != nil && !errors.Is(err, errNoSession) {
+		if err != nil && !errors.Is(err, records.ErrNoSession) {
 			return err // the store failed: not a reason to log in again
 		}
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -65,7 +66,7 @@ func (s *Server) deleteSource(w http.ResponseWriter, r *http.Request, p *princip
 	if err != nil {
 		return err
 	}
-	if _, err := s.sourceRecord(src); len(items) == 0 && err != nil {
+	if _, err := records.GetSource(s.db, src); len(items) == 0 && err != nil {
 		return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
 	}
 	if err := s.deleteItems(p, items, "delete_source", src); err != nil {
@@ -95,7 +96,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, p *principal) err
 	case len(msg) > maxReply || !utf8.ValidString(msg):
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "inv.error.replylong"}
 	}
-	rec, err := s.sourceRecord(src)
+	rec, err := records.GetSource(s.db, src)
 	if errors.Is(err, store.ErrNotFound) {
 		return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
 	}
@@ -125,7 +126,7 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, p *principal) err
 	if err := env.Close(); err != nil {
 		return err
 	}
-	if err := s.rememberRecipientSet(rs); err != nil {
+	if err := records.RememberRecipientSet(s.db, rs); err != nil {
 		return err
 	}
 	it, err := iw.Commit(store.Item{Kind: crypto.KindReply, Day: day, Source: src, Recipients: rs.Fingerprint()})
@@ -133,10 +134,10 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, p *principal) err
 		return err
 	}
 	err = s.db.Update(func(tx store.Tx) error {
-		if err := tx.Put(bucketSeen, seenKey(p.Name, it.ID), []byte(day)); err != nil {
+		if err := records.MarkSeen(tx, p.Name, it.ID, day); err != nil {
 			return err
 		}
-		return appendAudit(tx, s.cfg.Now(), auditEntry{Account: p.Name, Event: "reply", Item: it.ID, Source: src})
+		return records.AppendAudit(tx, s.cfg.Now(), records.AuditEntry{Account: p.Name, Event: "reply", Item: it.ID, Source: src})
 	})
 	if err != nil {
 		return err

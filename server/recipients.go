@@ -1,21 +1,10 @@
 package server
 
 import (
-	"encoding/json"
-
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
-
-// bucketInvestigators holds one record per investigator account, keyed by
-// account name. Its JSON carries at least the fields of investigatorKey;
-// the account code adds its own.
-const bucketInvestigators = "investigators"
-
-type investigatorKey struct {
-	Recipient string `json:"recipient"`
-	Disabled  bool   `json:"disabled"`
-}
 
 // recipients returns the set new items are encrypted to: every active
 // investigator's key plus the escrow keys of the config. It is read at each
@@ -25,16 +14,9 @@ type investigatorKey struct {
 func (s *Server) recipients() (*crypto.Recipients, error) {
 	keys := append([]string(nil), s.cfg.Escrow...)
 	err := s.db.View(func(tx store.Tx) error {
-		return tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
-			var r investigatorKey
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			if !r.Disabled && r.Recipient != "" {
-				keys = append(keys, r.Recipient)
-			}
-			return nil
-		})
+		active, err := records.ActiveKeys(tx)
+		keys = append(keys, active...)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -1,71 +1,13 @@
 package server
 
 import (
-	"bytes"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
-
-// bucketSessions holds investigators' sessions. Key: SHA-256 of the
-// session token, so a copy of the database does not hand out live
-// sessions; value: the session's JSON.
-const bucketSessions = "sessions"
-
-type session struct {
-	Account  string `json:"account"`
-	Created  int64  `json:"created"`   // Unix seconds
-	LastSeen int64  `json:"last_seen"` // Unix seconds
-}
-
-// errNoSession is returned for a missing, expired or revoked session.
-var errNoSession = errors.New("no valid session")
-
-const tokenLen = 32 // 256 bits
-
-func sessionKey(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
-
-// newSession creates a session for account in tx and returns its token.
-func newSession(tx store.Tx, account string, now time.Time) (string, error) {
-	b := make([]byte, tokenLen)
-	rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
-	v, err := json.Marshal(session{Account: account, Created: now.Unix(), LastSeen: now.Unix()})
-	if err != nil {
-		return "", err
-	}
-	return token, tx.Put(bucketSessions, sessionKey(token), v)
-}
-
-// deleteSessionsOf ends every session of account.
-func deleteSessionsOf(tx store.Tx, account string) error {
-	var keys [][]byte
-	err := tx.ForEach(bucketSessions, nil, func(k, v []byte) error {
-		var s session
-		if json.Unmarshal(v, &s) != nil || s.Account == account {
-			keys = append(keys, append([]byte(nil), k...))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.Delete(bucketSessions, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // cookieName is the session cookie's name: with the __Host- prefix when
 // the cookie is Secure (the prefix requires Secure, Path=/ and no Domain).
@@ -93,7 +35,7 @@ func (s *Server) sessionToken(r *http.Request) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	if b, err := base64.RawURLEncoding.DecodeString(c.Value); err != nil || len(b) != tokenLen {
+	if !records.WellFormedToken(c.Value) {
 		return "", false
 	}
 	return c.Value, true
@@ -124,7 +66,7 @@ func (s *Server) touchEvery() time.Duration {
 // expired session (idle or absolute time-out) is deleted; a session of a
 // disabled or removed account is refused and deleted.
 //
-// Only a missing or ended session is errNoSession. A store that cannot
+// Only a missing or ended session is records.ErrNoSession. A store that cannot
 // be read is an error of its own (a 500, not the login page); a store too
 // full to write the session's last-seen time keeps the investigator
 // logged in and says so on every page (principal.StoreFull): sending them
@@ -132,34 +74,32 @@ func (s *Server) touchEvery() time.Duration {
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	token, ok := s.sessionToken(r)
 	if !ok {
-		return nil, errNoSession
+		return nil, records.ErrNoSession
 	}
-	key := sessionKey(token)
 	now := s.cfg.Now()
 	var p *principal
 	var expired, touch bool
 	err := s.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSessions, key)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNoSession
-		}
-		if err != nil {
-			return err
-		}
-		var ss session
-		if err := json.Unmarshal(v, &ss); err != nil {
+		ss, err := records.GetSession(tx, token)
+		var de *records.DamagedError
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return records.ErrNoSession
+		case errors.As(err, &de):
 			expired = true
-			return errNoSession
+			return records.ErrNoSession
+		case err != nil:
+			return err
 		}
 		created, last := time.Unix(ss.Created, 0), time.Unix(ss.LastSeen, 0)
 		if now.Sub(last) > s.cfg.SessionIdle || now.Sub(created) > s.cfg.SessionMax || now.Before(created.Add(-time.Minute)) {
 			expired = true
-			return errNoSession
+			return records.ErrNoSession
 		}
-		acc, err := getAccount(tx, ss.Account)
-		if errors.Is(err, ErrNoAccount) || err == nil && acc.Disabled {
+		acc, err := records.GetAccount(tx, ss.Account)
+		if errors.Is(err, records.ErrNoAccount) || err == nil && acc.Disabled {
 			expired = true
-			return errNoSession
+			return records.ErrNoSession
 		}
 		if err != nil {
 			return err
@@ -170,8 +110,8 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	})
 	if expired {
 		// Refused either way; a session left behind is pruned at a later
-		// login (pruneSessions).
-		if err := s.db.UpdateFreeing(func(tx store.Tx) error { return tx.Delete(bucketSessions, key) }); err != nil {
+		// login (records.PruneSessions).
+		if err := s.db.UpdateFreeing(func(tx store.Tx) error { return records.EndSession(tx, token) }); err != nil {
 			s.log.Warn("investigator site: an ended session could not be deleted", "err", err.Error())
 		}
 	}
@@ -179,25 +119,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		return nil, err
 	}
 	if touch {
-		err := s.db.Update(func(tx store.Tx) error {
-			v, err := tx.Get(bucketSessions, key)
-			if errors.Is(err, store.ErrNotFound) {
-				return errNoSession // logged out meanwhile
-			}
-			if err != nil {
-				return err
-			}
-			var ss session
-			if err := json.Unmarshal(v, &ss); err != nil {
-				return errNoSession
-			}
-			ss.LastSeen = now.Unix()
-			nv, err := json.Marshal(ss)
-			if err != nil {
-				return err
-			}
-			return tx.Put(bucketSessions, key, nv)
-		})
+		err := s.db.Update(func(tx store.Tx) error { return records.TouchSession(tx, token, now) })
 		switch {
 		case errors.Is(err, store.ErrFull):
 			// Logged in as before; the last-seen time is written again at
@@ -209,31 +131,4 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 		}
 	}
 	return p, nil
-}
-
-// pruneSessions deletes every session past its idle or absolute time-out:
-// those whose cookie never comes back would otherwise stay.
-func pruneSessions(tx store.Tx, now time.Time, idle, max time.Duration) error {
-	var keys [][]byte
-	err := tx.ForEach(bucketSessions, nil, func(k, v []byte) error {
-		var ss session
-		if json.Unmarshal(v, &ss) != nil || now.Sub(time.Unix(ss.LastSeen, 0)) > idle || now.Sub(time.Unix(ss.Created, 0)) > max {
-			keys = append(keys, bytes.Clone(k))
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for _, k := range keys {
-		if err := tx.Delete(bucketSessions, k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// endSession deletes the request's session.
-func endSession(tx store.Tx, token string) error {
-	return tx.Delete(bucketSessions, sessionKey(token))
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -35,7 +36,7 @@ func newInvEnvFull(t *testing.T, limit int) (*invEnv, *lockedBuffer) {
 // deletion, fail alike.
 func fillStore(t *testing.T, db *store.DB, c *client) {
 	t.Helper()
-	key := sessionKey(c.cookie.Value)
+	key := records.SessionKey(c.cookie.Value)
 	i := 0
 	put := func(bucket string, k, v []byte) error {
 		return db.Update(func(tx store.Tx) error { return tx.Put(bucket, k, v) })
@@ -57,13 +58,13 @@ func fillStore(t *testing.T, db *store.DB, c *client) {
 	// server ignores) that fills the session's leaf with 16 pages.
 	ballast := sessionOf(t, c)
 	pad, err := json.Marshal(struct {
-		session
+		records.Session
 		Pad string `json:"pad"`
 	}{ballast, strings.Repeat("p", 64<<10)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := put(bucketSessions, append(bytes.Clone(key), 0), pad); err != nil {
+	if err := put(records.BucketSessions, append(bytes.Clone(key), 0), pad); err != nil {
 		t.Fatal(err)
 	}
 	fill("ballast", 64<<10)
@@ -72,11 +73,11 @@ func fillStore(t *testing.T, db *store.DB, c *client) {
 	for n := 0; n < 1000; n++ {
 		fill("ballast2", 1)
 		err := db.Update(func(tx store.Tx) error {
-			v, err := tx.Get(bucketSessions, key)
+			v, err := tx.Get(records.BucketSessions, key)
 			if err != nil {
 				return err
 			}
-			return tx.Put(bucketSessions, key, v)
+			return tx.Put(records.BucketSessions, key, v)
 		})
 		if errors.Is(err, store.ErrFull) {
 			return
@@ -89,11 +90,11 @@ func fillStore(t *testing.T, db *store.DB, c *client) {
 }
 
 // sessionOf reads the session record of c's cookie.
-func sessionOf(t *testing.T, c *client) session {
+func sessionOf(t *testing.T, c *client) records.Session {
 	t.Helper()
-	var ss session
+	var ss records.Session
 	err := c.e.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSessions, sessionKey(c.cookie.Value))
+		v, err := tx.Get(records.BucketSessions, records.SessionKey(c.cookie.Value))
 		if err != nil {
 			return err
 		}
@@ -139,7 +140,7 @@ func TestFullStoreKeepsSession(t *testing.T) {
 		t.Fatalf("logout with the store full: status %d to %q, want 303 to /login", r.status, r.header.Get("Location"))
 	}
 	err := e.db.View(func(tx store.Tx) error {
-		_, err := tx.Get(bucketSessions, sessionKey(token))
+		_, err := tx.Get(records.BucketSessions, records.SessionKey(token))
 		return err
 	})
 	if !errors.Is(err, store.ErrNotFound) {
@@ -161,7 +162,7 @@ func TestFullStoreEndedSession(t *testing.T) {
 		t.Fatalf("an idle session with the store full: status %d to %q, want 303 to /login", r.status, r.header.Get("Location"))
 	}
 	err := e.db.View(func(tx store.Tx) error {
-		_, err := tx.Get(bucketSessions, sessionKey(token))
+		_, err := tx.Get(records.BucketSessions, records.SessionKey(token))
 		return err
 	})
 	if !errors.Is(err, store.ErrNotFound) {

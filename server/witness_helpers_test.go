@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -243,9 +244,9 @@ func (e *witEnv) spoolFiles() []string {
 func (e *witEnv) plantReply(codename, message string) {
 	e.t.Helper()
 	src := crypto.Pseudonym(e.s.key, codename)
-	var rec sourceRecord
+	var rec records.Source
 	err := e.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSources, []byte(src))
+		v, err := tx.Get(records.BucketSources, []byte(src))
 		if err != nil {
 			return err
 		}

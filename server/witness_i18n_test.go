@@ -23,6 +23,7 @@ import (
 
 	"testimony/crypto"
 	"testimony/form"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -427,9 +428,9 @@ func postParts(e *witEnv, path string, parts ...part) (int, string) {
 func plantReplyWithFile(t *testing.T, e *witEnv, codename, message, file string) {
 	t.Helper()
 	src := crypto.Pseudonym(e.s.key, codename)
-	var rec sourceRecord
+	var rec records.Source
 	if err := e.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSources, []byte(src))
+		v, err := tx.Get(records.BucketSources, []byte(src))
 		if err != nil {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -117,7 +118,7 @@ func TestNotAcceptingShowsNoForm(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.db.Update(func(tx store.Tx) error {
-		return tx.Put(bucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+id.Recipient+`","disabled":false}`))
+		return tx.Put(records.BucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+id.Recipient+`","disabled":false}`))
 	})
 	if err := e.s.Accepting(); err != nil {
 		t.Fatalf("Accepting() = %v with an investigator", err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -166,18 +167,18 @@ func TestRecipientProblemsGive503(t *testing.T) {
 		"no keys": func(e *witEnv) {},
 		"empty investigator key": func(e *witEnv) {
 			e.db.Update(func(tx store.Tx) error {
-				return tx.Put(bucketInvestigators, []byte("ana"), []byte(`{"recipient":"","disabled":false}`))
+				return tx.Put(records.BucketInvestigators, []byte("ana"), []byte(`{"recipient":"","disabled":false}`))
 			})
 		},
 		"only disabled investigators": func(e *witEnv) {
 			e.db.Update(func(tx store.Tx) error {
-				return tx.Put(bucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+pq.Recipient+`","disabled":true}`))
+				return tx.Put(records.BucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+pq.Recipient+`","disabled":true}`))
 			})
 		},
 		"mixed keys": func(e *witEnv) {
 			e.db.Update(func(tx store.Tx) error {
-				tx.Put(bucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+pq.Recipient+`","disabled":false}`))
-				return tx.Put(bucketInvestigators, []byte("bob"), []byte(`{"recipient":"`+classic.Recipient+`","disabled":false}`))
+				tx.Put(records.BucketInvestigators, []byte("ana"), []byte(`{"recipient":"`+pq.Recipient+`","disabled":false}`))
+				return tx.Put(records.BucketInvestigators, []byte("bob"), []byte(`{"recipient":"`+classic.Recipient+`","disabled":false}`))
 			})
 		},
 	}
@@ -197,7 +198,7 @@ func TestRecipientProblemsGive503(t *testing.T) {
 				t.Errorf("%d items stored", n)
 			}
 			e.db.View(func(tx store.Tx) error {
-				return tx.ForEach(bucketSources, nil, func(k, v []byte) error {
+				return tx.ForEach(records.BucketSources, nil, func(k, v []byte) error {
 					t.Errorf("a source was stored: %s", k)
 					return nil
 				})

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"testimony/form"
+	"testimony/records"
+	"testimony/store"
 )
 
 //go:embed templates/witness static/witness.css
@@ -172,4 +174,10 @@ func (s *Server) witnessCSS(w http.ResponseWriter, r *http.Request) error {
 	h.Set("Cache-Control", "public, max-age=604800")
 	_, err := w.Write(site.css)
 	return err
+}
+
+// putSourceIfAbsent prepares the record of a source, dated today, for the
+// commit of its item (records.PutSourceIfAbsent).
+func (s *Server) putSourceIfAbsent(pseudonym, replyRecipient string) (func(store.Tx) error, error) {
+	return records.PutSourceIfAbsent(pseudonym, records.Source{ReplyRecipient: replyRecipient, Day: s.today()})
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -79,9 +80,9 @@ func TestSubmitRoundTrip(t *testing.T) {
 		t.Errorf("spool not empty after the submission: %v", got)
 	}
 	// The source record holds the reply key derived from the codename.
-	var rec sourceRecord
+	var rec records.Source
 	e.db.View(func(tx store.Tx) error {
-		v, err := tx.Get(bucketSources, []byte(it.Source))
+		v, err := tx.Get(records.BucketSources, []byte(it.Source))
 		if err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func TestRecipientChangeTakesEffect(t *testing.T) {
 	}
 	inv, _ := crypto.GenerateIdentity(false)
 	e.db.Update(func(tx store.Tx) error {
-		return tx.Put(bucketInvestigators, []byte("new"), []byte(`{"recipient":"`+inv.Recipient+`","disabled":false}`))
+		return tx.Put(records.BucketInvestigators, []byte("new"), []byte(`{"recipient":"`+inv.Recipient+`","disabled":false}`))
 	})
 	if st, _ := e.submit(fullTestimony("two")...); st != 200 {
 		t.Fatal(st)

@@ -11,6 +11,7 @@ import (
 
 	"testimony/crypto"
 	"testimony/form"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -80,7 +81,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename string, d threadData) error {
 	floor := time.Now().Add(threadFloor)
 	src := crypto.Pseudonym(s.key, codename)
-	if _, err := s.sourceExists(src); err != nil { // the same look-up for every codename
+	if _, err := records.SourceExists(s.db, src); err != nil { // the same look-up for every codename
 		return err
 	}
 	id, err := crypto.ReplyIdentity(s.key, codename)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 )
 
 func (e *witEnv) login(codename, lang string) (int, string) {
@@ -118,7 +119,7 @@ func TestFollowupUnderUnknownCodename(t *testing.T) {
 	if len(fus) != 1 || fus[0].Source != crypto.Pseudonym(e.s.key, c) {
 		t.Fatalf("%+v", fus)
 	}
-	if ok, _ := e.s.sourceExists(fus[0].Source); !ok {
+	if ok, _ := records.SourceExists(e.s.db, fus[0].Source); !ok {
 		t.Fatal("no source record, so no reply could reach this witness")
 	}
 }

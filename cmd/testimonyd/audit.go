@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"testimony/server"
+	"testimony/records"
 )
 
 const auditUsage = `Usage:
@@ -35,10 +35,10 @@ func runAudit(args []string) error {
 	if err := fl.Parse(args[1:]); err != nil || fl.NArg() != 0 {
 		return errUsage
 	}
-	var noted server.AuditHead
+	var noted records.AuditHead
 	if *headFlag != "" {
 		var err error
-		if noted, err = server.ParseAuditHead(*headFlag); err != nil {
+		if noted, err = records.ParseAuditHead(*headFlag); err != nil {
 			errorf("audit verify: --head: %v", err)
 			return errUsage
 		}
@@ -52,8 +52,8 @@ func runAudit(args []string) error {
 		return err
 	}
 	defer db.Close()
-	head, err := server.VerifyAuditHead(db, noted)
-	var ae *server.AuditError
+	head, err := records.VerifyAuditHead(db, noted)
+	var ae *records.AuditError
 	if errors.As(err, &ae) {
 		return fmt.Errorf("audit log BROKEN at entry %d: %s (%d entries before it are intact)", ae.Seq, ae.Reason, ae.Seq-1)
 	}

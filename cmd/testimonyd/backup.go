@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -89,7 +90,7 @@ func backup(dataDir, dst, day string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := recordBackup(db, day); err != nil {
+	if err := records.RecordBackup(db, day); err != nil {
 		warnf("backup written, but its day was not recorded: %v", err)
 	}
 	return n, nil

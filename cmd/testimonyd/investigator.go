@@ -15,7 +15,7 @@ import (
 	"github.com/skip2/go-qrcode"
 
 	"testimony/crypto"
-	"testimony/server"
+	"testimony/records"
 )
 
 const investigatorUsage = `Usage:
@@ -45,7 +45,7 @@ These commands open the database directly; the server may be running.
 
 // enrolmentJSON is the --json output of add and the resets.
 type enrolmentJSON struct {
-	*server.Enrolment
+	*records.Enrolment
 	Recipient      string `json:"recipient,omitempty"`
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
 }
@@ -114,7 +114,7 @@ func runInvestigator(args []string) error {
 		return err
 	}
 	defer db.Close()
-	accts := server.NewAccounts(db, key)
+	accts := records.NewAccounts(db, key)
 	accts.Escrow = cfg.EscrowRecipients
 	out := os.Stdout
 
@@ -126,7 +126,7 @@ func runInvestigator(args []string) error {
 		}
 		if *asJSON {
 			if list == nil {
-				list = []server.AccountInfo{}
+				list = []records.AccountInfo{}
 			}
 			return writeJSON(out, list)
 		}
@@ -157,7 +157,7 @@ func runInvestigator(args []string) error {
 		}
 		if sub == "disable" {
 			fmt.Fprintf(out, "disabled %s: its sessions are ended, it cannot log in, and new items are no longer encrypted to its key\n", name)
-			if list, err := accts.List(); err == nil && len(cfg.EscrowRecipients) == 0 && !slices.ContainsFunc(list, func(a server.AccountInfo) bool { return !a.Disabled }) {
+			if list, err := accts.List(); err == nil && len(cfg.EscrowRecipients) == 0 && !slices.ContainsFunc(list, func(a records.AccountInfo) bool { return !a.Disabled }) {
 				warnf("no active investigator and no escrow key remain: the witness site refuses testimonies until one is enabled or added")
 			}
 		} else {
@@ -166,7 +166,7 @@ func runInvestigator(args []string) error {
 		return nil
 	}
 
-	var e *server.Enrolment
+	var e *records.Enrolment
 	switch sub {
 	case "add":
 		e, err = accts.Add(name, recipient)
@@ -259,9 +259,9 @@ func readRecipient(file, key string) (string, error) {
 
 func accountErr(name string, err error) error {
 	switch {
-	case errors.Is(err, server.ErrNoAccount):
+	case errors.Is(err, records.ErrNoAccount):
 		return fmt.Errorf("%s: %w (see \"testimonyd investigator list\")", name, err)
-	case errors.Is(err, server.ErrAccountExists):
+	case errors.Is(err, records.ErrAccountExists):
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return err
@@ -294,7 +294,7 @@ func writeNewFile(path string, b []byte) error {
 	return f.Close()
 }
 
-func printEnrolment(w io.Writer, sub string, e *server.Enrolment, recipient string) {
+func printEnrolment(w io.Writer, sub string, e *records.Enrolment, recipient string) {
 	switch sub {
 	case "add":
 		fmt.Fprintf(w, "Account %q created. Its key (fingerprint %s) joins the recipient set of new items.\n\n",

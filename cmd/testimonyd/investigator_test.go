@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/server"
 	"testimony/store"
 )
@@ -124,7 +125,7 @@ func TestInvestigatorCommands(t *testing.T) {
 		t.Fatalf("disable bob: %d %q", code, stderr)
 	}
 	out, _, _ = runCmd(t, "investigator", "list", "--json", "--data", dir)
-	var list []server.AccountInfo
+	var list []records.AccountInfo
 	if err := json.Unmarshal([]byte(out), &list); err != nil || len(list) != 2 || list[0].Name != "alice" || !list[1].Disabled {
 		t.Fatalf("list --json after disable: %v %+v", err, list)
 	}
@@ -150,11 +151,11 @@ func TestInvestigatorCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	list2, err := server.NewAccounts(db, key).List()
+	list2, err := records.NewAccounts(db, key).List()
 	if err != nil || len(list2) != 2 || list2[1].Recipient != bob.Recipient || !list2[1].MustChange {
 		t.Fatalf("stored accounts: %+v %v", list2, err)
 	}
-	n, err := server.VerifyAudit(db)
+	n, err := records.VerifyAudit(db)
 	if err != nil || n != 7 { // add, add, login, disable, enable, reset-passphrase, reset-totp
 		t.Fatalf("audit after the commands: %d entries, %v", n, err)
 	}

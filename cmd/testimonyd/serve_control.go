@@ -40,6 +40,7 @@ import (
 	"syscall"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -198,7 +199,7 @@ func (c *control) handle(conn net.Conn) {
 	case "backup":
 		c.backup(conn)
 	case "backup-done":
-		enc(controlResponse{}, recordBackup(c.db, req.Day))
+		enc(controlResponse{}, records.RecordBackup(c.db, req.Day))
 	default:
 		enc(controlResponse{}, fmt.Errorf("unknown request %q", req.Op))
 	}

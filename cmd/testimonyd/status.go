@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +9,7 @@ import (
 	"strings"
 
 	"testimony/crypto"
-	"testimony/server"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -46,23 +45,6 @@ type statusReport struct {
 	AuditHead string `json:"audit_head,omitempty"`
 }
 
-// Where the day of the last backup is kept.
-const (
-	bucketOps     = "ops"
-	keyLastBackup = "last_backup"
-)
-
-func recordBackup(db *store.DB, day string) error {
-	if len(day) != len("2006-01-02") {
-		return errors.New("bad day")
-	}
-	return db.Update(func(tx store.Tx) error { return tx.Put(bucketOps, []byte(keyLastBackup), []byte(day)) })
-}
-
-// bucketInvestigators and its record follow the contract of
-// server/recipients.go: {"recipient": "age1…", "disabled": bool}.
-const bucketInvestigators = "investigators"
-
 func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
 	st := statusReport{DataDir: cfg.DataDir, Kinds: map[string]int{}, RetentionDays: cfg.RetentionDays, MaxDBMB: cfg.MaxDBMB}
 	s, err := db.Stats()
@@ -86,28 +68,16 @@ func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
 	keys := slices.Clone(cfg.EscrowRecipients)
 	st.Escrow = len(keys)
 	err = db.View(func(tx store.Tx) error {
-		if v, err := tx.Get(bucketOps, []byte(keyLastBackup)); err == nil {
-			st.LastBackup = string(v)
-		}
-		return tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
-			var r struct {
-				Recipient string `json:"recipient"`
-				Disabled  bool   `json:"disabled"`
-			}
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("investigator record %q: %v", k, err)
-			}
-			if !r.Disabled && r.Recipient != "" {
-				keys = append(keys, r.Recipient)
-				st.Investigators++
-			}
-			return nil
-		})
+		st.LastBackup = records.LastBackup(tx)
+		active, err := records.ActiveKeys(tx)
+		keys = append(keys, active...)
+		st.Investigators = len(active)
+		return err
 	})
 	if err != nil {
 		return st, err
 	}
-	head, err := server.AuditHeadOf(db)
+	head, err := records.AuditHeadOf(db)
 	if err != nil {
 		return st, err
 	}

@@ -1,4 +1,4 @@
-package server
+package records
 
 // This is the only file that imports github.com/pquerna/otp, so the TOTP
 // library can be swapped.
@@ -23,16 +23,16 @@ const (
 
 var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
 
-// newTOTPSecret returns a new 160-bit secret in unpadded base32, the form
+// NewTOTPSecret returns a new 160-bit secret in unpadded base32, the form
 // authenticator apps and oathtool take.
-func newTOTPSecret() string {
+func NewTOTPSecret() string {
 	b := make([]byte, 20)
 	rand.Read(b)
 	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
 }
 
-// totpURI is the otpauth:// URI of an enrolment, for a QR code.
-func totpURI(account, secret string) (string, error) {
+// TOTPURI is the otpauth:// URI of an enrolment, for a QR code.
+func TOTPURI(account, secret string) (string, error) {
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
 	if err != nil {
 		return "", err
@@ -53,12 +53,12 @@ func totpCode(secret string, step int64) (string, error) {
 	return totp.GenerateCodeCustom(secret, time.Unix(step*totpPeriod, 0).UTC(), totpOpts)
 }
 
-// totpMatch returns the latest step, within the skew around now, whose code
+// TOTPMatch returns the latest step, within the skew around now, whose code
 // is code, or 0 if none. Every candidate is computed and compared in constant
 // time, whatever the input, so the work does not depend on it. The caller
 // must still refuse a step at or before the last accepted one: a code is
 // good once.
-func totpMatch(secret, code string, now time.Time) int64 {
+func TOTPMatch(secret, code string, now time.Time) int64 {
 	cur := totpStep(now)
 	var found int64
 	for d := int64(-totpSkew); d <= totpSkew; d++ {

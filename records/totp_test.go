@@ -1,4 +1,4 @@
-package server
+package records
 
 import (
 	"encoding/base32"
@@ -22,26 +22,26 @@ func TestTOTPVectors(t *testing.T) {
 			t.Errorf("T=%d: %q, %v; want %q", v.unix, got, err, v.code)
 		}
 		now := time.Unix(v.unix, 0)
-		if s := totpMatch(secret, v.code, now); s != v.unix/totpPeriod {
+		if s := TOTPMatch(secret, v.code, now); s != v.unix/totpPeriod {
 			t.Errorf("T=%d: matched step %d", v.unix, s)
 		}
-		if s := totpMatch(secret, v.code, now.Add(2*totpPeriod*time.Second)); s != 0 {
+		if s := TOTPMatch(secret, v.code, now.Add(2*totpPeriod*time.Second)); s != 0 {
 			t.Errorf("T=%d: a code two steps old matched", v.unix)
 		}
 	}
 	for _, junk := range []string{"", "00000", "0000000", "abcdef", "28708２"} {
-		if totpMatch(secret, junk, time.Unix(59, 0)) != 0 {
+		if TOTPMatch(secret, junk, time.Unix(59, 0)) != 0 {
 			t.Errorf("%q matched", junk)
 		}
 	}
 }
 
 func TestTOTPURI(t *testing.T) {
-	s := newTOTPSecret()
+	s := NewTOTPSecret()
 	if len(s) != 32 {
 		t.Fatalf("secret %q: want 160 bits in base32", s)
 	}
-	uri, err := totpURI("alice", s)
+	uri, err := TOTPURI("alice", s)
 	if err != nil {
 		t.Fatal(err)
 	}

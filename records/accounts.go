@@ -1,4 +1,4 @@
-package server
+package records
 
 import (
 	"crypto/aes"
@@ -16,9 +16,9 @@ import (
 	"testimony/store"
 )
 
-// account is an investigator's record in bucket "investigators". The
-// fields recipient and disabled are read by [Server.recipients] as well.
-type account struct {
+// Account is an investigator's record in [BucketInvestigators], keyed by
+// account name.
+type Account struct {
 	Recipient  string                 `json:"recipient"`
 	Disabled   bool                   `json:"disabled"`
 	Passphrase *crypto.PassphraseHash `json:"passphrase"`
@@ -27,57 +27,46 @@ type account struct {
 	Created    string                 `json:"created"` // UTC day
 }
 
-// bucketLoginState holds what each login changes, apart from the account
-// record: the last accepted TOTP step and the count of failures since the
-// last good login (shown by "investigator list"; the back-off itself is
-// kept in memory, see [loginBackoffMax]). Key: account
-// name, or unknownStateKey for names that match no account, so a failed
-// login writes the same small record whether the account exists or not.
-const bucketLoginState = "login_state"
+// UnknownStateKey cannot be an account name (see accountNameRE).
+const UnknownStateKey = "\x00unknown account"
 
-// unknownStateKey cannot be an account name (see accountNameRE).
-const unknownStateKey = "\x00unknown account"
-
-// loginState is the record of bucketLoginState. Records written before the
-// back-off moved to memory also hold "backoff_until": it is ignored, so an
-// account locked by an older version is free again.
-type loginState struct {
+// LoginState is the record of [BucketLoginState]: what each login changes,
+// apart from the account record: the last accepted TOTP step and the
+// count of failures since the last good login (shown by "investigator
+// list"; the back-off itself is kept in memory by the investigator site).
+// Key: account name, or [UnknownStateKey] for names that match no account,
+// so a failed login writes the same small record whether the account
+// exists or not. Records written before the back-off moved to memory also
+// hold "backoff_until": it is ignored, so an account locked by an older
+// version is free again.
+type LoginState struct {
 	LastStep int64 `json:"last_step"` // last accepted TOTP step
 	Failures int   `json:"failures"`
 }
 
-func getLoginState(tx store.Tx, key string) (*loginState, error) {
-	var st loginState
-	v, err := tx.Get(bucketLoginState, []byte(key))
+// GetLoginState reads the login state under key; a zero state if none.
+func GetLoginState(tx store.Tx, key string) (*LoginState, error) {
+	st, err := getJSON[LoginState](tx, BucketLoginState, []byte(key))
 	if errors.Is(err, store.ErrNotFound) {
-		return &st, nil
+		return &LoginState{}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal(v, &st); err != nil {
-		return nil, fmt.Errorf("login state: %v", err)
-	}
-	return &st, nil
+	return st, err
 }
 
-func putLoginState(tx store.Tx, key string, st *loginState) error {
-	v, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucketLoginState, []byte(key), v)
+// PutLoginState writes the login state under key.
+func PutLoginState(tx store.Tx, key string, st *LoginState) error {
+	return putJSON(tx, BucketLoginState, []byte(key), st)
 }
 
-// clearFailures resets an account's failure count; the last TOTP step
+// ClearFailures resets an account's failure count; the last TOTP step
 // stays.
-func clearFailures(tx store.Tx, name string) error {
-	st, err := getLoginState(tx, name)
+func ClearFailures(tx store.Tx, name string) error {
+	st, err := GetLoginState(tx, name)
 	if err != nil {
 		return err
 	}
 	st.Failures = 0
-	return putLoginState(tx, name, st)
+	return PutLoginState(tx, name, st)
 }
 
 // Errors of the account commands.
@@ -150,16 +139,16 @@ func (a *Accounts) totpAEAD() cipher.AEAD {
 
 func totpAD(name string) []byte { return []byte("testimony/v1 totp\x00" + name) }
 
-// sealTOTP encrypts a TOTP secret for storage, bound to the account name.
-func (a *Accounts) sealTOTP(name, secret string) []byte {
+// SealTOTP encrypts a TOTP secret for storage, bound to the account name.
+func (a *Accounts) SealTOTP(name, secret string) []byte {
 	g := a.totpAEAD()
 	nonce := make([]byte, g.NonceSize())
 	rand.Read(nonce)
 	return g.Seal(nonce, nonce, []byte(secret), totpAD(name))
 }
 
-// openTOTP decrypts a stored TOTP secret.
-func (a *Accounts) openTOTP(name string, sealed []byte) (string, error) {
+// OpenTOTP decrypts a stored TOTP secret.
+func (a *Accounts) OpenTOTP(name string, sealed []byte) (string, error) {
 	g := a.totpAEAD()
 	if len(sealed) < g.NonceSize() {
 		return "", errors.New("stored TOTP secret is damaged")
@@ -171,41 +160,53 @@ func (a *Accounts) openTOTP(name string, sealed []byte) (string, error) {
 	return string(p), nil
 }
 
-// getAccount reads an account record in tx; ErrNoAccount if none.
-func getAccount(tx store.Tx, name string) (*account, error) {
-	v, err := tx.Get(bucketInvestigators, []byte(name))
+// GetAccount reads an account record in tx; ErrNoAccount if none.
+func GetAccount(tx store.Tx, name string) (*Account, error) {
+	acc, err := getJSON[Account](tx, BucketInvestigators, []byte(name))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoAccount
 	}
-	if err != nil {
-		return nil, err
-	}
-	var acc account
-	if err := json.Unmarshal(v, &acc); err != nil {
-		return nil, fmt.Errorf("account record: %v", err)
-	}
-	return &acc, nil
+	return acc, err
 }
 
-func putAccount(tx store.Tx, name string, acc *account) error {
-	v, err := json.Marshal(acc)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucketInvestigators, []byte(name), v)
+// PutAccount writes an account record in tx.
+func PutAccount(tx store.Tx, name string, acc *Account) error {
+	return putJSON(tx, BucketInvestigators, []byte(name), acc)
+}
+
+// forEachAccount calls fn with every account record, in name order.
+func forEachAccount(tx store.Tx, fn func(name string, acc *Account) error) error {
+	return tx.ForEach(BucketInvestigators, nil, func(k, v []byte) error {
+		var acc Account
+		if err := json.Unmarshal(v, &acc); err != nil {
+			return fmt.Errorf("account %q: %v", k, err)
+		}
+		return fn(string(k), &acc)
+	})
+}
+
+// ActiveKeys returns the age keys of the accounts that are not disabled:
+// with the escrow keys of the configuration, the set new items are
+// encrypted to. The server reads it at each submission, so a change takes
+// effect for the next one.
+func ActiveKeys(tx store.Tx) ([]string, error) {
+	var keys []string
+	err := forEachAccount(tx, func(_ string, acc *Account) error {
+		if !acc.Disabled && acc.Recipient != "" {
+			keys = append(keys, acc.Recipient)
+		}
+		return nil
+	})
+	return keys, err
 }
 
 // checkRecipientSet refuses a key that cannot join the investigators'
 // keys: a classic X25519 key beside hybrid ones, or the reverse.
 func checkRecipientSet(tx store.Tx, name, recipient string, escrow []string) error {
 	keys := append([]string{recipient}, escrow...)
-	err := tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
-		var r investigatorKey
-		if err := json.Unmarshal(v, &r); err != nil {
-			return err
-		}
-		if string(k) != name && r.Recipient != "" {
-			keys = append(keys, r.Recipient)
+	err := forEachAccount(tx, func(k string, acc *Account) error {
+		if k != name && acc.Recipient != "" {
+			keys = append(keys, acc.Recipient)
 		}
 		return nil
 	})
@@ -241,13 +242,13 @@ func (a *Accounts) Add(name, recipient string) (*Enrolment, error) {
 	if err != nil {
 		return nil, err
 	}
-	secret := newTOTPSecret()
-	uri, err := totpURI(name, secret)
+	secret := NewTOTPSecret()
+	uri, err := TOTPURI(name, secret)
 	if err != nil {
 		return nil, err
 	}
 	err = a.db.Update(func(tx store.Tx) error {
-		if _, err := getAccount(tx, name); err == nil {
+		if _, err := GetAccount(tx, name); err == nil {
 			return ErrAccountExists
 		} else if !errors.Is(err, ErrNoAccount) {
 			return err
@@ -255,12 +256,12 @@ func (a *Accounts) Add(name, recipient string) (*Enrolment, error) {
 		if err := checkRecipientSet(tx, name, recipient, a.Escrow); err != nil {
 			return err
 		}
-		acc := &account{Recipient: recipient, Passphrase: h, TOTP: a.sealTOTP(name, secret),
+		acc := &Account{Recipient: recipient, Passphrase: h, TOTP: a.SealTOTP(name, secret),
 			MustChange: true, Created: a.now().UTC().Format(time.DateOnly)}
-		if err := putAccount(tx, name, acc); err != nil {
+		if err := PutAccount(tx, name, acc); err != nil {
 			return err
 		}
-		return appendAudit(tx, a.now(), auditEntry{Account: consoleActor, Event: "account_added", Target: name})
+		return AppendAudit(tx, a.now(), AuditEntry{Account: ConsoleActor, Event: "account_added", Target: name})
 	})
 	if err != nil {
 		return nil, err
@@ -268,23 +269,19 @@ func (a *Accounts) Add(name, recipient string) (*Enrolment, error) {
 	return &Enrolment{Account: name, Passphrase: pass, TOTPSecret: secret, TOTPURI: uri}, nil
 }
 
-// consoleActor names the server's console in the audit log.
-const consoleActor = "(console)"
+// ConsoleActor names the server's console in the audit log.
+const ConsoleActor = "(console)"
 
 // List returns every account, sorted by name.
 func (a *Accounts) List() ([]AccountInfo, error) {
 	var out []AccountInfo
 	err := a.db.View(func(tx store.Tx) error {
-		return tx.ForEach(bucketInvestigators, nil, func(k, v []byte) error {
-			var acc account
-			if err := json.Unmarshal(v, &acc); err != nil {
-				return fmt.Errorf("account %q: %v", k, err)
-			}
-			st, err := getLoginState(tx, string(k))
+		return forEachAccount(tx, func(k string, acc *Account) error {
+			st, err := GetLoginState(tx, k)
 			if err != nil {
 				return err
 			}
-			out = append(out, AccountInfo{Name: string(k), Recipient: acc.Recipient, Disabled: acc.Disabled,
+			out = append(out, AccountInfo{Name: k, Recipient: acc.Recipient, Disabled: acc.Disabled,
 				Created: acc.Created, MustChange: acc.MustChange, Failures: st.Failures,
 				Fingerprint: crypto.Fingerprint(acc.Recipient)})
 			return nil
@@ -296,24 +293,24 @@ func (a *Accounts) List() ([]AccountInfo, error) {
 
 // update changes one account in a transaction, ends all its sessions if
 // endSessions, and records event in the audit log.
-func (a *Accounts) update(name, event string, endSessions bool, fn func(store.Tx, *account) error) error {
+func (a *Accounts) update(name, event string, endSessions bool, fn func(store.Tx, *Account) error) error {
 	return a.db.Update(func(tx store.Tx) error {
-		acc, err := getAccount(tx, name)
+		acc, err := GetAccount(tx, name)
 		if err != nil {
 			return err
 		}
 		if err := fn(tx, acc); err != nil {
 			return err
 		}
-		if err := putAccount(tx, name, acc); err != nil {
+		if err := PutAccount(tx, name, acc); err != nil {
 			return err
 		}
 		if endSessions {
-			if err := deleteSessionsOf(tx, name); err != nil {
+			if err := DeleteSessionsOf(tx, name); err != nil {
 				return err
 			}
 		}
-		return appendAudit(tx, a.now(), auditEntry{Account: consoleActor, Event: event, Target: name})
+		return AppendAudit(tx, a.now(), AuditEntry{Account: ConsoleActor, Event: event, Target: name})
 	})
 }
 
@@ -324,13 +321,13 @@ func (a *Accounts) SetDisabled(name string, disabled bool) error {
 	if disabled {
 		event = "account_disabled"
 	}
-	return a.update(name, event, disabled, func(tx store.Tx, acc *account) error {
+	return a.update(name, event, disabled, func(tx store.Tx, acc *Account) error {
 		if !disabled {
 			// The key joins the set again: it must still fit.
 			if err := checkRecipientSet(tx, name, acc.Recipient, a.Escrow); err != nil {
 				return err
 			}
-			if err := clearFailures(tx, name); err != nil {
+			if err := ClearFailures(tx, name); err != nil {
 				return err
 			}
 		}
@@ -341,14 +338,14 @@ func (a *Accounts) SetDisabled(name string, disabled bool) error {
 
 // ResetTOTP gives an account a new TOTP secret and ends its sessions.
 func (a *Accounts) ResetTOTP(name string) (*Enrolment, error) {
-	secret := newTOTPSecret()
-	uri, err := totpURI(name, secret)
+	secret := NewTOTPSecret()
+	uri, err := TOTPURI(name, secret)
 	if err != nil {
 		return nil, err
 	}
-	err = a.update(name, "totp_reset", true, func(tx store.Tx, acc *account) error {
-		acc.TOTP = a.sealTOTP(name, secret)
-		return clearFailures(tx, name)
+	err = a.update(name, "totp_reset", true, func(tx store.Tx, acc *Account) error {
+		acc.TOTP = a.SealTOTP(name, secret)
+		return ClearFailures(tx, name)
 	})
 	if err != nil {
 		return nil, err
@@ -367,9 +364,9 @@ func (a *Accounts) ResetPassphrase(name string) (*Enrolment, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = a.update(name, "passphrase_reset", true, func(tx store.Tx, acc *account) error {
+	err = a.update(name, "passphrase_reset", true, func(tx store.Tx, acc *Account) error {
 		acc.Passphrase, acc.MustChange = h, true
-		return clearFailures(tx, name)
+		return ClearFailures(tx, name)
 	})
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package server
+package records
 
 import (
 	"crypto/sha256"
@@ -14,26 +14,25 @@ import (
 	"testimony/store"
 )
 
-// bucketAudit is the audit log: an append-only, hash-chained list of what
+// [BucketAudit] is the audit log: an append-only, hash-chained list of what
 // investigators and the console did. Key: the entry's sequence number, 8
-// bytes big-endian, from 1. Each entry's hash covers the previous entry's
-// hash and its own canonical JSON, so changing, removing or reordering an
-// entry breaks the chain from there on ([VerifyAudit]).
+// bytes big-endian, from 1 ([AuditKey]). Each entry's hash covers the
+// previous entry's hash and its own canonical JSON, so changing, removing
+// or reordering an entry breaks the chain from there on ([VerifyAudit]).
 //
 // It never holds a passphrase, a TOTP code, or the name typed for an
 // account that does not exist.
-const bucketAudit = "audit"
-
-// bucketAuditHead holds the log's head under auditHeadKey: the number of
-// entries and the hash of the last, written in the transaction of each
+//
+// [BucketAuditHead] holds the log's head under [AuditHeadKey]: the number
+// of entries and the hash of the last, written in the transaction of each
 // entry. Removing entries from the end of the log without changing it is
 // caught by [VerifyAudit], and new entries continue from it, so the gap
 // stays. Someone who can write the database file can change it too: the
 // defence against them is a head noted elsewhere (testimonyd status, the
 // audit page) and checked with [VerifyAuditHead].
-const bucketAuditHead = "audit_head"
 
-var auditHeadKey = []byte("head")
+// AuditHeadKey is the one key of [BucketAuditHead].
+var AuditHeadKey = []byte("head")
 
 // AuditHead is the end of the audit log's chain: how many entries it has
 // and the hash of the last one. Its text form is COUNT:HASH.
@@ -69,25 +68,18 @@ func isHash(h string) bool {
 
 // getAuditHead reads the head record; ok is false if there is none.
 func getAuditHead(tx store.Tx) (h AuditHead, ok bool, err error) {
-	v, err := tx.Get(bucketAuditHead, auditHeadKey)
+	p, err := getJSON[AuditHead](tx, BucketAuditHead, AuditHeadKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return h, false, nil
 	}
 	if err != nil {
 		return h, false, err
 	}
-	if err := json.Unmarshal(v, &h); err != nil {
-		return h, false, fmt.Errorf("audit log head: %v", err)
-	}
-	return h, true, nil
+	return *p, true, nil
 }
 
 func putAuditHead(tx store.Tx, h AuditHead) error {
-	v, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucketAuditHead, auditHeadKey, v)
+	return putJSON(tx, BucketAuditHead, AuditHeadKey, h)
 }
 
 // auditEntry is one line of the audit log. The JSON field order is the
@@ -105,14 +97,15 @@ type auditEntry struct {
 	Hash    string `json:"hash,omitempty"`
 }
 
-// unknownAccount stands in the audit log for a login name that matches no
+// UnknownAccount stands in the audit log for a login name that matches no
 // account: the typed text may be a passphrase typed in the wrong field.
-const unknownAccount = "(unknown account)"
+const UnknownAccount = "(unknown account)"
 
 // genesis is the "previous hash" of the first entry.
 var genesis = hex.EncodeToString(make([]byte, sha256.Size))
 
-func auditKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+// AuditKey is the key of entry seq in [BucketAudit].
+func AuditKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // auditHash is SHA-256(prev hash || canonical JSON of e without its hash).
 func auditHash(e auditEntry) (string, error) {
@@ -131,14 +124,17 @@ func auditHash(e auditEntry) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// appendAudit adds e at the end of the log, in tx: the entry lands or not
-// together with the action it records. It follows the head record, or the
-// last entry where there is none yet (a log of an older version) or where
-// entries lie past it: so an entry is never overwritten, and entries
-// removed from the end leave a gap that [VerifyAudit] reports.
-func appendAudit(tx store.Tx, now time.Time, e auditEntry) error {
-	e.Seq, e.Prev = 1, genesis
-	k, v, err := tx.Last(bucketAudit)
+// AppendAudit adds an entry of what a.Account did at now at the end of the
+// log, in tx: the entry lands or not together with the action it records.
+// Of a, Seq, Time and Hash are ignored: they are set here. The entry
+// follows the head record, or the last entry where there is none yet (a
+// log of an older version) or where entries lie past it: so an entry is
+// never overwritten, and entries removed from the end leave a gap that
+// [VerifyAudit] reports.
+func AppendAudit(tx store.Tx, now time.Time, a AuditEntry) error {
+	e := auditEntry{Seq: 1, Prev: genesis, Account: a.Account, Event: a.Event, Target: a.Target,
+		Item: a.Item, Source: a.Source, Count: a.Count}
+	k, v, err := tx.Last(BucketAudit)
 	switch {
 	case err == nil:
 		var last auditEntry
@@ -164,7 +160,7 @@ func appendAudit(tx store.Tx, now time.Time, e auditEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Put(bucketAudit, auditKey(e.Seq), js); err != nil {
+	if err := tx.Put(BucketAudit, AuditKey(e.Seq), js); err != nil {
 		return err
 	}
 	return putAuditHead(tx, AuditHead{Count: e.Seq, Hash: e.Hash})
@@ -180,7 +176,7 @@ func (e *AuditError) Error() string {
 	return fmt.Sprintf("audit log entry %d: %s", e.Seq, e.Reason)
 }
 
-// AuditEntry is one entry of the audit log, for display.
+// AuditEntry is one entry of the audit log, for display, or to append.
 type AuditEntry struct {
 	Seq     uint64
 	Time    string
@@ -220,7 +216,7 @@ func VerifyAuditHead(db *store.DB, noted AuditHead) (AuditHead, error) {
 func AuditHeadOf(db *store.DB) (AuditHead, error) {
 	var h AuditHead
 	err := db.View(func(tx store.Tx) error {
-		k, v, err := tx.Last(bucketAudit)
+		k, v, err := tx.Last(BucketAudit)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -248,7 +244,7 @@ func verifyAudit(db *store.DB, noted AuditHead) (int, AuditHead, error) {
 	var notedHash string
 	err := db.View(func(tx store.Tx) error {
 		want := uint64(1)
-		err := tx.ForEach(bucketAudit, nil, func(k, v []byte) error {
+		err := tx.ForEach(BucketAudit, nil, func(k, v []byte) error {
 			if len(k) != 8 {
 				return &AuditError{want, fmt.Sprintf("bad key %x", k)}
 			}
@@ -313,12 +309,12 @@ func verifyAudit(db *store.DB, noted AuditHead) (int, AuditHead, error) {
 	return n, h, nil
 }
 
-// auditPage returns up to limit entries, newest first, ending before seq
+// ReadAudit returns up to limit entries, newest first, ending before seq
 // before (0: from the end).
-func readAudit(db *store.DB, before uint64, limit int) ([]AuditEntry, error) {
+func ReadAudit(db *store.DB, before uint64, limit int) ([]AuditEntry, error) {
 	var all []AuditEntry
 	err := db.View(func(tx store.Tx) error {
-		return tx.ForEach(bucketAudit, nil, func(k, v []byte) error {
+		return tx.ForEach(BucketAudit, nil, func(k, v []byte) error {
 			if len(k) == 8 && before != 0 && binary.BigEndian.Uint64(k) >= before {
 				return nil
 			}
