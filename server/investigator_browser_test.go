@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"testimony/store"
+	"testimony/bundle"
 )
 
 // TestInvestigatorInChromium drives a real headless Chromium, scripts off,
@@ -189,7 +189,7 @@ func TestInvestigatorInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br := store.NewBundleReader(bytes.NewReader(b))
+	br := bundle.NewReader(bytes.NewReader(b))
 	n := 0
 	for {
 		_, r, err := br.Next()
