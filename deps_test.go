@@ -35,6 +35,12 @@ func TestImportEdges(t *testing.T) {
 		{"./cmd/testimony", "net/http", "the offline tool runs on an air-gapped machine: no network code"},
 		{"./cmd/testimony", "net", "the offline tool runs on an air-gapped machine: no network code"},
 		{"./cmd/testimony", mod + "/server", "the offline tool does not reach the server"},
+		{"./cmd/testimony", mod + "/store", "the offline tool reads bundles, not the database"},
+		{"./cmd/testimony", "go.etcd.io/bbolt", "the offline tool links no database library"},
+		{"./bundle", "go.etcd.io/bbolt", "the bundle format is read offline, without a database"},
+		{"./bundle", mod + "/store", "the bundle format is read offline, without a database"},
+		{"./bundle", mod + "/server", "the bundle format knows no HTTP"},
+		{"./bundle", "net/http", "the bundle format knows no HTTP"},
 		{"./store", mod + "/crypto", "the store holds opaque bytes"},
 		{"./store", mod + "/server", "the store holds opaque bytes"},
 		{"./store", "filippo.io/age", "the store knows nothing of age"},
@@ -55,7 +61,7 @@ func TestImportEdges(t *testing.T) {
 			t.Errorf("%s imports %s: %s", f.pkg, f.dep, f.why)
 		}
 	}
-	for _, pkg := range []string{"./cmd/testimonyd", "./cmd/testimony", "./server", "./store", "./crypto"} {
+	for _, pkg := range []string{"./cmd/testimonyd", "./cmd/testimony", "./server", "./store", "./bundle", "./crypto"} {
 		if deps(t, pkg)["testing"] {
 			t.Errorf("%s imports testing: production code must not", pkg)
 		}

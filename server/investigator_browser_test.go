@@ -16,8 +16,8 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"testimony/bundle"
 	"testimony/records"
-	"testimony/store"
 )
 
 // TestInvestigatorInChromium drives a real headless Chromium, scripts off,
@@ -190,7 +190,7 @@ func TestInvestigatorInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	br := store.NewBundleReader(bytes.NewReader(b))
+	br := bundle.NewReader(bytes.NewReader(b))
 	n := 0
 	for {
 		_, r, err := br.Next()

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"testimony/bundle"
 	"testimony/crypto"
 	"testimony/records"
 	"testimony/store"
@@ -209,7 +210,7 @@ func TestBundleDownloadOpensWithAge(t *testing.T) {
 			t.Errorf("bundle Content-Type %q", ct)
 		}
 		dir := t.TempDir()
-		br := store.NewBundleReader(bytes.NewReader(r.body))
+		br := bundle.NewReader(bytes.NewReader(r.body))
 		var got []string
 		for {
 			id, rd, err := br.Next()

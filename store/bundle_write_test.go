@@ -2,39 +2,42 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"testimony/bundle"
 )
 
-// TestIndexWriterMatchesMarshalIndent: index.json built entry by entry is
-// byte for byte what json.MarshalIndent writes, for plain and awkward
-// strings alike, and for an empty bundle.
-func TestIndexWriterMatchesMarshalIndent(t *testing.T) {
-	odd := []string{"", "plain", `quote " and \ backslash`, "<tag> & amp", "tab\tnewline\ncr\r", "\x00\x01\x1f\x7f",
-		"кириллица", "\u2028\u2029", "bad \xff utf-8", "emoji 🙂"}
-	for _, n := range []int{0, 1, 3, len(odd)} {
-		idx := BundleIndex{Format: BundleFormat, Day: odd[n%len(odd)], Items: []BundleEntry{}}
-		w := newIndexWriter(idx.Day, n)
-		for i := range n {
-			e := BundleEntry{ID: fmt.Sprintf("%032x", i), Kind: odd[i%len(odd)], Day: "2026-08-27",
-				Source: odd[(i+3)%len(odd)], Size: int64(i) * 1e9, SHA256: odd[(i+5)%len(odd)], Recipients: odd[(i+7)%len(odd)]}
-			idx.Items = append(idx.Items, e)
-			if err := w.add(e); err != nil {
-				t.Fatal(err)
-			}
+// readBundle reads a bundle through to the end and verifies it.
+func readBundle(b []byte) (map[string][]byte, []string, error) {
+	br := bundle.NewReader(bytes.NewReader(b))
+	got := map[string][]byte{}
+	for {
+		id, r, err := br.Next()
+		if err == io.EOF {
+			break
 		}
-		want, err := json.MarshalIndent(idx, "", "  ")
 		if err != nil {
-			t.Fatal(err)
+			return got, nil, err
 		}
-		if got := w.close(); !bytes.Equal(got, want) {
-			t.Errorf("%d entries:\n got %q\nwant %q", n, got, want)
+		d, err := io.ReadAll(r)
+		if err != nil {
+			return got, nil, err
 		}
+		got[id] = d
+	}
+	bad, err := br.Verify()
+	return got, bad, err
+}
+
+func TestWriteBundleUnknownItem(t *testing.T) {
+	db := openTemp(t, Options{})
+	if _, err := db.WriteBundle(io.Discard, "2026-09-01", []string{strings.Repeat("ab", idLen)}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bundle of a missing item: %v", err)
 	}
 }
 

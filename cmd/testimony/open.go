@@ -24,8 +24,8 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 
+	"testimony/bundle"
 	"testimony/crypto"
-	"testimony/store"
 )
 
 // unknownSource is the source folder of an item opened on its own, outside
@@ -557,9 +557,9 @@ func (o *opener) place(what string, x *extracted) {
 
 // readIndex reads a bundle's index.json without reading the items (tar
 // seeks over them), so that items already opened are not decrypted again.
-func readIndex(f io.ReadSeeker) (*store.BundleIndex, error) {
+func readIndex(f io.ReadSeeker) (*bundle.Index, error) {
 	tr := tar.NewReader(f)
-	var idx *store.BundleIndex
+	var idx *bundle.Index
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -571,10 +571,10 @@ func readIndex(f io.ReadSeeker) (*store.BundleIndex, error) {
 		if h.Name != "index.json" {
 			continue
 		}
-		if h.Size > store.MaxIndex {
+		if h.Size > bundle.MaxIndex {
 			return nil, fmt.Errorf("index.json of %d bytes", h.Size)
 		}
-		idx = new(store.BundleIndex)
+		idx = new(bundle.Index)
 		if err := json.NewDecoder(tr).Decode(idx); err != nil {
 			return nil, fmt.Errorf("index.json: %v", err)
 		}
@@ -597,7 +597,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 		o.fail("%s: damaged or truncated bundle: %v; nothing opened from it", name, err)
 		return
 	}
-	entries := map[string]store.BundleEntry{}
+	entries := map[string]bundle.Entry{}
 	for _, e := range idx.Items {
 		entries[e.ID] = e
 	}
@@ -608,7 +608,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 			o.drop(x)
 		}
 	}
-	br := store.NewBundleReader(bufio.NewReaderSize(r, 256<<10))
+	br := bundle.NewReader(bufio.NewReaderSize(r, 256<<10))
 	for {
 		id, ir, err := br.Next()
 		if err == io.EOF {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"testimony/bundle"
 	"testimony/crypto"
-	"testimony/store"
 )
 
 // FuzzOpenIndex: `testimony open` of a real bundle of two items whose
@@ -75,33 +75,33 @@ func FuzzOpenIndex(f *testing.F) {
 	if es[last].h.Name != "index.json" {
 		f.Fatalf("index.json is not last: %q", es[last].h.Name)
 	}
-	var idx store.BundleIndex
+	var idx bundle.Index
 	if err := json.Unmarshal(es[last].body, &idx); err != nil || len(idx.Items) != 2 {
 		f.Fatalf("index: %v %+v", err, idx)
 	}
-	truth := map[string]store.BundleEntry{}
+	truth := map[string]bundle.Entry{}
 	for _, e := range idx.Items {
 		truth[e.ID] = e
 	}
-	edit := func(fn func(*store.BundleIndex)) []byte {
-		var c store.BundleIndex
+	edit := func(fn func(*bundle.Index)) []byte {
+		var c bundle.Index
 		json.Unmarshal(es[last].body, &c)
 		fn(&c)
 		b, _ := json.Marshal(c)
 		return b
 	}
 	f.Add(es[last].body)
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Source = "../../../../tmp/escaped" }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Source = "/etc"; c.Items[1].Source = "C:\\Windows\\" }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Day = "../.."; c.Items[0].Kind = "/x" }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Kind = "reply"; c.Items[1].Day = "2027-13-45" }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[1].ID = c.Items[0].ID }))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Source = ".partial"; c.Items[1].Source = "testimonies.csv" }))
-	f.Add(edit(func(c *store.BundleIndex) {
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Source = "../../../../tmp/escaped" }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Source = "/etc"; c.Items[1].Source = "C:\\Windows\\" }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Day = "../.."; c.Items[0].Kind = "/x" }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Kind = "reply"; c.Items[1].Day = "2027-13-45" }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[1].ID = c.Items[0].ID }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Source = ".partial"; c.Items[1].Source = "testimonies.csv" }))
+	f.Add(edit(func(c *bundle.Index) {
 		c.Items[0].Source = "\x00\u202e\xff"
 		c.Items[1].Source = strings.Repeat("д", 300)
 	}))
-	f.Add(edit(func(c *store.BundleIndex) { c.Items[0].Size++ }))
+	f.Add(edit(func(c *bundle.Index) { c.Items[0].Size++ }))
 	f.Add([]byte(`{"format":"testimony-bundle/v1","items":[]}`))
 	f.Add([]byte(`{}`))
 
@@ -122,12 +122,12 @@ func FuzzOpenIndex(f *testing.F) {
 			tw.Write(body)
 		}
 		tw.Close()
-		bundle := filepath.Join(work, "bundle.tar")
-		if err := os.WriteFile(bundle, b.Bytes(), 0o600); err != nil {
+		tarPath := filepath.Join(work, "bundle.tar")
+		if err := os.WriteFile(tarPath, b.Bytes(), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		out := filepath.Join(work, "out")
-		res, err := openInto(ids, out, []string{bundle})
+		res, err := openInto(ids, out, []string{tarPath})
 		if err != nil && res == nil {
 			return // the output folder could not be made or indexed: nothing to check
 		}
@@ -155,7 +155,7 @@ func FuzzOpenIndex(f *testing.F) {
 			return nil
 		})
 		// An item is opened only if the index lists it truly.
-		var got store.BundleIndex
+		var got bundle.Index
 		listed := 0
 		if json.Unmarshal(index, &got) == nil {
 			seen := map[string]bool{}

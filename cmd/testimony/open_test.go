@@ -11,12 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"testimony/bundle"
 	"testimony/crypto"
 	"testimony/store"
 )
 
 // rewriteIndex copies a bundle, letting edit change its index.json.
-func rewriteIndex(t *testing.T, src, dst string, edit func(*store.BundleIndex)) {
+func rewriteIndex(t *testing.T, src, dst string, edit func(*bundle.Index)) {
 	t.Helper()
 	in, err := os.ReadFile(src)
 	if err != nil {
@@ -35,7 +36,7 @@ func rewriteIndex(t *testing.T, src, dst string, edit func(*store.BundleIndex)) 
 		}
 		body, _ := io.ReadAll(tr)
 		if h.Name == "index.json" {
-			var idx store.BundleIndex
+			var idx bundle.Index
 			if err := json.Unmarshal(body, &idx); err != nil {
 				t.Fatal(err)
 			}
@@ -74,16 +75,16 @@ func TestBundleCheckedAgainstIndex(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		edit func(*store.BundleIndex)
+		edit func(*bundle.Index)
 	}{
-		{"altered digest", func(idx *store.BundleIndex) { idx.Items[0].SHA256 = strings.Repeat("0", 64) }},
-		{"unlisted item", func(idx *store.BundleIndex) { idx.Items = idx.Items[1:] }},
+		{"altered digest", func(idx *bundle.Index) { idx.Items[0].SHA256 = strings.Repeat("0", 64) }},
+		{"unlisted item", func(idx *bundle.Index) { idx.Items = idx.Items[1:] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stderrBuf.Reset()
 			bad := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".tar")
 			var first string
-			rewriteIndex(t, good, bad, func(idx *store.BundleIndex) { first = idx.Items[0].ID; tc.edit(idx) })
+			rewriteIndex(t, good, bad, func(idx *bundle.Index) { first = idx.Items[0].ID; tc.edit(idx) })
 			out := filepath.Join(dir, "out-"+filepath.Base(bad))
 			res, err := openInto(ids, out, []string{bad})
 			if err != nil || res.opened != 2 || res.failed != 1 {

@@ -19,8 +19,8 @@ import (
 
 	"filippo.io/age"
 
+	"testimony/bundle"
 	"testimony/crypto"
-	"testimony/store"
 )
 
 // share re-encrypts chosen items to a partner organisation's keys, offline:
@@ -113,7 +113,7 @@ func runShare(args []string) error {
 }
 
 type sharedItem struct {
-	entry store.BundleEntry
+	entry bundle.Entry
 	file  string // the new ciphertext, a temporary file
 }
 
@@ -152,17 +152,17 @@ func (s *sharer) add(name string) error {
 			rand.Read(b)
 			id = hex.EncodeToString(b)
 		}
-		return s.reencrypt(name, bufio.NewReaderSize(f, 256<<10), store.BundleEntry{ID: id})
+		return s.reencrypt(name, bufio.NewReaderSize(f, 256<<10), bundle.Entry{ID: id})
 	case kindBundle:
 		idx, err := readIndex(f)
 		if err != nil {
 			return fmt.Errorf("%s: damaged or truncated bundle: %v", name, err)
 		}
-		entries := map[string]store.BundleEntry{}
+		entries := map[string]bundle.Entry{}
 		for _, e := range idx.Items {
 			entries[e.ID] = e
 		}
-		br := store.NewBundleReader(bufio.NewReaderSize(f, 256<<10))
+		br := bundle.NewReader(bufio.NewReaderSize(f, 256<<10))
 		for {
 			id, r, err := br.Next()
 			if err == io.EOF {
@@ -189,7 +189,7 @@ func (s *sharer) add(name string) error {
 
 // reencrypt decrypts one item and encrypts it to the partner in one pass,
 // reading the envelope through to check it is whole.
-func (s *sharer) reencrypt(what string, src io.Reader, e store.BundleEntry) error {
+func (s *sharer) reencrypt(what string, src io.Reader, e bundle.Entry) error {
 	if s.seen == nil {
 		s.seen = map[string]bool{}
 	}
@@ -250,8 +250,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// writeBundle writes the new items as a bundle (the format of
-// store.WriteBundle), through a temporary file; it never replaces a file.
+// writeBundle writes the new items as a bundle (the format of package
+// bundle), through a temporary file; it never replaces a file.
 func (s *sharer) writeBundle(out string) error {
 	if _, err := os.Lstat(out); err == nil {
 		return fmt.Errorf("%s already exists: refusing to overwrite it", out)
@@ -265,14 +265,14 @@ func (s *sharer) writeBundle(out string) error {
 	defer os.Remove(tmp.Name())
 	bw := bufio.NewWriterSize(tmp, 256<<10)
 	tw := tar.NewWriter(bw)
-	idx := store.BundleIndex{Format: store.BundleFormat, Day: time.Now().UTC().Format(time.DateOnly)}
+	idx := bundle.Index{Format: bundle.Format, Day: time.Now().UTC().Format(time.DateOnly)}
 	for _, it := range s.items {
 		f, err := os.Open(it.file)
 		if err != nil {
 			tmp.Close()
 			return err
 		}
-		err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: store.BundleItemPath(it.entry.ID),
+		err = tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: bundle.ItemPath(it.entry.ID),
 			Size: it.entry.Size, Mode: 0o600, Format: tar.FormatPAX})
 		if err == nil {
 			_, err = io.Copy(tw, f)

@@ -1,4 +1,4 @@
-package store
+package bundle_test
 
 import (
 	"bytes"
@@ -7,11 +7,13 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"testimony/bundle"
 )
 
 // FuzzBundleIndex: a real bundle whose index.json (the trailer that every
 // item is checked against) is replaced by fuzzed bytes. The reader either
-// refuses the bundle with ErrBadBundle or verifies it, and a verified
+// refuses the bundle with bundle.ErrBad or verifies it, and a verified
 // bundle's index lists exactly the items in the tar — each once, with its
 // size and SHA-256. FuzzBundleReader mutates whole bundles, where a valid
 // tar around a mutated index is rare; this target mutates only the index.
@@ -30,13 +32,13 @@ func FuzzBundleIndex(f *testing.F) {
 		strings.Replace(string(good), idx.Items[2].SHA256, strings.Repeat("0", 64), 1),
 		strings.Replace(string(good), `"size":300`, `"size":-300`, 1),
 		strings.Replace(string(good), `"size":300`, `"size":9223372036854775807`, 1),
-		strings.Replace(string(good), BundleFormat, "testimony-bundle/v2", 1),
-		string(good) + `{"format":"` + BundleFormat + `","items":[]}`, // a second JSON value after the first
+		strings.Replace(string(good), bundle.Format, "testimony-bundle/v2", 1),
+		string(good) + `{"format":"` + bundle.Format + `","items":[]}`, // a second JSON value after the first
 		string(good) + "garbage",
-		`{"format":"` + BundleFormat + `","items":null}`,
-		`{"format":"` + BundleFormat + `","items":[{"id":"../../etc/passwd"}]}`,
-		`{"format":"` + BundleFormat + `","items":[` + strings.Repeat(`{},`, 50) + `{}]}`,
-		`{"format":"` + BundleFormat + `","ITEMS":[],"Format":1}`,
+		`{"format":"` + bundle.Format + `","items":null}`,
+		`{"format":"` + bundle.Format + `","items":[{"id":"../../etc/passwd"}]}`,
+		`{"format":"` + bundle.Format + `","items":[` + strings.Repeat(`{},`, 50) + `{}]}`,
+		`{"format":"` + bundle.Format + `","ITEMS":[],"Format":1}`,
 		``, `null`, `[]`, `"x"`, `{"format":"\ud800"}`,
 	} {
 		f.Add([]byte(s))
@@ -48,22 +50,22 @@ func FuzzBundleIndex(f *testing.F) {
 		tb := tarOf(t, mod)
 		got, bad, err := readBundle(tb)
 		if err != nil {
-			if !errors.Is(err, ErrBadBundle) {
-				t.Fatalf("error not wrapping ErrBadBundle: %v", err)
+			if !errors.Is(err, bundle.ErrBad) {
+				t.Fatalf("error not wrapping bundle.ErrBad: %v", err)
 			}
 			return
 		}
 		if bad != nil {
 			t.Fatalf("bad ids %v with no error", bad)
 		}
-		br := NewBundleReader(bytes.NewReader(tb))
+		br := bundle.NewReader(bytes.NewReader(tb))
 		for {
 			if _, _, err := br.Next(); err != nil {
 				break
 			}
 		}
 		ix := br.Index()
-		if ix == nil || ix.Format != BundleFormat || len(ix.Items) != len(got) || len(got) != len(idx.Items) {
+		if ix == nil || ix.Format != bundle.Format || len(ix.Items) != len(got) || len(got) != len(idx.Items) {
 			t.Fatalf("verified: %d items read, index %+v", len(got), ix)
 		}
 		seen := map[string]bool{}

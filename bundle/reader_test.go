@@ -1,4 +1,4 @@
-package store
+package bundle_test
 
 import (
 	"archive/tar"
@@ -12,18 +12,21 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"testimony/bundle"
+	"testimony/store"
 )
 
 // bundleOf stores items of the given sizes and returns a bundle of them,
 // with their bytes by id.
-func bundleOf(t testing.TB, sizes ...int) ([]byte, BundleIndex, map[string][]byte) {
+func bundleOf(t testing.TB, sizes ...int) ([]byte, bundle.Index, map[string][]byte) {
 	t.Helper()
-	db := openTemp(t, Options{})
+	db := openTemp(t)
 	data := map[string][]byte{}
 	var ids []string
 	for i, n := range sizes {
 		d := pattern(uint64(1000+i), n)
-		it := writeItem(t, db, d, 64<<10, Item{Kind: []string{"submission", "followup", "reply"}[i%3],
+		it := writeItem(t, db, d, 64<<10, store.Item{Kind: []string{"submission", "followup", "reply"}[i%3],
 			Day: "2026-08-27", Source: fmt.Sprintf("src%d", i%2), Recipients: "fp1"})
 		data[it.ID] = d
 		ids = append(ids, it.ID)
@@ -38,7 +41,7 @@ func bundleOf(t testing.TB, sizes ...int) ([]byte, BundleIndex, map[string][]byt
 
 // readBundle reads a bundle through to the end and verifies it.
 func readBundle(b []byte) (map[string][]byte, []string, error) {
-	br := NewBundleReader(bytes.NewReader(b))
+	br := bundle.NewReader(bytes.NewReader(b))
 	got := map[string][]byte{}
 	for {
 		id, r, err := br.Next()
@@ -59,10 +62,10 @@ func readBundle(b []byte) (map[string][]byte, []string, error) {
 }
 
 func TestBundleRoundTrip(t *testing.T) {
-	for _, sizes := range [][]int{nil, {0}, {5000}, {100, ChunkSize + 7, 0, 3 * ChunkSize}} {
+	for _, sizes := range [][]int{nil, {0}, {5000}, {100, store.ChunkSize + 7, 0, 3 * store.ChunkSize}} {
 		t.Run(fmt.Sprint(len(sizes)), func(t *testing.T) {
 			b, idx, data := bundleOf(t, sizes...)
-			if idx.Format != BundleFormat || idx.Day != "2026-09-01" || len(idx.Items) != len(sizes) {
+			if idx.Format != bundle.Format || idx.Day != "2026-09-01" || len(idx.Items) != len(sizes) {
 				t.Fatalf("index %+v", idx)
 			}
 			for _, e := range idx.Items {
@@ -84,7 +87,7 @@ func TestBundleRoundTrip(t *testing.T) {
 				}
 			}
 			// Items can be skipped unread: Next reads past them.
-			br := NewBundleReader(bytes.NewReader(b))
+			br := bundle.NewReader(bytes.NewReader(b))
 			n := 0
 			for {
 				_, _, err := br.Next()
@@ -116,13 +119,6 @@ func TestBundleRoundTrip(t *testing.T) {
 				t.Errorf("tar entries %v", names)
 			}
 		})
-	}
-}
-
-func TestWriteBundleUnknownItem(t *testing.T) {
-	db := openTemp(t, Options{})
-	if _, err := db.WriteBundle(io.Discard, "2026-09-01", []string{strings.Repeat("ab", idLen)}); !errors.Is(err, ErrNotFound) {
-		t.Errorf("bundle of a missing item: %v", err)
 	}
 }
 
@@ -178,7 +174,7 @@ func TestBundleVerifyNamesBadItem(t *testing.T) {
 	b, idx, _ := bundleOf(t, 3000, 70<<10, 100)
 	es := entriesOf(t, b)
 	victim := idx.Items[1].ID
-	at := slices.IndexFunc(es, func(e entry) bool { return e.h.Name == BundleItemPath(victim) })
+	at := slices.IndexFunc(es, func(e entry) bool { return e.h.Name == bundle.ItemPath(victim) })
 	if at < 0 {
 		t.Fatal("item not in the tar")
 	}
@@ -200,10 +196,10 @@ func TestBundleVerifyNamesBadItem(t *testing.T) {
 			return es
 		}(), victim},
 		"missing": {slices.Delete(slices.Clone(es), at, at+1), victim},
-		"extra":   {slices.Insert(slices.Clone(es), 0, entry{tar.Header{Typeflag: tar.TypeReg, Name: BundleItemPath(extraID), Mode: 0o600}, []byte("unlisted")}), extraID},
+		"extra":   {slices.Insert(slices.Clone(es), 0, entry{tar.Header{Typeflag: tar.TypeReg, Name: bundle.ItemPath(extraID), Mode: 0o600}, []byte("unlisted")}), extraID},
 		"index lists one twice": {func() []entry {
 			es := slices.Clone(es)
-			var ix BundleIndex
+			var ix bundle.Index
 			json.Unmarshal(es[len(es)-1].body, &ix)
 			ix.Items = append(ix.Items, ix.Items[1])
 			es[len(es)-1].body, _ = json.Marshal(ix)
@@ -213,8 +209,8 @@ func TestBundleVerifyNamesBadItem(t *testing.T) {
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, bad, err := readBundle(tarOf(t, c.es))
-			if !errors.Is(err, ErrBadBundle) {
-				t.Fatalf("Verify: %v, want ErrBadBundle", err)
+			if !errors.Is(err, bundle.ErrBad) {
+				t.Fatalf("Verify: %v, want bundle.ErrBad", err)
 			}
 			if !slices.Equal(bad, []string{c.want}) {
 				t.Errorf("Verify named %v, want [%s]", bad, c.want)
@@ -262,8 +258,8 @@ func TestBundleRefusesBadEntries(t *testing.T) {
 	for name, e := range bad {
 		t.Run(name, func(t *testing.T) {
 			_, _, err := readBundle(tarOf(t, append(slices.Clone(es[:1]), append([]entry{e}, es[1:]...)...)))
-			if !errors.Is(err, ErrBadBundle) {
-				t.Fatalf("Next: %v, want ErrBadBundle", err)
+			if !errors.Is(err, bundle.ErrBad) {
+				t.Fatalf("Next: %v, want bundle.ErrBad", err)
 			}
 			t.Log(err)
 		})
@@ -275,22 +271,22 @@ func TestBundleRefusesBadEntries(t *testing.T) {
 	}
 	// Other structural faults.
 	noIndex := tarOf(t, es[:len(es)-1])
-	if _, _, err := readBundle(noIndex); !errors.Is(err, ErrBadBundle) {
+	if _, _, err := readBundle(noIndex); !errors.Is(err, bundle.ErrBad) {
 		t.Errorf("bundle without index.json: %v", err)
 	}
 	wrongFormat := slices.Clone(es)
 	wrongFormat[len(es)-1].body = []byte(`{"format":"testimony-bundle/v9","items":[]}`)
-	if _, _, err := readBundle(tarOf(t, wrongFormat)); !errors.Is(err, ErrBadBundle) || !strings.Contains(err.Error(), "v9") {
+	if _, _, err := readBundle(tarOf(t, wrongFormat)); !errors.Is(err, bundle.ErrBad) || !strings.Contains(err.Error(), "v9") {
 		t.Errorf("bundle of another format: %v", err)
 	}
-	if _, _, err := readBundle(b[:len(b)/2]); !errors.Is(err, ErrBadBundle) {
+	if _, _, err := readBundle(b[:len(b)/2]); !errors.Is(err, bundle.ErrBad) {
 		t.Errorf("truncated bundle: %v", err)
 	}
-	if _, _, err := readBundle([]byte("not a tar at all, just some text that is long enough to fill a header block")); !errors.Is(err, ErrBadBundle) {
+	if _, _, err := readBundle([]byte("not a tar at all, just some text that is long enough to fill a header block")); !errors.Is(err, bundle.ErrBad) {
 		t.Errorf("not a tar: %v", err)
 	}
-	br := NewBundleReader(bytes.NewReader(b))
-	if _, err := br.Verify(); !errors.Is(err, ErrBadBundle) {
+	br := bundle.NewReader(bytes.NewReader(b))
+	if _, err := br.Verify(); !errors.Is(err, bundle.ErrBad) {
 		t.Errorf("Verify before reading: %v", err)
 	}
 }
@@ -310,8 +306,8 @@ func FuzzBundleReader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, bad, err := readBundle(b)
 		if err != nil {
-			if !errors.Is(err, ErrBadBundle) {
-				t.Fatalf("error not wrapping ErrBadBundle: %v", err)
+			if !errors.Is(err, bundle.ErrBad) {
+				t.Fatalf("error not wrapping bundle.ErrBad: %v", err)
 			}
 			return
 		}
@@ -319,7 +315,7 @@ func FuzzBundleReader(f *testing.F) {
 			t.Fatalf("Verify gave bad ids %v with no error", bad)
 		}
 		// Verified: the index lists exactly the items read.
-		br := NewBundleReader(bytes.NewReader(b))
+		br := bundle.NewReader(bytes.NewReader(b))
 		for {
 			if _, _, err := br.Next(); err != nil {
 				break

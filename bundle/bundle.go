@@ -1,0 +1,45 @@
+// Package bundle is the format of a bundle: the tar of items and its
+// index.json that an investigator downloads and opens offline.
+//
+// A bundle is a tar of items/<id>.age, one entry per item (its ciphertext,
+// as the store keeps it), then index.json, an [Index] listing each item's
+// record and the SHA-256 of its bytes. The index comes last so that a
+// bundle can be written as a stream; a reader checks the items against it
+// once it has been read ([Reader.Verify]).
+//
+// The package holds the format only: the store writes bundles from its
+// database, and the offline tool reads them. It imports no database, so
+// the air-gapped tool that opens bundles links none.
+package bundle
+
+import "errors"
+
+// Format names the version of index.json this package writes and reads.
+const Format = "testimony-bundle/v1"
+
+// Index is a bundle's index.json: what it holds, verifiable offline.
+type Index struct {
+	Format string  `json:"format"`
+	Day    string  `json:"day"` // when the bundle was made, UTC day
+	Items  []Entry `json:"items"`
+}
+
+// Entry describes one item of a bundle.
+type Entry struct {
+	ID         string `json:"id"`
+	Kind       string `json:"kind"`
+	Day        string `json:"day"`
+	Source     string `json:"source"`
+	Size       int64  `json:"size"`
+	SHA256     string `json:"sha256"` // of the ciphertext
+	Recipients string `json:"recipients"`
+}
+
+// ItemPath is the tar path of an item in a bundle.
+func ItemPath(id string) string { return "items/" + id + ".age" }
+
+// MaxIndex bounds the size of a bundle's index.json.
+const MaxIndex = 64 << 20
+
+// ErrBad is wrapped by errors about a bundle's structure.
+var ErrBad = errors.New("bad bundle")
