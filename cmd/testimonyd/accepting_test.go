@@ -48,3 +48,21 @@ func TestNotAcceptingWarnedAndShown(t *testing.T) {
 		t.Errorf("status:\n%s", r.stdout)
 	}
 }
+
+// TestServeRefusesMixedRecipients: a classic escrow key beside a
+// post-quantum investigator key is a mistake of the configuration that age
+// cannot encrypt to, so serve refuses to start and says why (an empty set
+// only warns: it is the state before the first investigator is added).
+func TestServeRefusesMixedRecipients(t *testing.T) {
+	dir := initData(t)
+	_, pq := newKeyFile(t, false)
+	if _, stderr, code := runCmd(t, "investigator", "add", "alice", "--recipient", pq.Recipient, "--data", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, classic := newKeyFile(t, true)
+	r := runBin(t, "serve", "--data", dir, "--witness-addr=127.0.0.1:0", "--investigator-addr=127.0.0.1:0",
+		"--escrow-recipients", classic.Recipient)
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot start") || !strings.Contains(r.stderr, "cannot mix") {
+		t.Errorf("serve with a mixed recipient set: exit %d, want 1 with \"cannot start\" and \"cannot mix\":\n%s", r.code, r.stderr)
+	}
+}

@@ -67,7 +67,13 @@ func runServe(args []string) error {
 		return err
 	}
 	if err := srv.Accepting(); err != nil {
-		log.Warn("not accepting testimonies: the recipient set is empty or unusable, so the witness site shows no form; add an investigator (testimonyd investigator add)", "err", err.Error())
+		// A mixed set is a mistake to fix, not a state to wait out: age
+		// cannot encrypt to it, and no investigator added later helps.
+		var mixed *crypto.RecipientError
+		if errors.As(err, &mixed) {
+			return fmt.Errorf("cannot start: %w", err)
+		}
+		log.Warn("not accepting testimonies: the recipient set is empty, so the witness site shows no form; add an investigator (testimonyd investigator add)", "err", err.Error())
 	}
 	wl, err := server.Listen(cfg.WitnessAddr, cfg.AllowPublicBind)
 	if err != nil {
