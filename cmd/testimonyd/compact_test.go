@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -107,4 +108,66 @@ func TestPurgeCutoff(t *testing.T) {
 	if _, err := purgeOlder(nil, now, 0); err == nil {
 		t.Error("purge of 0 days accepted")
 	}
+}
+
+// TestPurgeTakesWhatReferredToPurgedItems: purging an item takes its seen
+// marks with it, and a source whose every item went loses its record (its
+// reply key and first day), as deleting a source does on the investigator
+// site; a source with an item left keeps its record.
+func TestPurgeTakesWhatReferredToPurgedItems(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	old, recent := daysAgo(40), daysAgo(1)
+	put := func(day, source string) string {
+		w := db.NewItem()
+		if _, err := w.Write([]byte("ciphertext")); err != nil {
+			t.Fatal(err)
+		}
+		it, err := w.Commit(store.Item{Kind: crypto.KindSubmission, Day: day, Source: source})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return it.ID
+	}
+	gone, kept := put(old, "s-gone"), put(recent, "s-kept")
+	put(old, "s-kept")
+	err = db.Update(func(tx store.Tx) error {
+		for _, s := range []string{"s-gone", "s-kept"} {
+			if err := tx.Put(records.BucketSources, []byte(s), []byte(`{"reply_recipient":"age1pq1x","day":"`+old+`"}`)); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{gone, kept} {
+			if err := records.MarkSeen(tx, "alice", id, recent); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := purgeOlder(db, now, 30); err != nil || n != 2 {
+		t.Fatalf("purge: %d, %v; want 2 items", n, err)
+	}
+	if ok, _ := records.SourceExists(db, "s-gone"); ok {
+		t.Error("the record of a source with no item left survived the purge")
+	}
+	if ok, _ := records.SourceExists(db, "s-kept"); !ok {
+		t.Error("the record of a source with an item left went")
+	}
+	db.View(func(tx store.Tx) error {
+		seen, err := records.SeenBy(tx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[gone] || !seen[kept] {
+			t.Errorf("seen marks after purge: %v; want only %s", seen, kept)
+		}
+		return nil
+	})
 }

@@ -7,13 +7,15 @@ import (
 	"os"
 	"time"
 
+	"testimony/records"
 	"testimony/store"
 )
 
 const purgeUsage = `Usage: testimonyd purge --older-than DAYS [--config FILE | --data DIR]
 
 Deletes every item (submission, follow-up, reply) whose day is more than DAYS
-days before today (UTC), and nothing else. Works while the server runs (it
+days before today (UTC), with the seen marks of those items and the record
+of a source none of whose items is left. Works while the server runs (it
 asks the server over DATA/control.sock) and when it does not. The bytes of
 deleted items stay in free pages of the database file until "testimonyd
 compact" rewrites it.`
@@ -58,7 +60,12 @@ func purgeCutoff(now time.Time, days int) string {
 }
 
 // purgeOlder deletes every item whose day is before the cutoff, each in
-// its own transaction, and returns how many went.
+// its own transaction, and returns how many went. What referred to them
+// goes too: their seen marks, and the record (reply key, first day) of a
+// source with no item left, as when a source is deleted on the investigator
+// site. A follow-up that a source's witness commits between the listing
+// and that last step keeps its item but loses the record; the source's
+// next follow-up writes it again (records.PutSourceIfAbsent).
 func purgeOlder(db *store.DB, now time.Time, days int) (int, error) {
 	if days < 1 {
 		return 0, errors.New("purge: days must be at least 1")
@@ -68,17 +75,40 @@ func purgeOlder(db *store.DB, now time.Time, days int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n := 0
+	gone, touched := map[string]bool{}, map[string]bool{}
 	for _, it := range items {
 		if it.Day >= cutoff {
 			continue
 		}
 		if err := db.Delete(it.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return n, err
+			return len(gone), err
 		}
-		n++
+		gone[it.ID] = true
+		if it.Source != "" {
+			touched[it.Source] = true
+		}
 	}
-	return n, nil
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	left, err := db.Items()
+	if err != nil {
+		return len(gone), err
+	}
+	for _, it := range left {
+		delete(touched, it.Source)
+	}
+	return len(gone), db.UpdateFreeing(func(tx store.Tx) error {
+		if err := records.DeleteSeenOf(tx, gone); err != nil {
+			return err
+		}
+		for s := range touched {
+			if err := records.DeleteSource(tx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // openConsoleStore opens the database of a data directory for a console
