@@ -10,11 +10,31 @@ import (
 
 // [BucketRecipientSets] maps a recipient set's fingerprint (what an item
 // records) to the set's public keys, JSON, so the investigator site can
-// tell whether an investigator's key can open an item. Sets are recorded
-// when first used or seen.
+// tell whether an investigator's key can open an item. The witness site
+// records a set in the commit of each item encrypted to it
+// ([PutRecipientSetIfAbsent]); the investigator site records the current
+// set when it lists cases and when it sends a reply ([RememberRecipientSet]).
 
-// RememberRecipientSet records rs under its fingerprint, if not yet known.
-// The witness site calls it when it encrypts a submission.
+// PutRecipientSetIfAbsent returns an update that records rs under its
+// fingerprint unless it is known. It runs inside an item's commit
+// (store.ItemWriter.CommitWith), so the item and its set are stored
+// together; it is idempotent, as batched commits require.
+func PutRecipientSetIfAbsent(rs *crypto.Recipients) (func(store.Tx) error, error) {
+	fp := []byte(rs.Fingerprint())
+	v, err := json.Marshal(rs.Keys())
+	if err != nil {
+		return nil, err
+	}
+	return func(tx store.Tx) error {
+		if known, err := exists(tx, BucketRecipientSets, fp); err != nil || known {
+			return err
+		}
+		return tx.Put(BucketRecipientSets, fp, v)
+	}, nil
+}
+
+// RememberRecipientSet records rs under its fingerprint, if not yet known,
+// in a transaction of its own.
 func RememberRecipientSet(db *store.DB, rs *crypto.Recipients) error {
 	if rs == nil {
 		return nil

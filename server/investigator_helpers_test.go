@@ -200,7 +200,7 @@ func (e *invEnv) plantItem(source, kind, text string) store.Item {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := records.RememberRecipientSet(e.s.db, rs); err != nil { // as the witness site does
+	if err := records.RememberRecipientSet(e.s.db, rs); err != nil { // as the witness site does in the commit
 		e.t.Fatal(err)
 	}
 	w := e.db.NewItem()

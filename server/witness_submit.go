@@ -7,6 +7,7 @@ import (
 
 	"testimony/crypto"
 	"testimony/form"
+	"testimony/records"
 	"testimony/store"
 )
 
@@ -109,9 +110,23 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 }
 
 // storeEnvelope writes m and the upload's files as one item and commits
-// it, with the update with (the source's record) in the same transaction:
-// when it returns nil, both are on disk. On error nothing is left.
+// it, with the update with (the source's record) and the record of its
+// recipient set in the same transaction: when it returns nil, all are on
+// disk. On error nothing is left.
 func (s *Server) storeEnvelope(m *crypto.Manifest, source string, with func(store.Tx) error, up *upload, rs *crypto.Recipients) error {
 	m.Day = s.today()
-	return up.sink.commit(m, store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}, with)
+	putSet, err := records.PutRecipientSetIfAbsent(rs)
+	if err != nil {
+		return err
+	}
+	both := func(tx store.Tx) error {
+		if err := putSet(tx); err != nil {
+			return err
+		}
+		if with == nil {
+			return nil
+		}
+		return with(tx)
+	}
+	return up.sink.commit(m, store.Item{Kind: m.Kind, Day: m.Day, Recipients: rs.Fingerprint(), Source: source}, both)
 }
