@@ -29,7 +29,7 @@ const MaxAttachments = 99
 // MaxAnswers is the most answer keys one manifest may carry: far above any
 // questionnaire (the default has 18 fields, and the server refuses one with
 // more than this), and low enough that a crafted item cannot make a reader
-// build a spreadsheet of hundreds of thousands of columns (issue 17).
+// build a spreadsheet of hundreds of thousands of columns.
 const MaxAnswers = 1000
 
 // Manifest describes one object: what it is, and the answers and

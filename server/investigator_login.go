@@ -26,7 +26,7 @@ import (
 // work, without a write and without being counted: the back-off never
 // outlasts loginBackoffMax from its start, however many tries are made
 // meanwhile, so whoever knows an account's name can slow its logins but
-// not lock it for long (issue 17, point 3). A name's count is forgotten
+// not lock it for long. A name's count is forgotten
 // loginForget after its last counted failure, or at a successful login.
 //
 // Kept in memory, for known and unknown names alike (see [nameBackoff]),
@@ -337,8 +337,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		// The secrets checked above must still be the account's: a reset
-		// between the two transactions makes the old ones fail (issue 17,
-		// point 13).
+		// between the two transactions makes the old ones fail.
 		known := err == nil && acc != nil && sameSecrets(acc, cur)
 		key, actor := name, name
 		if !known {

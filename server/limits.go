@@ -15,7 +15,7 @@ import (
 )
 
 // Every request has a bounded life and bounded memory, so that a client
-// that is slow on purpose costs a socket, not the site (issue 17):
+// that is slow on purpose costs a socket, not the site:
 //
 //   - headers: headerTimeout (http.Server.ReadHeaderTimeout);
 //   - a body: a read deadline that moves on with progress, formWindow for

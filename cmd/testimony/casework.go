@@ -144,7 +144,7 @@ func cleanCopy(dir *os.Root, f *os.File, file, format string, size int64) (*imag
 // Attachments that could run script. The pages open writes are read from
 // file://, where a browser takes a file's type from its extension: an
 // attachment named .html or .svg would open as a live page, its scripts
-// running with the reach of a local file (issue 17). Such an attachment is
+// running with the reach of a local file. Such an attachment is
 // not linked: the page links a copy of it named .txt instead, which a
 // browser shows as text, and says why. A file with an extension a browser
 // does not know, or none, is sniffed, so it counts too when it starts
@@ -348,8 +348,9 @@ func writeCasework(root *os.Root) error {
 }
 
 // csvColumns are the answer keys of the spreadsheet: the default form's,
-// then any other key found in the items, sorted. A set, not a list: a
-// crafted item of 290,000 keys took 146 s with a list (issue 17).
+// then any other key found in the items, sorted. A set, not a list, so
+// that a crafted item of a great many keys costs linear time, not
+// quadratic.
 func csvColumns(items []*caseItem) []string {
 	var keys []string
 	seen := map[string]bool{}
@@ -420,7 +421,7 @@ func csvCells(row []string) []string {
 // injection: a witness's answer, or an item's key, must never become a
 // command). Quotes are not enough: a spreadsheet set to split on ";" or a
 // tab, as many are in Europe, cuts "LED;=1+1" at the ";" whatever the
-// quotes say, and LibreOffice then runs "=1+1" (issue 17). So each piece
+// quotes say, and LibreOffice then runs "=1+1". So each piece
 // a spreadsheet could take for a cell of its own, the start of the cell
 // and whatever follows a ",", ";", tab, CR or newline, gets a "'" before
 // it when it starts, after spaces and double quotes, with =, +, -, @, |,

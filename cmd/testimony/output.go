@@ -14,7 +14,7 @@ import (
 // All terminal output goes through this file: messages on standard error
 // with one prefix, results on standard output. Every line is escaped by
 // safeText first, since what it prints can hold a witness's words, file
-// names and an item's keys (issue 17): a crafted or older item may carry
+// names and an item's keys: a crafted or older item may carry
 // characters a terminal acts on.
 
 // safeText writes visibly the characters of s that a terminal would act

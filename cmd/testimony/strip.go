@@ -56,8 +56,8 @@ func stripImage(w io.Writer, src []byte) (stripResult, error) {
 // other segment (EXIF, XMP, ICC profiles, maker data, comments, segments
 // this code does not know) and anything after the end of image (phones
 // append videos and maker data there) is dropped, and searched for GPS
-// data first. An allow-list: EXIF in APP0 or a private segment stayed in
-// working copies when only the known ones were dropped (issue 17).
+// data first. An allow-list, since a deny-list misses EXIF hidden in APP0
+// or a private segment.
 func stripJPEG(w io.Writer, src []byte) (stripResult, error) {
 	res := stripResult{Format: "JPEG"}
 	if len(src) < 4 || src[0] != 0xFF || src[1] != 0xD8 {
@@ -290,8 +290,8 @@ var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 // and its colours, and APNG's frames, all numbers or pixels. Every other
 // chunk (text, XMP, eXIf, zxIf, tIME, the ICC profile with its free-text
 // description, C2PA's caBX, private chunks) is dropped and searched for GPS
-// data first. An allow-list: EXIF in an unknown chunk stayed in working
-// copies when only known ones were dropped (issue 17).
+// data first. An allow-list, since a deny-list misses EXIF in a chunk it
+// does not name.
 var pngKeep = map[string]struct{ min, max int }{
 	"IHDR": {13, 13}, "PLTE": {3, 768}, "IDAT": {0, math.MaxInt32}, "IEND": {0, 0},
 	"tRNS": {1, 256}, "gAMA": {4, 4}, "cHRM": {32, 32}, "sRGB": {1, 1}, "sBIT": {1, 4},
