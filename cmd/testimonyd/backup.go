@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"testimony/internal/atomicfile"
 	"testimony/records"
 	"testimony/store"
 )
@@ -118,51 +119,20 @@ func receiveBackup(br *bufio.Reader, w io.Writer) (int64, error) {
 	return size, nil
 }
 
-// writeChecked writes a database copy to a temporary file beside dst
-// (0600), syncs it, checks it with [checkFile] and only then renames it to
-// dst. It returns the number of items in the copy.
+// writeChecked writes a database copy atomically to dst (0600), checked
+// by [checkFile] before it takes the name. It returns the number of items
+// in the copy.
 func writeChecked(dst string, write func(io.Writer) (int64, error)) (int, error) {
-	dir := filepath.Dir(dst)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(dst)+".partial-*")
-	if err != nil {
-		return 0, err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return 0, err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if _, err := write(bw); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	n, err := checkFile(tmp)
-	if err != nil {
-		return 0, fmt.Errorf("the copy does not pass check, not kept: %w", err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		return 0, err
-	}
-	syncDir(dir)
-	return n, nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	n := 0
+	err := atomicfile.Write(dst, func(w io.Writer) error {
+		_, err := write(w)
+		return err
+	}, func(tmp string) error {
+		var err error
+		if n, err = checkFile(tmp); err != nil {
+			return fmt.Errorf("the copy does not pass check, not kept: %w", err)
+		}
+		return nil
+	})
+	return n, err
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"testimony/internal/atomicfile"
 	"testimony/store"
 )
 
@@ -82,6 +83,6 @@ func compact(dataDir string) (before, after int64, err error) {
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return 0, 0, err
 	}
-	syncDir(dataDir)
+	atomicfile.SyncDir(dataDir)
 	return fi.Size(), nfi.Size(), nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"testimony/crypto"
+	"testimony/internal/atomicfile"
 	"testimony/store"
 )
 
@@ -101,7 +102,7 @@ func runInit(args []string) error {
 			}
 		}
 	}
-	syncDir(abs)
+	atomicfile.SyncDir(abs)
 	outf("created %s: %s, %s, %s\n", abs, dbFile, keyFile, configFile)
 	outf("next: add an investigator (testimonyd investigator add), then\n    testimonyd serve --config %s\n", filepath.Join(abs, configFile))
 	return nil

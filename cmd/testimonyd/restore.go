@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"testimony/internal/atomicfile"
 )
 
 const restoreUsage = `Usage: testimonyd restore FILE [--config FILE | --data DIR]
@@ -108,13 +110,13 @@ func restore(src, dataDir string, now time.Time) (int, error) {
 		if err != nil {
 			return 0, fmt.Errorf("keeping the database by another name, nothing changed: %w", err)
 		}
-		syncDir(dataDir)
+		atomicfile.SyncDir(dataDir)
 		outf("the replaced database is kept as %s\n", old)
 	}
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return 0, err
 	}
-	syncDir(dataDir)
+	atomicfile.SyncDir(dataDir)
 	return n, nil
 }
 
