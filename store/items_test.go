@@ -28,7 +28,7 @@ var itemSizes = []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize
 func TestItemRoundTrip(t *testing.T) {
 	db := openTemp(t, Options{})
 	// Also sizes around the writer's transaction of chunksPerTx chunks.
-	sizes := append(slices.Clone(itemSizes), chunksPerTx*ChunkSize, chunksPerTx*ChunkSize+1, 2*chunksPerTx*ChunkSize+ChunkSize/3)
+	sizes := append(slices.Clone(itemSizes), defaultChunksPerTx*ChunkSize, defaultChunksPerTx*ChunkSize+1, 2*defaultChunksPerTx*ChunkSize+ChunkSize/3)
 	for i, size := range sizes {
 		for _, step := range []int{1 << 30, 4096, 777} {
 			if size > 2*ChunkSize && step < 4096 || size > 4*ChunkSize && step < 1<<20 {
@@ -394,12 +394,12 @@ func TestAbort(t *testing.T) {
 
 	w := db.NewItem()
 	// Enough for the writer to have put chunks on disk.
-	w.Write(pattern(2, (chunksPerTx+1)*ChunkSize+100))
+	w.Write(pattern(2, (defaultChunksPerTx+1)*ChunkSize+100))
 	w.wait() // the flush runs in the background
 	key, _ := hex.DecodeString(w.ID())
 	// One flush: chunksPerTx chunks, begun and ended in small pieces.
-	if n := chunkCount(t, db, key); n != chunksPerTx+2*tailPieces {
-		t.Fatalf("%d chunks written before Abort, want %d", n, chunksPerTx+2*tailPieces)
+	if n := chunkCount(t, db, key); n != defaultChunksPerTx+2*tailPieces {
+		t.Fatalf("%d chunks written before Abort, want %d", n, defaultChunksPerTx+2*tailPieces)
 	}
 	w.Abort()
 	w.Abort()
@@ -415,10 +415,10 @@ func TestAbort(t *testing.T) {
 
 	// An interrupted writer: chunks on disk, no record.
 	lost := db.NewItem()
-	lost.Write(pattern(3, 2*chunksPerTx*ChunkSize+ChunkSize/2))
+	lost.Write(pattern(3, 2*defaultChunksPerTx*ChunkSize+ChunkSize/2))
 	lost.wait()
 	lostKey, _ := hex.DecodeString(lost.ID())
-	lostChunks := 2*(chunksPerTx+tailPieces) + tailPieces // two flushes
+	lostChunks := 2*(defaultChunksPerTx+tailPieces) + tailPieces // two flushes
 	if n := chunkCount(t, db, lostKey); n != lostChunks {
 		t.Fatalf("%d chunks of the interrupted writer on disk, want %d", n, lostChunks)
 	}
@@ -751,7 +751,7 @@ func TestCommitWith(t *testing.T) {
 		t.Error("item differs")
 	}
 	boom := errors.New("boom")
-	for _, size := range []int{3000, (chunksPerTx+1)*ChunkSize + 5} {
+	for _, size := range []int{3000, (defaultChunksPerTx+1)*ChunkSize + 5} {
 		w = db.NewItem()
 		w.Write(pattern(2, size))
 		_, err = w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {

@@ -36,6 +36,11 @@ type Options struct {
 	// [DefaultMaxBatchSize] and [DefaultMaxBatchDelay].
 	MaxBatchSize  int
 	MaxBatchDelay time.Duration
+
+	// Test hooks, set only by this package's tests; zero values pick the
+	// defaults.
+	chunksPerTx int // see defaultChunksPerTx
+	migrateStep int // see defaultMigrateStep
 }
 
 // Defaults for [Options.MaxBatchSize] and [Options.MaxBatchDelay]. bbolt's
@@ -57,6 +62,11 @@ type DB struct {
 	fill       float64 // FillPercent of the chunks bucket: chunksFill
 	smallChunk int     // see smallChunkFor
 	maxSize    int     // Options.MaxSize
+	// chunksPerTx is how many full chunks an ItemWriter flushes at once,
+	// and migrateStep how many records one transaction of a migration
+	// moves: the defaults, or what a test set in Options.
+	chunksPerTx int
+	migrateStep int
 	// capLock is held shared by every write transaction, and alone by a
 	// deletion that runs with the size cap lifted (see updateFreeing).
 	capLock sync.RWMutex
@@ -79,6 +89,12 @@ func Open(path string, o Options) (db *DB, err error) {
 	}
 	if o.MaxBatchDelay == 0 {
 		o.MaxBatchDelay = DefaultMaxBatchDelay
+	}
+	if o.chunksPerTx == 0 {
+		o.chunksPerTx = defaultChunksPerTx
+	}
+	if o.migrateStep == 0 {
+		o.migrateStep = defaultMigrateStep
 	}
 	if err := checkFile(path, o.ReadOnly); err != nil {
 		return nil, err
@@ -122,7 +138,8 @@ func Open(path string, o Options) (db *DB, err error) {
 	}
 	b.MaxBatchSize = o.MaxBatchSize
 	b.MaxBatchDelay = o.MaxBatchDelay
-	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize}
+	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize,
+		chunksPerTx: o.chunksPerTx, migrateStep: o.migrateStep}
 	if !o.ReadOnly {
 		err = db.migrate()
 		if err == nil {

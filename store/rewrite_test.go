@@ -49,11 +49,9 @@ func rewriterFor(t *testing.T, w *ItemWriter, want []byte) func(off int64, n int
 // boundary, or in the small pieces at offset 0; overlapping ones see each
 // other's result, in the order registered.
 func TestRewrite(t *testing.T) {
-	defer func(n int) { chunksPerTx = n }(chunksPerTx)
-	for _, perTx := range []int{1, 2, chunksPerTx} {
+	for _, perTx := range []int{1, 2, defaultChunksPerTx} {
 		t.Run(fmt.Sprintf("chunksPerTx=%d", perTx), func(t *testing.T) {
-			chunksPerTx = perTx
-			db := openTemp(t, Options{})
+			db := openTemp(t, Options{chunksPerTx: perTx})
 			const size = 5<<20 + 512<<10
 			data := pattern(uint64(perTx), size)
 			want := bytes.Clone(data)
@@ -163,9 +161,7 @@ func TestRewriteSmallItem(t *testing.T) {
 // overlapping rewrites, each idempotent, give the result of one run (and
 // not of two, which differs here), in flushed chunks and unflushed values.
 func TestRewriteBatchRetry(t *testing.T) {
-	defer func(n int) { chunksPerTx = n }(chunksPerTx)
-	chunksPerTx = 1
-	db := openTemp(t, Options{})
+	db := openTemp(t, Options{chunksPerTx: 1})
 	const size = 2<<20 + 300<<10
 	data := pattern(6, size)
 	want := bytes.Clone(data)
@@ -228,7 +224,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 func TestRewriteError(t *testing.T) {
 	db := openTemp(t, Options{})
 	boom := errors.New("boom")
-	for _, size := range []int{3000, 3*ChunkSize + 12345, (chunksPerTx+1)*ChunkSize + 5} {
+	for _, size := range []int{3000, 3*ChunkSize + 12345, (defaultChunksPerTx+1)*ChunkSize + 5} {
 		w := db.NewItem()
 		w.Write(pattern(7, size))
 		if err := w.Rewrite(0, 100, highBit); err != nil {
@@ -309,7 +305,7 @@ func TestRewriteRefused(t *testing.T) {
 // flush in flight, those filling, and the one being filled.
 func TestFlushInBackground(t *testing.T) {
 	db := openTemp(t, Options{})
-	size := 4*chunksPerTx*ChunkSize + 12345
+	size := 4*defaultChunksPerTx*ChunkSize + 12345
 	data := pattern(9, size)
 	w := db.NewItem()
 	buffers := map[*byte]bool{}
@@ -338,8 +334,8 @@ func TestFlushInBackground(t *testing.T) {
 	if started != 4 {
 		t.Errorf("%d flushes started, want 4", started)
 	}
-	if len(buffers) > 2*chunksPerTx+1 {
-		t.Errorf("%d chunk buffers used, want at most %d", len(buffers), 2*chunksPerTx+1)
+	if len(buffers) > 2*defaultChunksPerTx+1 {
+		t.Errorf("%d chunk buffers used, want at most %d", len(buffers), 2*defaultChunksPerTx+1)
 	}
 	it, err := w.Commit(Item{Kind: "submission"})
 	if err != nil {
@@ -398,7 +394,7 @@ func TestAbortDuringFlush(t *testing.T) {
 	db := openTemp(t, Options{})
 	for i := range 3 {
 		w := db.NewItem()
-		if _, err := w.Write(pattern(uint64(i), chunksPerTx*ChunkSize+100)); err != nil {
+		if _, err := w.Write(pattern(uint64(i), defaultChunksPerTx*ChunkSize+100)); err != nil {
 			t.Fatal(err)
 		}
 		if w.flushed == nil {

@@ -32,7 +32,7 @@ func TestSmallItemChunks(t *testing.T) {
 		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
 		{smallItemMax + 1, 64 << 10, tailPieces + 1 + tailPieces},
 		{ChunkSize + 10, 64 << 10, tailPieces + 1 + 1},
-		{chunksPerTx*ChunkSize + 10, 1 << 20, tailPieces + chunksPerTx + tailPieces + 1},
+		{defaultChunksPerTx*ChunkSize + 10, 1 << 20, tailPieces + defaultChunksPerTx + tailPieces + 1},
 	}
 	for i, c := range cases {
 		d := pattern(uint64(900+i), c.size)
@@ -161,15 +161,15 @@ func chunksFor(db *DB, size int) int {
 	small := db.smallChunk
 	ends := tailPieces * small
 	full := size / ChunkSize
-	flushes := full / chunksPerTx
+	flushes := full / db.chunksPerTx
 	if flushes == 0 && size <= smallItemMax {
 		return (size + small - 1) / small
 	}
 	var txs [][]int // the chunk sizes of each transaction
 	for range flushes {
-		txs = append(txs, slices.Repeat([]int{ChunkSize}, chunksPerTx))
+		txs = append(txs, slices.Repeat([]int{ChunkSize}, db.chunksPerTx))
 	}
-	last := slices.Repeat([]int{ChunkSize}, full%chunksPerTx)
+	last := slices.Repeat([]int{ChunkSize}, full%db.chunksPerTx)
 	if size%ChunkSize > 0 {
 		last = append(last, size%ChunkSize)
 	}
@@ -200,7 +200,7 @@ func chunksFor(db *DB, size int) int {
 func TestFlushTailPieces(t *testing.T) {
 	db := openTemp(t, Options{})
 	writeItem(t, db, pattern(1, 3*ChunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
-	size := 6*chunksPerTx*ChunkSize + 12345
+	size := 6*defaultChunksPerTx*ChunkSize + 12345
 	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
 	before := alloc()
 	d := pattern(2, size)

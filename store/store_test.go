@@ -81,7 +81,7 @@ func TestOpenMigratesSchemaZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Close()
-	db := openMigrated(t, path)
+	db := openMigrated(t, path, Options{})
 	if err := db.Check(); err != nil {
 		t.Error(err)
 	}
@@ -105,8 +105,6 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 	} {
 		schema := c.schema
 		t.Run(c.name, func(t *testing.T) {
-			defer func(n int) { migrateStep = n }(migrateStep)
-			migrateStep = c.step
 			path := filepath.Join(t.TempDir(), "old.db")
 			b, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
@@ -169,7 +167,7 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 				t.Errorf("Check of an old file with an orphan: %v", err)
 			}
 			ro.Close()
-			db := openMigrated(t, path)
+			db := openMigrated(t, path, Options{migrateStep: c.step})
 			db.bolt.View(func(tx *bolt.Tx) error {
 				if !bytes.Equal(tx.Bucket(bucketChunks).Get(small), rec(small, 3, 3)) {
 					t.Error("the record is not beside its chunks")
@@ -202,8 +200,6 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 // two keys swapped, deleting a moved record misses it, and the next step
 // would find it again, for ever. Open must refuse the file instead.
 func TestMigratingDamagedRecords(t *testing.T) {
-	defer func(n int) { migrateStep = n }(migrateStep)
-	migrateStep = 1
 	path := filepath.Join(t.TempDir(), "old.db")
 	b, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -227,7 +223,7 @@ func TestMigratingDamagedRecords(t *testing.T) {
 		swapLeafKeys(t, page, 1, 2)
 	})
 	err = answerWithin(t, "Open", func() error {
-		db, err := Open(path, Options{})
+		db, err := Open(path, Options{migrateStep: 1})
 		if err == nil {
 			db.Close()
 		}
@@ -238,9 +234,9 @@ func TestMigratingDamagedRecords(t *testing.T) {
 	}
 }
 
-func openMigrated(t *testing.T, path string) *DB {
+func openMigrated(t *testing.T, path string, o Options) *DB {
 	t.Helper()
-	db, err := Open(path, Options{})
+	db, err := Open(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +477,7 @@ func TestMaxSize(t *testing.T) {
 	// A large item fails in Write, when the flush of its first chunks
 	// (in the background) has failed and the next one waits for it.
 	big := db.NewItem()
-	if _, err := big.Write(pattern(77, 2*chunksPerTx*ChunkSize)); !errors.Is(err, ErrFull) {
+	if _, err := big.Write(pattern(77, 2*defaultChunksPerTx*ChunkSize)); !errors.Is(err, ErrFull) {
 		t.Errorf("Write of a large item at the cap: %v, want ErrFull", err)
 	}
 	big.Abort()
@@ -635,7 +631,7 @@ func TestOpenWithoutPendingBucket(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	db = openMigrated(t, path)
+	db = openMigrated(t, path, Options{})
 	if got := readItem(t, db, it.ID); !bytes.Equal(got, pattern(1, 5000)) {
 		t.Error("the item reads wrong")
 	}
@@ -656,11 +652,11 @@ func TestOpenWithoutPendingBucket(t *testing.T) {
 // chunks of a write that never ended (a crash) opens, removing them. The
 // file passes the cap only by what those deletions rewrite.
 func TestFreeingAtTheCap(t *testing.T) {
-	defer func(n int) { chunksPerTx = n }(chunksPerTx)
-	chunksPerTx = 1 // a large write puts each chunk on disk at once
 	path := filepath.Join(t.TempDir(), "capped.db")
 	const limit = 8 << 20
-	db, err := Open(path, Options{MaxSize: limit})
+	// A large write puts each chunk on disk at once.
+	o := Options{MaxSize: limit, chunksPerTx: 1}
+	db, err := Open(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,7 +721,7 @@ func TestFreeingAtTheCap(t *testing.T) {
 	if st, _ := os.Stat(path); st.Size() > limit+2<<20 {
 		t.Errorf("file is %d bytes, over the cap of %d by more than deletions rewrite", st.Size(), limit)
 	}
-	db, err = Open(path, Options{MaxSize: limit})
+	db, err = Open(path, o)
 	if err != nil {
 		t.Fatalf("opening a full store with an unfinished write: %v", err)
 	}

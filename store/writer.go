@@ -8,14 +8,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// chunksPerTx is how many full chunks an [ItemWriter] keeps before it
+// defaultChunksPerTx is how many full chunks an [ItemWriter] keeps before it
 // writes them in one transaction. bbolt rewrites a whole leaf, with the
 // large values it holds, whenever a key is added to it; a transaction that
 // adds several chunks rewrites the item's last leaf once for all of them,
 // and syncs once. The transaction runs in the background while the next
 // chunksPerTx chunks fill, so a writer holds up to 2*chunksPerTx+1 chunks
-// of memory.
-var chunksPerTx = 4
+// of memory. [DB.chunksPerTx] holds the value in use.
+const defaultChunksPerTx = 4
 
 // ItemWriter writes one item's bytes. It is not safe for concurrent use.
 //
@@ -72,7 +72,7 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 		if len(w.buf) == ChunkSize {
 			w.full = append(w.full, w.buf)
 			w.buf = nil
-			if len(w.full) >= chunksPerTx {
+			if len(w.full) >= w.db.chunksPerTx {
 				if err := w.flush(); err != nil {
 					w.size += int64(n - len(p))
 					return n - len(p), err

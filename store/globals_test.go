@@ -1,0 +1,123 @@
+package store
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTestsLeaveGlobals: no test of this package assigns to one of its
+// package-level variables. A test that needs another setting passes it in
+// Options (the unexported test hooks), so tests cannot leak a setting into
+// one another, and the store's behaviour depends on its Options alone.
+func TestTestsLeaveGlobals(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	globals := map[string]bool{}
+	var tests []*ast.File
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, "_test.go") {
+			tests = append(tests, f)
+			continue
+		}
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
+				for _, s := range g.Specs {
+					for _, n := range s.(*ast.ValueSpec).Names {
+						globals[n.Name] = true
+					}
+				}
+			}
+		}
+	}
+	if len(globals) == 0 {
+		t.Fatal("no package-level variable found: the test reads the wrong files")
+	}
+	for _, f := range tests {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			local := localNames(fn)
+			check := func(e ast.Expr) {
+				if id, ok := e.(*ast.Ident); ok && globals[id.Name] && !local[id.Name] {
+					t.Errorf("%s: %s assigns to the package variable %s", fset.Position(id.Pos()), fn.Name.Name, id.Name)
+				}
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch s := n.(type) {
+				case *ast.AssignStmt:
+					if s.Tok != token.DEFINE {
+						for _, e := range s.Lhs {
+							check(e)
+						}
+					}
+				case *ast.IncDecStmt:
+					check(s.X)
+				}
+				return true
+			})
+		}
+	}
+}
+
+// localNames is every name that fn declares: parameters, results, :=,
+// var and range variables, in fn and the closures inside it. A name
+// declared there may shadow a package variable; assigning to it is no
+// concern of TestTestsLeaveGlobals.
+func localNames(fn *ast.FuncDecl) map[string]bool {
+	names := map[string]bool{}
+	fields := func(l *ast.FieldList) {
+		if l == nil {
+			return
+		}
+		for _, f := range l.List {
+			for _, n := range f.Names {
+				names[n.Name] = true
+			}
+		}
+	}
+	fields(fn.Recv)
+	fields(fn.Type.Params)
+	fields(fn.Type.Results)
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch s := n.(type) {
+		case *ast.AssignStmt:
+			if s.Tok == token.DEFINE {
+				for _, e := range s.Lhs {
+					if id, ok := e.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.RangeStmt:
+			if s.Tok == token.DEFINE {
+				for _, e := range []ast.Expr{s.Key, s.Value} {
+					if id, ok := e.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for _, n := range s.Names {
+				names[n.Name] = true
+			}
+		case *ast.FuncLit:
+			fields(s.Type.Params)
+			fields(s.Type.Results)
+		}
+		return true
+	})
+	return names
+}
