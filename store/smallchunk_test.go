@@ -118,8 +118,8 @@ func pageBytesPerItem(t *testing.T, db *DB, data []byte, warm, n int) float64 {
 
 // TestChunksFilled: at chunksFill, with pieces that fit four to a leaf
 // below it, small items write fewer bytes of pages than at bbolt's
-// default FillPercent (0.5) with the pieces of a full page that the store
-// had before, where every leaf held two pieces and was half empty.
+// default FillPercent (0.5) with pieces of a full page, where every leaf
+// holds two pieces and is half empty.
 func TestChunksFilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 4 × 700 items")

@@ -533,7 +533,7 @@ func TestMaxSize(t *testing.T) {
 // TestOpenRandomDamage damages the pages that hold the tree (branch, leaf
 // and freelist pages) at random: Open, Check, listing and reading items
 // either work or return an error; none panics, faults or hangs (bbolt's
-// own check looped on a huge overflow count before walkTree).
+// own check loops on a huge overflow count: walkTree must see it first).
 func TestOpenRandomDamage(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
@@ -618,7 +618,7 @@ func TestOpenRandomDamage(t *testing.T) {
 }
 
 // TestOpenWithoutPendingBucket: a file whose pending bucket is gone
-// (damage to its name: TestOpenRandomDamage found it) opens, keeps its
+// (damage to its name, as TestOpenRandomDamage makes) opens, keeps its
 // items, and has the bucket again. Its marks are stale at Open anyway.
 func TestOpenWithoutPendingBucket(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "t.db")
@@ -737,7 +737,7 @@ func TestFreeingAtTheCap(t *testing.T) {
 // TestOpenBadFreelist: a freelist that names a page past the end of the
 // file, or a page the tree uses, is damage, and Open names the freelist
 // before bbolt gives a page out (bbolt refuses some such lists itself, late
-// and without saying where; others made a write fail at a huge offset).
+// and without saying where; others make a write fail at a huge offset).
 func TestOpenBadFreelist(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.db")
@@ -786,7 +786,7 @@ func TestOpenBadFreelist(t *testing.T) {
 }
 
 // TestOpenRefusesDamagedSchema: a schema value that is no version (a
-// damaged page: seen in TestOpenRandomDamage) is damage, not a file from a
+// damaged page, as TestOpenRandomDamage makes) is damage, not a file from a
 // newer Testimony, and Open changes nothing.
 func TestOpenRefusesDamagedSchema(t *testing.T) {
 	for name, v := range map[string][]byte{

@@ -226,9 +226,9 @@ func (w *treeWalker) checkFreelist(id uint64) {
 		w.fail("freelist page %d: %d ids do not fit in %d bytes", id, n, size)
 		return
 	}
-	// bbolt hands these pages out to writers: one past the end made the
-	// first write at Open fail at a huge or negative offset (seen in
-	// TestOpenRandomDamage), one the tree uses would be overwritten.
+	// bbolt hands these pages out to writers: one past the end would make
+	// the first write at Open fail at a huge or negative offset, one the
+	// tree uses would be overwritten.
 	b, ok := w.read(id, pageHeaderSize+skip*8, n*8)
 	if !ok {
 		return

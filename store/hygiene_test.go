@@ -5,6 +5,7 @@ import (
 	"go/parser"
 	"go/token"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -120,4 +121,32 @@ func localNames(fn *ast.FuncDecl) map[string]bool {
 		return true
 	})
 	return names
+}
+
+// historyInComments matches what a comment should not carry: issue
+// numbers, measurements and their units, percentages. Those belong in
+// BENCHMARKS.md and commit messages; a comment says what is and why.
+var historyInComments = regexp.MustCompile(`(?i)\bissue #?\d|\bmeasured\b|\d(\.\d+)? ?(ms|µs|ns|MB/s|items/s|posts/s)\b|\d%`)
+
+// TestCommentsCarryNoHistory: no comment in the package's files carries
+// an issue number or a benchmark figure.
+func TestCommentsCarryNoHistory(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range f.Comments {
+			for _, c := range g.List {
+				if m := historyInComments.FindString(c.Text); m != "" {
+					t.Errorf("%s: comment carries %q: %s", fset.Position(c.Pos()), m, c.Text)
+				}
+			}
+		}
+	}
 }
