@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -147,6 +149,29 @@ func TestCommentsCarryNoHistory(t *testing.T) {
 					t.Errorf("%s: comment carries %q: %s", fset.Position(c.Pos()), m, c.Text)
 				}
 			}
+		}
+	}
+}
+
+// TestFileSizes: the package stays in files of one concern each, which
+// keeps them short: no production file over 400 lines, no test file over
+// 800. A file that grows past that holds two concerns; split it.
+func TestFileSizes(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := 400
+		if strings.HasSuffix(name, "_test.go") {
+			limit = 800
+		}
+		if n := bytes.Count(b, []byte("\n")); n > limit {
+			t.Errorf("%s: %d lines, over %d", name, n, limit)
 		}
 	}
 }

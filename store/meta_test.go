@@ -119,3 +119,109 @@ func FuzzFileCheck(f *testing.F) {
 		}
 	})
 }
+
+// TestOpenDamagedFile: whatever the damage, Open returns an error that
+// wraps ErrCorrupt, or else Check does; neither panics.
+func TestOpenDamagedFile(t *testing.T) {
+	// A store with some items, to damage in various ways.
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.db")
+	db, err := Open(good, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		writeItem(t, db, pattern(uint64(i), 700<<10), 64<<10, Item{Kind: "submission"})
+	}
+	db.Close()
+	orig, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int(binary.LittleEndian.Uint32(orig[24:28]))
+	if pageSize < 1024 {
+		t.Fatalf("page size %d read from the header", pageSize)
+	}
+	damaged := func(name string, f func(b []byte) []byte) (string, []byte) {
+		return name, f(bytes.Clone(orig))
+	}
+	cases := map[string][]byte{}
+	add := func(name string, b []byte) { cases[name] = b }
+	add(damaged("random bytes", func(b []byte) []byte { return pattern(99, 64<<10) }))
+	add(damaged("random bytes, bbolt magic", func(b []byte) []byte {
+		r := pattern(98, 64<<10)
+		copy(r, b[:32]) // a header that looks right over garbage
+		return r
+	}))
+	add(damaged("empty", func(b []byte) []byte { return nil }))
+	add(damaged("truncated to 10 bytes", func(b []byte) []byte { return b[:10] }))
+	add(damaged("truncated to one page", func(b []byte) []byte { return b[:pageSize] }))
+	add(damaged("truncated to two pages and a bit", func(b []byte) []byte { return b[:2*pageSize+100] }))
+	add(damaged("truncated to half", func(b []byte) []byte { return b[:len(b)/2] }))
+	meta := currentMeta(orig)
+	used := int(meta.pgid) * pageSize
+	if used > len(orig) || used < 4*pageSize {
+		t.Fatalf("meta page says %d pages in use, the file has %d bytes", meta.pgid, len(orig))
+	}
+	add(damaged("truncated inside the pages in use", func(b []byte) []byte { return b[:used-pageSize] }))
+	add(damaged("zeroed header", func(b []byte) []byte { clear(b[:pageSize]); return b }))
+	add(damaged("both meta pages zeroed", func(b []byte) []byte { clear(b[:2*pageSize]); return b }))
+	add(damaged("root page random", func(b []byte) []byte {
+		copy(b[int(meta.root)*pageSize:], pattern(97, pageSize))
+		return b
+	}))
+	add(damaged("root page zeroed", func(b []byte) []byte {
+		clear(b[int(meta.root)*pageSize:][:pageSize])
+		return b
+	}))
+	if meta.freelist != pgidNoFreelist { // Open writes no freelist (NoFreelistSync)
+		add(damaged("freelist page random", func(b []byte) []byte {
+			copy(b[int(meta.freelist)*pageSize:], pattern(96, pageSize))
+			return b
+		}))
+	}
+	for name, b := range cases {
+		for _, ro := range []bool{false, true} {
+			if name == "empty" && !ro {
+				continue // an empty file is a new store when opened for writing
+			}
+			t.Run(fmt.Sprintf("%s/read-only=%v", name, ro), func(t *testing.T) {
+				path := filepath.Join(t.TempDir(), "bad.db")
+				if err := os.WriteFile(path, b, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				var err error
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							t.Fatalf("Open or Check panicked: %v", r)
+						}
+					}()
+					var db *DB
+					db, err = Open(path, Options{ReadOnly: ro})
+					if err == nil {
+						// Damage Open need not touch (a read-only Open
+						// reads no freelist) must show in Check.
+						defer db.Close()
+						err = db.Check()
+						t.Logf("Open succeeded; Check: %v", err)
+					}
+				}()
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("Open, then Check: %v, want an error wrapping ErrCorrupt", err)
+				}
+				t.Logf("%v", err)
+			})
+		}
+	}
+}
+
+// currentMeta is the meta page of a store file's bytes that a transaction
+// would use: the one with the higher txid (both undamaged here).
+func currentMeta(b []byte) metaPage {
+	m0, m1 := parseMeta(b), parseMeta(b[parseMeta(b).pageSize:])
+	if m1.txid > m0.txid {
+		return m1
+	}
+	return m0
+}

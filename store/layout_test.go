@@ -3,13 +3,74 @@ package store
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 )
+
+// TestRecordsBesideChunks: each record is kept under its item's id in the
+// chunks bucket, just before its chunks; listing finds every record (of
+// an empty item, a small one, a large one) and nothing else, and ends
+// past keys of lengths no writer makes (damage, which Check reports).
+func TestRecordsBesideChunks(t *testing.T) {
+	db := openTemp(t, Options{})
+	want := map[string]bool{}
+	for i, size := range []int{0, 5000, 3*ChunkSize + 7} {
+		it := writeItem(t, db, pattern(uint64(i), size), 64<<10, Item{Kind: "submission"})
+		want[it.ID] = true
+		key, _ := hex.DecodeString(it.ID)
+		db.bolt.View(func(tx *bolt.Tx) error {
+			k, v := tx.Bucket(bucketChunks).Cursor().Seek(key)
+			var rec Item
+			if !bytes.Equal(k, key) || json.Unmarshal(v, &rec) != nil || rec.ID != it.ID {
+				t.Errorf("%d bytes: key %x holds %q, want the record", size, k, v)
+			}
+			return nil
+		})
+	}
+	ids := slices.Collect(maps.Keys(want))
+	slices.Sort(ids)
+	last, _ := hex.DecodeString(ids[len(ids)-1])
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		for _, k := range [][]byte{
+			last[:idLen-1],                      // shorter than an id
+			append(bytes.Clone(last), 0),        // between an id and its chunks
+			append(chunkKey(last, -1), 0xff, 0), // after every chunk key of an id
+			bytes.Repeat([]byte{0xff}, idLen+9), // the last key of all
+		} {
+			if err := b.Put(k, []byte("stray")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != len(want) {
+		t.Errorf("Items lists %d, want %d", len(items), len(want))
+	}
+	for _, it := range items {
+		if !want[it.ID] {
+			t.Errorf("Items lists %s", it.ID)
+		}
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "bad key") {
+		t.Errorf("Check with stray keys: %v", err)
+	}
+}
 
 // TestSmallItemChunks: an item whose bytes all reach Commit is kept in
 // chunks of at most smallChunk bytes, one that passes smallItemMax or was
