@@ -159,7 +159,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; !stop.Load(); i++ {
 				w := db.NewItem()
-				size := []int{4 << 10, 200 << 10, ChunkSize + 3}[i%3]
+				size := []int{4 << 10, 200 << 10, chunkSize + 3}[i%3]
 				if _, err := w.Write(pattern(uint64(g*1000+i), size)); err != nil {
 					errs <- err
 					return
@@ -182,7 +182,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	n, err := db.BackupFile(backup)
+	n, err := db.backupFile(backup)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 	st, err := os.Stat(backup)
 	if err != nil || st.Size() != n || st.Mode().Perm() != 0o600 {
-		t.Fatalf("backup file: %v, %v (BackupFile said %d bytes)", st, err, n)
+		t.Fatalf("backup file: %v, %v (backupFile said %d bytes)", st, err, n)
 	}
 	if err := db.Check(); err != nil {
 		t.Errorf("Check of the live store: %v", err)

@@ -124,7 +124,7 @@ func answerWithin(t *testing.T, what string, f func() error) error {
 	}
 }
 
-var itemSizes = []int{0, 1, ChunkSize - 1, ChunkSize, ChunkSize + 1, 3*ChunkSize + ChunkSize/2}
+var itemSizes = []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + chunkSize/2}
 
 // editRootPage closes b, then lets edit change, in the file, the root
 // page of its bucket name.

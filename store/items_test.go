@@ -49,7 +49,7 @@ func TestItemsAndDelete(t *testing.T) {
 	var big, empty string
 	for id, d := range want {
 		switch len(d) {
-		case 3*ChunkSize + ChunkSize/2:
+		case 3*chunkSize + chunkSize/2:
 			big = id
 		case 0:
 			empty = id
@@ -214,7 +214,7 @@ func TestCheckFindsDamage(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			db := openTemp(t, Options{})
 			writeItem(t, db, pattern(5, 100), 100, Item{Kind: "reply"})
-			it := writeItem(t, db, pattern(6, 2*ChunkSize+1000), 1<<20, Item{Kind: "submission"})
+			it := writeItem(t, db, pattern(6, 2*chunkSize+1000), 1<<20, Item{Kind: "submission"})
 			if err := db.Check(); err != nil {
 				t.Fatalf("Check before tampering: %v", err)
 			}

@@ -10,8 +10,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ChunkSize is the size of the chunks an item's bytes are kept in.
-const ChunkSize = 1 << 20
+// chunkSize is the size of the chunks an item's bytes are kept in.
+const chunkSize = 1 << 20
 
 // The layout (schema 3). An item's record is kept under its 16-byte id in
 // the chunks bucket, and its bytes in that bucket after it, chunk seq
@@ -54,8 +54,8 @@ func newID() []byte {
 	return id
 }
 
-// ParseID converts an item id from its hex form.
-func ParseID(s string) ([]byte, error) {
+// parseID converts an item id from its hex form.
+func parseID(s string) ([]byte, error) {
 	id, err := hex.DecodeString(s)
 	if err != nil || len(id) != idLen {
 		return nil, fmt.Errorf("item %q: %w", s, ErrNotFound)
@@ -101,7 +101,7 @@ const tailPieces = 4
 // that leaf is many pages, rewritten and synced for every item. Values
 // small enough for four of them, with their keys, to fill one page (up to
 // chunksFill) let adding an item rewrite little besides its own bytes.
-// Large items keep ChunkSize chunks between their small first and last
+// Large items keep chunkSize chunks between their small first and last
 // pieces: their keys are consecutive and fill leaves of their own.
 const smallItemMax = 256 << 10
 

@@ -22,7 +22,7 @@ import (
 func TestRecordsBesideChunks(t *testing.T) {
 	db := openTemp(t, Options{})
 	want := map[string]bool{}
-	for i, size := range []int{0, 5000, 3*ChunkSize + 7} {
+	for i, size := range []int{0, 5000, 3*chunkSize + 7} {
 		it := writeItem(t, db, pattern(uint64(i), size), 64<<10, Item{Kind: "submission"})
 		want[it.ID] = true
 		key, _ := hex.DecodeString(it.ID)
@@ -74,7 +74,7 @@ func TestRecordsBesideChunks(t *testing.T) {
 
 // TestSmallItemChunks: an item whose bytes all reach Commit is kept in
 // chunks of at most smallChunk bytes, one that passes smallItemMax or was
-// partly flushed in ChunkSize chunks; either reads back whole, also
+// partly flushed in chunkSize chunks; either reads back whole, also
 // across the reader's read-ahead, and the file checks clean.
 func TestSmallItemChunks(t *testing.T) {
 	db := openTemp(t, Options{})
@@ -92,8 +92,8 @@ func TestSmallItemChunks(t *testing.T) {
 		{20 << 10, 1000, (20<<10 + smallChunk - 1) / smallChunk},
 		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
 		{smallItemMax + 1, 64 << 10, tailPieces + 1 + tailPieces},
-		{ChunkSize + 10, 64 << 10, tailPieces + 1 + 1},
-		{defaultChunksPerTx*ChunkSize + 10, 1 << 20, tailPieces + defaultChunksPerTx + tailPieces + 1},
+		{chunkSize + 10, 64 << 10, tailPieces + 1 + 1},
+		{defaultChunksPerTx*chunkSize + 10, 1 << 20, tailPieces + defaultChunksPerTx + tailPieces + 1},
 	}
 	for i, c := range cases {
 		d := pattern(uint64(900+i), c.size)
@@ -105,7 +105,7 @@ func TestSmallItemChunks(t *testing.T) {
 		db.bolt.View(func(tx *bolt.Tx) error {
 			limit := smallChunk
 			if c.want == 1 || c.size > smallItemMax {
-				limit = ChunkSize // and the tail pieces of a flush are smaller
+				limit = chunkSize // and the tail pieces of a flush are smaller
 			}
 			for seq := range it.Chunks {
 				if v := tx.Bucket(bucketChunks).Get(chunkKey(key, seq)); len(v) > limit {
@@ -140,13 +140,13 @@ func TestSmallChunksWriteLess(t *testing.T) {
 		t.Skip("writes 2 × 900 items")
 	}
 	perItem := func(piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1})
+		db := openTemp(t, Options{maxBatchSize: 1})
 		if piece > 0 {
 			db.smallChunk = piece
 		}
 		return pageBytesPerItem(t, db, pattern(3, 4096), 600, 300)
 	}
-	big, small := perItem(ChunkSize), perItem(0)
+	big, small := perItem(chunkSize), perItem(0)
 	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in small chunks", big, small)
 	if small > 0.9*big {
 		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
@@ -186,7 +186,7 @@ func TestChunksFilled(t *testing.T) {
 		t.Skip("writes 4 × 700 items")
 	}
 	perItem := func(size int, fill float64, piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1})
+		db := openTemp(t, Options{maxBatchSize: 1})
 		if fill > 0 {
 			db.fill, db.smallChunk = fill, piece
 		}
@@ -221,18 +221,18 @@ func TestChunksFilled(t *testing.T) {
 func chunksFor(db *DB, size int) int {
 	small := db.smallChunk
 	ends := tailPieces * small
-	full := size / ChunkSize
+	full := size / chunkSize
 	flushes := full / db.chunksPerTx
 	if flushes == 0 && size <= smallItemMax {
 		return (size + small - 1) / small
 	}
 	var txs [][]int // the chunk sizes of each transaction
 	for range flushes {
-		txs = append(txs, slices.Repeat([]int{ChunkSize}, db.chunksPerTx))
+		txs = append(txs, slices.Repeat([]int{chunkSize}, db.chunksPerTx))
 	}
-	last := slices.Repeat([]int{ChunkSize}, full%db.chunksPerTx)
-	if size%ChunkSize > 0 {
-		last = append(last, size%ChunkSize)
+	last := slices.Repeat([]int{chunkSize}, full%db.chunksPerTx)
+	if size%chunkSize > 0 {
+		last = append(last, size%chunkSize)
 	}
 	txs = append(txs, last)
 	n := 0
@@ -260,8 +260,8 @@ func chunksFor(db *DB, size int) int {
 // once: the pages allocated stay well under twice its size.
 func TestFlushTailPieces(t *testing.T) {
 	db := openTemp(t, Options{})
-	writeItem(t, db, pattern(1, 3*ChunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
-	size := 6*defaultChunksPerTx*ChunkSize + 12345
+	writeItem(t, db, pattern(1, 3*chunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
+	size := 6*defaultChunksPerTx*chunkSize + 12345
 	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
 	before := alloc()
 	d := pattern(2, size)

@@ -11,10 +11,10 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the version of the layout this code writes. Open
+// schemaVersion is the version of the layout this code writes. Open
 // migrates older files forward and refuses newer ones; opened read-only,
 // an older file is read as it is.
-const SchemaVersion = 3
+const schemaVersion = 3
 
 func (db *DB) version() (v int, err error) {
 	err = db.bolt.View(func(tx *bolt.Tx) error {
@@ -41,8 +41,8 @@ func schemaOf(tx *bolt.Tx) (int, error) {
 		return 0, fmt.Errorf("%w: the schema version reads %x", ErrCorrupt, v)
 	}
 	n := int(binary.BigEndian.Uint64(v))
-	if n > SchemaVersion {
-		return n, fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, n, SchemaVersion)
+	if n > schemaVersion {
+		return n, fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, n, schemaVersion)
 	}
 	return n, nil
 }
@@ -100,7 +100,7 @@ var errMore = errors.New("more to migrate")
 // migration moves: each dirties a leaf, held in memory until the commit.
 const defaultMigrateStep = 5000
 
-// migrate brings the file to [SchemaVersion]. It runs as a deletion does
+// migrate brings the file to schemaVersion. It runs as a deletion does
 // at the size cap (updateFreeing): a store at its cap must still open.
 func (db *DB) migrate() error {
 	for {
@@ -110,7 +110,7 @@ func (db *DB) migrate() error {
 			if err != nil {
 				return err
 			}
-			for ; v < SchemaVersion; v++ {
+			for ; v < schemaVersion; v++ {
 				err := migrations[v](tx, db.migrateStep)
 				if more = err == errMore; more {
 					break

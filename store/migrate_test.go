@@ -51,7 +51,7 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			big, small, orphan := newID(), newID(), newID()
-			data := pattern(1, ChunkSize+10)
+			data := pattern(1, chunkSize+10)
 			rec := func(id []byte, size, chunks int) []byte {
 				return fmt.Appendf(nil, `{"id":"%x","kind":"submission","day":"2026-08-27","size":%d,"recipients":"fp","source":"s","chunks":%d}`, id, size, chunks)
 			}
@@ -65,8 +65,8 @@ func TestOpenMigratesOldLayouts(t *testing.T) {
 				tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, uint64(schema)))
 				items, chunks := tx.Bucket(bucketItems), tx.Bucket(bucketChunks)
 				items.Put(big, rec(big, len(data), 2))
-				chunks.Put(chunkKey(big, 0), data[:ChunkSize])
-				chunks.Put(chunkKey(big, 1), data[ChunkSize:])
+				chunks.Put(chunkKey(big, 0), data[:chunkSize])
+				chunks.Put(chunkKey(big, 1), data[chunkSize:])
 				items.Put(small, rec(small, 3, 3))
 				for i, c := range []string{"a", "b", "c"} {
 					chunks.Put(chunkKey(small, i), []byte(c))
@@ -182,8 +182,8 @@ func openMigrated(t *testing.T, path string, o Options) *DB {
 	}
 	t.Cleanup(func() { db.Close() })
 	db.bolt.View(func(tx *bolt.Tx) error {
-		if v, err := schemaOf(tx); err != nil || v != SchemaVersion {
-			t.Errorf("schema %d after migration, want %d", v, SchemaVersion)
+		if v, err := schemaOf(tx); err != nil || v != schemaVersion {
+			t.Errorf("schema %d after migration, want %d", v, schemaVersion)
 		}
 		if tx.Bucket(bucketItems) != nil {
 			t.Error("the items bucket is left after migration")
@@ -200,7 +200,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, SchemaVersion+1))
+		return tx.Bucket(bucketMeta).Put(keySchema, binary.BigEndian.AppendUint64(nil, schemaVersion+1))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 			}
 			t.Fatalf("Open (read-only %v) of a newer schema: %v, want ErrNewer", ro, err)
 		}
-		if !strings.Contains(err.Error(), fmt.Sprint(SchemaVersion+1)) {
+		if !strings.Contains(err.Error(), fmt.Sprint(schemaVersion+1)) {
 			t.Errorf("error does not name the schema: %v", err)
 		}
 	}

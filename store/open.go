@@ -31,20 +31,19 @@ type Options struct {
 	ReadOnly bool
 	// MaxSize caps the file's size in bytes; 0 means no cap.
 	MaxSize int
-	// MaxBatchSize and MaxBatchDelay tune how concurrent small writes are
-	// coalesced into one transaction; zero values pick
-	// [DefaultMaxBatchSize] and [DefaultMaxBatchDelay].
-	MaxBatchSize  int
-	MaxBatchDelay time.Duration
 
 	// Test hooks, set only by this package's tests; zero values pick the
 	// defaults.
-	chunksPerTx int // see defaultChunksPerTx
-	migrateStep int // see defaultMigrateStep
+	maxBatchSize  int           // see defaultMaxBatchSize
+	maxBatchDelay time.Duration // see defaultMaxBatchDelay
+	chunksPerTx   int           // see defaultChunksPerTx
+	migrateStep   int           // see defaultMigrateStep
 }
 
-// Defaults for [Options.MaxBatchSize] and [Options.MaxBatchDelay]. A batch
-// runs when it fills or when its timer ends, whichever comes first.
+// defaultMaxBatchSize and defaultMaxBatchDelay are how many commits, and
+// for how long, concurrent commits of small items wait to share one
+// transaction and its fsync (bbolt's MaxBatchSize and MaxBatchDelay). A
+// batch runs when it fills or when its timer ends, whichever comes first.
 // bbolt's own defaults (see [bolt.DB.MaxBatchSize]) suit a thousand
 // writers at once: with the few dozen a server has, a batch never fills,
 // and every commit waits out the timer, which is slower than a plain
@@ -54,8 +53,8 @@ type Options struct {
 // splits one that would have, and each part pays its own fsync
 // (BenchmarkStoreWrite4KiB compares them).
 const (
-	DefaultMaxBatchSize  = 32
-	DefaultMaxBatchDelay = 2 * time.Millisecond
+	defaultMaxBatchSize  = 32
+	defaultMaxBatchDelay = 2 * time.Millisecond
 )
 
 // DB is an open store.
@@ -79,7 +78,7 @@ type DB struct {
 	apart bool
 }
 
-// Open opens or creates the store at path, migrates it to [SchemaVersion]
+// Open opens or creates the store at path, migrates it to schemaVersion
 // and removes orphan chunks left by interrupted writes. A file that is not
 // a sound store gives an error wrapping [ErrCorrupt]; a file held by
 // another process, [ErrLocked] once [Options.LockTimeout] has passed.
@@ -87,11 +86,11 @@ func Open(path string, o Options) (db *DB, err error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
 	}
-	if o.MaxBatchSize == 0 {
-		o.MaxBatchSize = DefaultMaxBatchSize
+	if o.maxBatchSize == 0 {
+		o.maxBatchSize = defaultMaxBatchSize
 	}
-	if o.MaxBatchDelay == 0 {
-		o.MaxBatchDelay = DefaultMaxBatchDelay
+	if o.maxBatchDelay == 0 {
+		o.maxBatchDelay = defaultMaxBatchDelay
 	}
 	if o.chunksPerTx == 0 {
 		o.chunksPerTx = defaultChunksPerTx
@@ -139,8 +138,8 @@ func Open(path string, o Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	b.MaxBatchSize = o.MaxBatchSize
-	b.MaxBatchDelay = o.MaxBatchDelay
+	b.MaxBatchSize = o.maxBatchSize
+	b.MaxBatchDelay = o.maxBatchDelay
 	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize,
 		chunksPerTx: o.chunksPerTx, migrateStep: o.migrateStep}
 	if !o.ReadOnly {

@@ -31,8 +31,8 @@ func TestOpenCreatesAndRecordsSchema(t *testing.T) {
 			return nil
 		})
 	})
-	if schema != SchemaVersion {
-		t.Errorf("schema recorded %d, want %d", schema, SchemaVersion)
+	if schema != schemaVersion {
+		t.Errorf("schema recorded %d, want %d", schema, schemaVersion)
 	}
 	if got := strings.Join(buckets, ","); got != "chunks,meta,pending" {
 		t.Errorf("buckets %s, want chunks,meta,pending", got)

@@ -185,7 +185,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // the commit joins the batch first
 	boom := errors.New("boom")
-	if err := db.Batch(func(Tx) error { return boom }); !errors.Is(err, boom) {
+	if err := db.batchTx(func(Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("the failing call: %v", err)
 	}
 	if err := <-done; err != nil {
@@ -211,7 +211,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 func TestRewriteError(t *testing.T) {
 	db := openTemp(t, Options{})
 	boom := errors.New("boom")
-	for _, size := range []int{3000, 3*ChunkSize + 12345, (defaultChunksPerTx+1)*ChunkSize + 5} {
+	for _, size := range []int{3000, 3*chunkSize + 12345, (defaultChunksPerTx+1)*chunkSize + 5} {
 		w := db.NewItem()
 		w.Write(pattern(7, size))
 		if err := w.Rewrite(0, 100, highBit); err != nil {

@@ -45,7 +45,7 @@ func TestMaxSize(t *testing.T) {
 	// A large item fails in Write, when the flush of its first chunks
 	// (in the background) has failed and the next one waits for it.
 	big := db.NewItem()
-	if _, err := big.Write(pattern(77, 2*defaultChunksPerTx*ChunkSize)); !errors.Is(err, ErrFull) {
+	if _, err := big.Write(pattern(77, 2*defaultChunksPerTx*chunkSize)); !errors.Is(err, ErrFull) {
 		t.Errorf("Write of a large item at the cap: %v, want ErrFull", err)
 	}
 	big.Abort()
@@ -114,7 +114,7 @@ func TestFreeingAtTheCap(t *testing.T) {
 	}
 	// A large write that will never end puts its first chunk on disk.
 	unfinished := db.NewItem()
-	if _, err := unfinished.Write(pattern(98, ChunkSize+1)); err != nil {
+	if _, err := unfinished.Write(pattern(98, chunkSize+1)); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string

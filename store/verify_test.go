@@ -24,7 +24,7 @@ func TestOpenRandomDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 30 {
-		writeItem(t, db, pattern(uint64(i), []int{100, 5000, 300 << 10, ChunkSize + 5}[i%4]), 64<<10, Item{Kind: "submission"})
+		writeItem(t, db, pattern(uint64(i), []int{100, 5000, 300 << 10, chunkSize + 5}[i%4]), 64<<10, Item{Kind: "submission"})
 	}
 	db.Update(func(tx Tx) error {
 		for i := range 500 {

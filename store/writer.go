@@ -60,16 +60,16 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(ChunkSize-len(w.buf), len(p))
+		k := min(chunkSize-len(w.buf), len(p))
 		if len(w.buf)+k > cap(w.buf) {
 			// Grow by doubling, from what the first write needs: a small
 			// item costs its size, a large one a few copies of its first
 			// chunk.
-			w.buf = append(make([]byte, 0, min(ChunkSize, max(len(w.buf)+k, 2*cap(w.buf)))), w.buf...)
+			w.buf = append(make([]byte, 0, min(chunkSize, max(len(w.buf)+k, 2*cap(w.buf)))), w.buf...)
 		}
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
-		if len(w.buf) == ChunkSize {
+		if len(w.buf) == chunkSize {
 			w.full = append(w.full, w.buf)
 			w.buf = nil
 			if len(w.full) >= w.db.chunksPerTx {
@@ -99,7 +99,7 @@ func (w *ItemWriter) pieces(final bool) [][]byte {
 		if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
 			return splitBy(nil, w.buf, small)
 		}
-		raw = splitBy(raw[:len(raw):len(raw)], w.buf, ChunkSize)
+		raw = splitBy(raw[:len(raw):len(raw)], w.buf, chunkSize)
 	}
 	ends := tailPieces * small
 	var out [][]byte
@@ -114,7 +114,7 @@ func (w *ItemWriter) pieces(final bool) [][]byte {
 			c, tail = c[:len(c)-n], c[len(c)-n:]
 		}
 		out = splitBy(out, head, small)
-		out = splitBy(out, c, ChunkSize)
+		out = splitBy(out, c, chunkSize)
 		out = splitBy(out, tail, small)
 	}
 	return out

@@ -18,10 +18,10 @@ import (
 func TestItemRoundTrip(t *testing.T) {
 	db := openTemp(t, Options{})
 	// Also sizes around the writer's transaction of chunksPerTx chunks.
-	sizes := append(slices.Clone(itemSizes), defaultChunksPerTx*ChunkSize, defaultChunksPerTx*ChunkSize+1, 2*defaultChunksPerTx*ChunkSize+ChunkSize/3)
+	sizes := append(slices.Clone(itemSizes), defaultChunksPerTx*chunkSize, defaultChunksPerTx*chunkSize+1, 2*defaultChunksPerTx*chunkSize+chunkSize/3)
 	for i, size := range sizes {
 		for _, step := range []int{1 << 30, 4096, 777} {
-			if size > 2*ChunkSize && step < 4096 || size > 4*ChunkSize && step < 1<<20 {
+			if size > 2*chunkSize && step < 4096 || size > 4*chunkSize && step < 1<<20 {
 				continue // slow and proves nothing more
 			}
 			t.Run(fmt.Sprintf("size=%d/write=%d", size, min(step, size)), func(t *testing.T) {
@@ -111,11 +111,11 @@ func TestAbort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keep := writeItem(t, db, pattern(1, 2*ChunkSize+5), 1<<20, Item{Kind: "submission"})
+	keep := writeItem(t, db, pattern(1, 2*chunkSize+5), 1<<20, Item{Kind: "submission"})
 
 	w := db.NewItem()
 	// Enough for the writer to have put chunks on disk.
-	w.Write(pattern(2, (defaultChunksPerTx+1)*ChunkSize+100))
+	w.Write(pattern(2, (defaultChunksPerTx+1)*chunkSize+100))
 	w.wait() // the flush runs in the background
 	key, _ := hex.DecodeString(w.ID())
 	// One flush: chunksPerTx chunks, begun and ended in small pieces.
@@ -136,7 +136,7 @@ func TestAbort(t *testing.T) {
 
 	// An interrupted writer: chunks on disk, no record.
 	lost := db.NewItem()
-	lost.Write(pattern(3, 2*defaultChunksPerTx*ChunkSize+ChunkSize/2))
+	lost.Write(pattern(3, 2*defaultChunksPerTx*chunkSize+chunkSize/2))
 	lost.wait()
 	lostKey, _ := hex.DecodeString(lost.ID())
 	lostChunks := 2*(defaultChunksPerTx+tailPieces) + tailPieces // two flushes
@@ -187,7 +187,7 @@ func TestAbort(t *testing.T) {
 	if err := db.Check(); err != nil {
 		t.Errorf("Check after Open: %v", err)
 	}
-	if got := readItem(t, db, keep.ID); !bytes.Equal(got, pattern(1, 2*ChunkSize+5)) {
+	if got := readItem(t, db, keep.ID); !bytes.Equal(got, pattern(1, 2*chunkSize+5)) {
 		t.Error("removing orphans damaged a committed item")
 	}
 }
@@ -214,7 +214,7 @@ func TestCommitWith(t *testing.T) {
 		t.Error("item differs")
 	}
 	boom := errors.New("boom")
-	for _, size := range []int{3000, (defaultChunksPerTx+1)*ChunkSize + 5} {
+	for _, size := range []int{3000, (defaultChunksPerTx+1)*chunkSize + 5} {
 		w = db.NewItem()
 		w.Write(pattern(2, size))
 		_, err = w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {
@@ -248,7 +248,7 @@ func TestCommitWith(t *testing.T) {
 // flush in flight, those filling, and the one being filled.
 func TestFlushInBackground(t *testing.T) {
 	db := openTemp(t, Options{})
-	size := 4*defaultChunksPerTx*ChunkSize + 12345
+	size := 4*defaultChunksPerTx*chunkSize + 12345
 	data := pattern(9, size)
 	w := db.NewItem()
 	buffers := map[*byte]bool{}
@@ -268,7 +268,7 @@ func TestFlushInBackground(t *testing.T) {
 		}
 		for _, bs := range [][][]byte{w.full, w.inFlight, w.spare, {w.buf}} {
 			for _, b := range bs {
-				if cap(b) == ChunkSize {
+				if cap(b) == chunkSize {
 					buffers[&b[:1][0]] = true
 				}
 			}
@@ -337,7 +337,7 @@ func TestAbortDuringFlush(t *testing.T) {
 	db := openTemp(t, Options{})
 	for i := range 3 {
 		w := db.NewItem()
-		if _, err := w.Write(pattern(uint64(i), defaultChunksPerTx*ChunkSize+100)); err != nil {
+		if _, err := w.Write(pattern(uint64(i), defaultChunksPerTx*chunkSize+100)); err != nil {
 			t.Fatal(err)
 		}
 		if w.flushed == nil {
