@@ -23,16 +23,16 @@ func bundleOf(t testing.TB, sizes ...int) ([]byte, bundle.Index, map[string][]by
 	t.Helper()
 	db := openTemp(t)
 	data := map[string][]byte{}
-	var ids []string
+	var items []store.Item
 	for i, n := range sizes {
 		d := pattern(uint64(1000+i), n)
 		it := writeItem(t, db, d, 64<<10, store.Item{Kind: []string{"submission", "followup", "reply"}[i%3],
 			Day: "2026-08-27", Source: fmt.Sprintf("src%d", i%2), Recipients: "fp1"})
 		data[it.ID] = d
-		ids = append(ids, it.ID)
+		items = append(items, it)
 	}
 	var buf bytes.Buffer
-	idx, err := db.WriteBundle(&buf, "2026-09-01", ids)
+	idx, err := db.WriteBundleItems(&buf, "2026-09-01", items)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,8 @@ func readBundle(b []byte) (map[string][]byte, []string, error) {
 }
 
 func TestBundleRoundTrip(t *testing.T) {
-	for _, sizes := range [][]int{nil, {0}, {5000}, {100, store.ChunkSize + 7, 0, 3 * store.ChunkSize}} {
+	// Sizes past the store's chunks of 1 MiB: items of several chunks.
+	for _, sizes := range [][]int{nil, {0}, {5000}, {100, 1<<20 + 7, 0, 3 << 20}} {
 		t.Run(fmt.Sprint(len(sizes)), func(t *testing.T) {
 			b, idx, data := bundleOf(t, sizes...)
 			if idx.Format != bundle.Format || idx.Day != "2026-09-01" || len(idx.Items) != len(sizes) {

@@ -16,7 +16,7 @@ import (
 // how much of its end is held back until the download is in the audit log.
 const bundleBuffer = 256 << 10
 
-// bundle streams a bundle (store.WriteBundle: items/<id>.age and
+// bundle streams a bundle (store.DB.WriteBundleItems: items/<id>.age and
 // index.json) of the chosen items: those selected, all (of one source, if
 // named), or everything since a day. Nothing is buffered: the tar goes to
 // the client as it is read from the store.

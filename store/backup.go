@@ -97,9 +97,9 @@ func (db *DB) snapshotRoom(dir string, size int64) error {
 	return nil
 }
 
-// BackupFile writes a backup to path atomically: a temporary file beside
+// backupFile writes a backup to path atomically: a temporary file beside
 // it, fsync'd, then renamed. The file is created 0600.
-func (db *DB) BackupFile(path string) (int64, error) {
+func (db *DB) backupFile(path string) (int64, error) {
 	return writeAtomic(path, db.Backup)
 }
 

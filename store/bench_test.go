@@ -12,10 +12,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// BenchmarkStoreWrite4KiB compares, in one run, the issue 2 pair: one
-// writer doing a plain bbolt Update per 4 KiB item (its record and its
-// chunk, where the store keeps them), and 32 concurrent writers going
-// through NewItem, Write and Commit, whose transactions Batch coalesces.
+// BenchmarkStoreWrite4KiB compares, in one run, one writer doing a plain
+// bbolt Update per 4 KiB item (its record and its chunk, where the store
+// keeps them), and 32 concurrent writers going through NewItem, Write and
+// Commit, whose transactions Batch coalesces.
 // One op is one item.
 func BenchmarkStoreWrite4KiB(b *testing.B) {
 	data := pattern(7, 4<<10)

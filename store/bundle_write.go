@@ -12,27 +12,13 @@ import (
 	"testimony/bundle"
 )
 
-// WriteBundle streams a bundle of the given items to w: a tar of
-// items/<id>.age, then index.json with each item's SHA-256 (the format of
-// package bundle). day is the bundle's date. Memory use does not depend on
-// the items' sizes. An id that names no item gives an error wrapping
-// [ErrNotFound] before anything is written.
-func (db *DB) WriteBundle(w io.Writer, day string, ids []string) (bundle.Index, error) {
-	items := make([]Item, 0, len(ids))
-	for _, id := range ids {
-		it, err := db.Item(id)
-		if err != nil {
-			return bundle.Index{Format: bundle.Format, Day: day, Items: []bundle.Entry{}}, err
-		}
-		items = append(items, it)
-	}
-	return db.writeBundle(w, day, items)
-}
-
-// WriteBundleItems is [DB.WriteBundle] for records the caller has already
-// read (from [DB.Items]), in the order given. An item deleted since gives
-// an error wrapping [ErrNotFound], possibly after part of the bundle was
-// written.
+// WriteBundleItems streams a bundle of the given items to w, in the order
+// given: a tar of items/<id>.age, then index.json with each item's SHA-256
+// (the format of package bundle). day is the bundle's date. The records
+// are those the caller has read (from [DB.Items] or [DB.Item]); an item
+// deleted since gives an error wrapping [ErrNotFound], possibly after part
+// of the bundle was written. Memory use does not depend on the items'
+// sizes.
 func (db *DB) WriteBundleItems(w io.Writer, day string, items []Item) (bundle.Index, error) {
 	return db.writeBundle(w, day, items)
 }
@@ -101,7 +87,7 @@ func (db *DB) readBundleItems(items []Item, out chan<- *bundleBlock, free chan *
 	}
 	for i := range items {
 		it := &items[i]
-		key, err := ParseID(it.ID)
+		key, err := parseID(it.ID)
 		if err != nil {
 			fail(err)
 			return

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -121,4 +122,82 @@ func answerWithin(t *testing.T, what string, f func() error) error {
 		t.Fatalf("%s: no answer in 30 s", what)
 		return nil
 	}
+}
+
+var itemSizes = []int{0, 1, chunkSize - 1, chunkSize, chunkSize + 1, 3*chunkSize + chunkSize/2}
+
+// editRootPage closes b, then lets edit change, in the file, the root
+// page of its bucket name.
+func editRootPage(t *testing.T, b *bolt.DB, name []byte, edit func(page []byte)) {
+	t.Helper()
+	var root uint64
+	b.View(func(tx *bolt.Tx) error {
+		root = uint64(tx.Bucket(name).Root())
+		return nil
+	})
+	pageSize, path := b.Info().PageSize, b.Path()
+	b.Close()
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(file[int(root)*pageSize : int(root+1)*pageSize])
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A page: a 16-byte header (id, flags, count, overflow), then its
+// elements. A branch element is (pos, ksize uint32, pgid uint64); a leaf
+// element (flags, pos, ksize, vsize uint32). pos is counted from the
+// element.
+const (
+	branchPage = 0x01
+	leafPage   = 0x02
+)
+
+// swapLeafKeys swaps the keys, of equal length, of elements i and j of a
+// leaf page.
+func swapLeafKeys(t *testing.T, page []byte, i, j int) {
+	t.Helper()
+	els := pageElements(t, page, leafPage, max(i, j)+1)
+	key := func(el []byte) []byte {
+		pos, ksize := binary.LittleEndian.Uint32(el[4:]), binary.LittleEndian.Uint32(el[8:])
+		return el[pos : pos+ksize]
+	}
+	a, b := key(els[i]), key(els[j])
+	if len(a) != len(b) {
+		t.Fatalf("keys of %d and %d bytes", len(a), len(b))
+	}
+	tmp := bytes.Clone(a)
+	copy(a, b)
+	copy(b, tmp)
+}
+
+// pageElements returns a page's elements (each from its start), after
+// checking the page's flags and that it has at least min elements.
+func pageElements(t *testing.T, page []byte, flags uint16, min int) [][]byte {
+	t.Helper()
+	f, count := binary.LittleEndian.Uint16(page[8:]), int(binary.LittleEndian.Uint16(page[10:]))
+	if f != flags || count < min {
+		t.Fatalf("root page: flags %#x, %d elements; want %#x and %d or more", f, count, flags, min)
+	}
+	els := make([][]byte, count)
+	for i := range els {
+		els[i] = page[16+16*i:]
+	}
+	return els
+}
+
+// firstDiff is the first offset where a and b differ, or -1.
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }

@@ -91,7 +91,7 @@ func (db *DB) Items() ([]Item, error) {
 
 // Item returns the record of one item.
 func (db *DB) Item(id string) (Item, error) {
-	key, err := ParseID(id)
+	key, err := parseID(id)
 	if err != nil {
 		return Item{}, err
 	}
@@ -115,7 +115,7 @@ func (db *DB) Open(id string) (Item, io.Reader, error) {
 	if err != nil {
 		return Item{}, nil, err
 	}
-	key, _ := ParseID(id)
+	key, _ := parseID(id)
 	return it, &itemReader{db: db, id: key, item: it}, nil
 }
 
@@ -209,7 +209,7 @@ func (r *itemReader) Read(p []byte) (int, error) {
 // The freed pages still hold the old bytes until they are reused or the
 // file is compacted ([Compact]).
 func (db *DB) Delete(id string) error {
-	key, err := ParseID(id)
+	key, err := parseID(id)
 	if err != nil {
 		return err
 	}

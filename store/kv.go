@@ -98,8 +98,8 @@ func (t Tx) Last(bucket string) ([]byte, []byte, error) {
 	return bytes.Clone(k), bytes.Clone(v), nil
 }
 
-// NextSequence returns a new, increasing number for a bucket.
-func (t Tx) NextSequence(bucket string) (uint64, error) {
+// nextSequence returns a new, increasing number for a bucket.
+func (t Tx) nextSequence(bucket string) (uint64, error) {
 	b, err := t.bucket(bucket, true)
 	if err != nil {
 		return 0, err
@@ -126,10 +126,10 @@ func (db *DB) View(fn func(Tx) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
 }
 
-// Batch runs fn like [DB.Update], but may coalesce it with concurrent
+// batchTx runs fn like [DB.Update], but may coalesce it with concurrent
 // calls into one transaction (one fsync), as bbolt's DB.Batch does. fn may
-// run more than once, and must be idempotent. When Batch returns nil the
+// run more than once, and must be idempotent. When batchTx returns nil the
 // change is on disk.
-func (db *DB) Batch(fn func(Tx) error) error {
+func (db *DB) batchTx(fn func(Tx) error) error {
 	return mapFull(db.batch(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
 }

@@ -113,7 +113,7 @@ func TestKV(t *testing.T) {
 	var seqs []uint64
 	for range 3 {
 		db.Update(func(tx Tx) error {
-			n, err := tx.NextSequence("audit")
+			n, err := tx.nextSequence("audit")
 			seqs = append(seqs, n)
 			return err
 		})
@@ -125,9 +125,9 @@ func TestKV(t *testing.T) {
 	}
 	defer db.Close()
 	db.Update(func(tx Tx) error {
-		n, err := tx.NextSequence("audit")
+		n, err := tx.nextSequence("audit")
 		seqs = append(seqs, n)
-		m, _ := tx.NextSequence("other")
+		m, _ := tx.nextSequence("other")
 		if m != 1 {
 			t.Errorf("first sequence of a new bucket: %d", m)
 		}
@@ -155,7 +155,7 @@ func TestKV(t *testing.T) {
 func TestKVReserved(t *testing.T) {
 	db := openTemp(t, Options{})
 	it := writeItem(t, db, []byte("ciphertext"), 100, Item{Kind: "submission"})
-	key, _ := ParseID(it.ID)
+	key, _ := parseID(it.ID)
 	for _, b := range []string{"meta", "items", "chunks", "pending"} {
 		err := db.Update(func(tx Tx) error {
 			ops := map[string]error{}
@@ -164,7 +164,7 @@ func TestKVReserved(t *testing.T) {
 			ops["Delete"] = tx.Delete(b, key)
 			ops["ForEach"] = tx.ForEach(b, nil, func(k, v []byte) error { return nil })
 			_, _, ops["Last"] = tx.Last(b)
-			_, ops["NextSequence"] = tx.NextSequence(b)
+			_, ops["nextSequence"] = tx.nextSequence(b)
 			for op, err := range ops {
 				if err == nil || !strings.Contains(err.Error(), "reserved") {
 					t.Errorf("%s on bucket %q: %v, want refused as reserved", op, b, err)
@@ -194,8 +194,8 @@ func TestKVWriteInView(t *testing.T) {
 			if err := tx.Put(b, []byte("k"), []byte("v2")); err == nil {
 				t.Errorf("Put in View on %s succeeded", b)
 			}
-			if _, err := tx.NextSequence(b); err == nil {
-				t.Errorf("NextSequence in View on %s succeeded", b)
+			if _, err := tx.nextSequence(b); err == nil {
+				t.Errorf("nextSequence in View on %s succeeded", b)
 			}
 			if err := tx.Delete(b, []byte("k")); b == "exists" && err == nil {
 				t.Errorf("Delete in View on %s succeeded", b)
@@ -208,7 +208,7 @@ func TestKVWriteInView(t *testing.T) {
 	}
 }
 
-// TestKVBatch: concurrent Batch calls all land, each exactly once even if
+// TestKVBatch: concurrent batchTx calls all land, each exactly once even if
 // bbolt reruns a function, and an error is returned to its own caller.
 func TestKVBatch(t *testing.T) {
 	db := openTemp(t, Options{})
@@ -216,7 +216,7 @@ func TestKVBatch(t *testing.T) {
 	bad := errors.New("refused")
 	for g := range 40 {
 		wg.Go(func() {
-			err := db.Batch(func(tx Tx) error {
+			err := db.batchTx(func(tx Tx) error {
 				if g%10 == 9 {
 					return bad
 				}
@@ -239,6 +239,6 @@ func TestKVBatch(t *testing.T) {
 		})
 	})
 	if n != 36 {
-		t.Errorf("%d keys after 36 good Batch calls", n)
+		t.Errorf("%d keys after 36 good batchTx calls", n)
 	}
 }

@@ -10,17 +10,17 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ChunkSize is the size of the chunks an item's bytes are kept in.
-const ChunkSize = 1 << 20
+// chunkSize is the size of the chunks an item's bytes are kept in.
+const chunkSize = 1 << 20
 
 // The layout (schema 3). An item's record is kept under its 16-byte id in
 // the chunks bucket, and its bytes in that bucket after it, chunk seq
 // under id||seq (seq big-endian, 4 bytes): the record sorts first, then
 // the chunks in order. Ids are random, so each new item lands in a random
-// leaf of the tree; a record kept apart, in a bucket of its own (schemas
-// 1 and 2: the items bucket), put each small item in two random leaves
-// instead of one, and its leaf and branch pages were a fifth of the pages
-// a batch of small items wrote (BenchmarkStoreWrite4KiB). Listing the
+// leaf of the tree; a record kept apart, in a bucket of its own (as the
+// items bucket of schemas 1 and 2 keeps it), would put each small item in
+// two random leaves instead of one, and a batch of small items would
+// write and sync the leaf and branch pages of both trees. Listing the
 // records seeks from one record past the item's chunks to the next, so
 // it reads one leaf per item, not the leaves of its chunks.
 var (
@@ -54,8 +54,8 @@ func newID() []byte {
 	return id
 }
 
-// ParseID converts an item id from its hex form.
-func ParseID(s string) ([]byte, error) {
+// parseID converts an item id from its hex form.
+func parseID(s string) ([]byte, error) {
 	id, err := hex.DecodeString(s)
 	if err != nil || len(id) != idLen {
 		return nil, fmt.Errorf("item %q: %w", s, ErrNotFound)
@@ -83,11 +83,11 @@ func putChunks(b *bolt.Bucket, id []byte, first int, values [][]byte) error {
 // its transactions. bbolt keeps values inside their leaf, rewrites a whole
 // leaf when a key is added to it, and never splits a leaf of four values
 // or fewer, however large. Keys are random per item, so a new item lands
-// in a leaf beside another item's first or last values; if those were
-// MiB chunks, writing a 1 MiB item rewrote several MiB of its neighbours
-// (and, at the size cap, needed a run of free pages that no deletion had
-// freed). Begun and ended in four small pieces, an item shares leaves
-// with its neighbours only through those. Within an item, the next flush
+// in a leaf beside another item's first or last values; were those MiB
+// chunks, writing a 1 MiB item would rewrite several MiB of its
+// neighbours (and, at the size cap, need a run of free pages that no
+// deletion had freed). Begun and ended in four small pieces, an item
+// shares leaves with its neighbours only through those. Within an item, the next flush
 // adds its chunks to the leaf that holds the last values of the one
 // before: small pieces there too, so a large item is written about once
 // instead of twice (BenchmarkStoreWriteLarge, TestFlushTailPieces).
@@ -101,19 +101,18 @@ const tailPieces = 4
 // that leaf is many pages, rewritten and synced for every item. Values
 // small enough for four of them, with their keys, to fill one page (up to
 // chunksFill) let adding an item rewrite little besides its own bytes.
-// Large items keep ChunkSize chunks between their small first and last
+// Large items keep chunkSize chunks between their small first and last
 // pieces: their keys are consecutive and fill leaves of their own.
 const smallItemMax = 256 << 10
 
 // chunksFill is the FillPercent of the chunks bucket: bbolt splits a node
 // whose elements pass that share of a page. At bbolt's default, 0.5, a
-// leaf of small pieces held two of them and left half of every page it
-// wrote empty; a full page (1.0) splits, on each random insert, into a
+// leaf of small pieces holds two of them and leaves half of every page it
+// writes empty; at 1.0 a full page splits, on each random insert, into a
 // full node and a nearly empty one, which multiplies branch pages. At 0.9
-// a leaf holds four small pieces (smallChunkFor): a 4 KiB item writes 8%
-// fewer bytes of pages than at 0.5 with the pieces of a full page, a
-// padded 17 KiB submission 25% fewer (TestChunksFilled, one writer); in
-// batches of 32, 15% and 30% fewer, so a batch syncs less.
+// a leaf holds four small pieces (smallChunkFor), and the pages a small
+// item or a batch of them writes, and syncs, carry little empty space
+// (TestChunksFilled compares it with bbolt's default).
 const chunksFill = 0.9
 
 // chunksBucket is the chunks bucket of a write transaction, with its

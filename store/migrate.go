@@ -11,10 +11,10 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// SchemaVersion is the version of the layout this code writes. Open
+// schemaVersion is the version of the layout this code writes. Open
 // migrates older files forward and refuses newer ones; opened read-only,
 // an older file is read as it is.
-const SchemaVersion = 3
+const schemaVersion = 3
 
 func (db *DB) version() (v int, err error) {
 	err = db.bolt.View(func(tx *bolt.Tx) error {
@@ -41,8 +41,8 @@ func schemaOf(tx *bolt.Tx) (int, error) {
 		return 0, fmt.Errorf("%w: the schema version reads %x", ErrCorrupt, v)
 	}
 	n := int(binary.BigEndian.Uint64(v))
-	if n > SchemaVersion {
-		return n, fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, n, SchemaVersion)
+	if n > schemaVersion {
+		return n, fmt.Errorf("%w: schema %d, this version knows %d", ErrNewer, n, schemaVersion)
 	}
 	return n, nil
 }
@@ -51,9 +51,10 @@ func schemaOf(tx *bolt.Tx) (int, error) {
 // errMore did part of its work: that part commits, the file keeps schema
 // i, and it runs again in a new transaction. A long migration so takes
 // the memory of one step, not of the whole file, and a crash in the
-// middle leaves a file that reads and migrates on.
-var migrations = []func(tx *bolt.Tx) error{
-	func(tx *bolt.Tx) error { // 0 → 1: the first layout
+// middle leaves a file that reads and migrates on; step bounds that part
+// ([DB.migrateStep]).
+var migrations = []func(tx *bolt.Tx, step int) error{
+	func(tx *bolt.Tx, _ int) error { // 0 → 1: the first layout
 		for _, b := range [][]byte{bucketMeta, bucketItems, bucketChunks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -61,15 +62,15 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
-	func(tx *bolt.Tx) error { // 1 → 2: pending writes are recorded
+	func(tx *bolt.Tx, _ int) error { // 1 → 2: pending writes are recorded
 		_, err := tx.CreateBucketIfNotExists(bucketPending)
 		return err
 	},
-	func(tx *bolt.Tx) error { // 2 → 3: records beside their chunks
+	func(tx *bolt.Tx, step int) error { // 2 → 3: records beside their chunks
 		items, chunks := tx.Bucket(bucketItems), chunksBucket(tx, chunksFill)
 		var keys, values [][]byte
 		c := items.Cursor()
-		for k, v := c.First(); k != nil && len(keys) < migrateStep; k, v = c.Next() {
+		for k, v := c.First(); k != nil && len(keys) < step; k, v = c.Next() {
 			keys, values = append(keys, bytes.Clone(k)), append(values, bytes.Clone(v))
 		}
 		for i, k := range keys {
@@ -95,11 +96,11 @@ var migrations = []func(tx *bolt.Tx) error{
 // errMore is returned by a migration that did part of its work.
 var errMore = errors.New("more to migrate")
 
-// migrateStep is how many records one transaction of the 2 → 3 migration
-// moves: each dirties a leaf, held in memory until the commit.
-var migrateStep = 5000
+// defaultMigrateStep is how many records one transaction of the 2 → 3
+// migration moves: each dirties a leaf, held in memory until the commit.
+const defaultMigrateStep = 5000
 
-// migrate brings the file to [SchemaVersion]. It runs as a deletion does
+// migrate brings the file to schemaVersion. It runs as a deletion does
 // at the size cap (updateFreeing): a store at its cap must still open.
 func (db *DB) migrate() error {
 	for {
@@ -109,8 +110,8 @@ func (db *DB) migrate() error {
 			if err != nil {
 				return err
 			}
-			for ; v < SchemaVersion; v++ {
-				err := migrations[v](tx)
+			for ; v < schemaVersion; v++ {
+				err := migrations[v](tx, db.migrateStep)
 				if more = err == errMore; more {
 					break
 				}

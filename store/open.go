@@ -31,23 +31,30 @@ type Options struct {
 	ReadOnly bool
 	// MaxSize caps the file's size in bytes; 0 means no cap.
 	MaxSize int
-	// MaxBatchSize and MaxBatchDelay tune how concurrent small writes are
-	// coalesced into one transaction; zero values pick
-	// [DefaultMaxBatchSize] and [DefaultMaxBatchDelay].
-	MaxBatchSize  int
-	MaxBatchDelay time.Duration
+
+	// Test hooks, set only by this package's tests; zero values pick the
+	// defaults.
+	maxBatchSize  int           // see defaultMaxBatchSize
+	maxBatchDelay time.Duration // see defaultMaxBatchDelay
+	chunksPerTx   int           // see defaultChunksPerTx
+	migrateStep   int           // see defaultMigrateStep
 }
 
-// Defaults for [Options.MaxBatchSize] and [Options.MaxBatchDelay]. bbolt's
-// own (1000 calls, 10 ms) make every batch wait for its timer when fewer
-// writers than that run at once, which is slower than plain transactions.
-// A batch that fills runs at once: measured here with 32 writers of 4 KiB
-// items, 32 calls / 2 ms gave 9,700 items/s, 64 / 2 ms 2,700–5,400,
-// 1000 / 10 ms 900, and shorter delays (0.2–0.5 ms) split batches and lost
-// half.
+// defaultMaxBatchSize and defaultMaxBatchDelay are how many commits, and
+// for how long, concurrent commits of small items wait to share one
+// transaction and its fsync (bbolt's MaxBatchSize and MaxBatchDelay). A
+// batch runs when it fills or when its timer ends, whichever comes first.
+// bbolt's own defaults (see [bolt.DB.MaxBatchSize]) suit a thousand
+// writers at once: with the few dozen a server has, a batch never fills,
+// and every commit waits out the timer, which is slower than a plain
+// transaction each. A size about the number of concurrent writers fills
+// and runs at once; the delay need only cover the time those writers take
+// to arrive: a longer one holds a batch that will not fill, a shorter one
+// splits one that would have, and each part pays its own fsync
+// (BenchmarkStoreWrite4KiB compares them).
 const (
-	DefaultMaxBatchSize  = 32
-	DefaultMaxBatchDelay = 2 * time.Millisecond
+	defaultMaxBatchSize  = 32
+	defaultMaxBatchDelay = 2 * time.Millisecond
 )
 
 // DB is an open store.
@@ -57,6 +64,11 @@ type DB struct {
 	fill       float64 // FillPercent of the chunks bucket: chunksFill
 	smallChunk int     // see smallChunkFor
 	maxSize    int     // Options.MaxSize
+	// chunksPerTx is how many full chunks an ItemWriter flushes at once,
+	// and migrateStep how many records one transaction of a migration
+	// moves: the defaults, or what a test set in Options.
+	chunksPerTx int
+	migrateStep int
 	// capLock is held shared by every write transaction, and alone by a
 	// deletion that runs with the size cap lifted (see updateFreeing).
 	capLock sync.RWMutex
@@ -66,7 +78,7 @@ type DB struct {
 	apart bool
 }
 
-// Open opens or creates the store at path, migrates it to [SchemaVersion]
+// Open opens or creates the store at path, migrates it to schemaVersion
 // and removes orphan chunks left by interrupted writes. A file that is not
 // a sound store gives an error wrapping [ErrCorrupt]; a file held by
 // another process, [ErrLocked] once [Options.LockTimeout] has passed.
@@ -74,11 +86,17 @@ func Open(path string, o Options) (db *DB, err error) {
 	if o.LockTimeout == 0 {
 		o.LockTimeout = time.Second
 	}
-	if o.MaxBatchSize == 0 {
-		o.MaxBatchSize = DefaultMaxBatchSize
+	if o.maxBatchSize == 0 {
+		o.maxBatchSize = defaultMaxBatchSize
 	}
-	if o.MaxBatchDelay == 0 {
-		o.MaxBatchDelay = DefaultMaxBatchDelay
+	if o.maxBatchDelay == 0 {
+		o.maxBatchDelay = defaultMaxBatchDelay
+	}
+	if o.chunksPerTx == 0 {
+		o.chunksPerTx = defaultChunksPerTx
+	}
+	if o.migrateStep == 0 {
+		o.migrateStep = defaultMigrateStep
 	}
 	if err := checkFile(path, o.ReadOnly); err != nil {
 		return nil, err
@@ -120,9 +138,10 @@ func Open(path string, o Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	b.MaxBatchSize = o.MaxBatchSize
-	b.MaxBatchDelay = o.MaxBatchDelay
-	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize}
+	b.MaxBatchSize = o.maxBatchSize
+	b.MaxBatchDelay = o.maxBatchDelay
+	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize,
+		chunksPerTx: o.chunksPerTx, migrateStep: o.migrateStep}
 	if !o.ReadOnly {
 		err = db.migrate()
 		if err == nil {

@@ -25,7 +25,7 @@ type rewrite struct {
 // more than once (commits are batched) and must be idempotent; each call
 // gets the same bytes. An error from fn fails the Commit, which then
 // aborts the item. Bytes already flushed cost a copy of each value that
-// holds them (up to [ChunkSize]), read and put again.
+// holds them (up to chunkSize), read and put again.
 //
 // Rewrite refuses n <= 0, off < 0, a range beyond the bytes written so far,
 // and a call after Commit or Abort; it returns the error of a background

@@ -49,11 +49,9 @@ func rewriterFor(t *testing.T, w *ItemWriter, want []byte) func(off int64, n int
 // boundary, or in the small pieces at offset 0; overlapping ones see each
 // other's result, in the order registered.
 func TestRewrite(t *testing.T) {
-	defer func(n int) { chunksPerTx = n }(chunksPerTx)
-	for _, perTx := range []int{1, 2, chunksPerTx} {
+	for _, perTx := range []int{1, 2, defaultChunksPerTx} {
 		t.Run(fmt.Sprintf("chunksPerTx=%d", perTx), func(t *testing.T) {
-			chunksPerTx = perTx
-			db := openTemp(t, Options{})
+			db := openTemp(t, Options{chunksPerTx: perTx})
 			const size = 5<<20 + 512<<10
 			data := pattern(uint64(perTx), size)
 			want := bytes.Clone(data)
@@ -114,19 +112,6 @@ func TestRewrite(t *testing.T) {
 	}
 }
 
-// firstDiff is the first offset where a and b differ, or -1.
-func firstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	if len(a) != len(b) {
-		return min(len(a), len(b))
-	}
-	return -1
-}
-
 // TestRewriteSmallItem: an item that never flushed, kept in small chunks,
 // takes rewrites too, across those chunks.
 func TestRewriteSmallItem(t *testing.T) {
@@ -163,9 +148,7 @@ func TestRewriteSmallItem(t *testing.T) {
 // overlapping rewrites, each idempotent, give the result of one run (and
 // not of two, which differs here), in flushed chunks and unflushed values.
 func TestRewriteBatchRetry(t *testing.T) {
-	defer func(n int) { chunksPerTx = n }(chunksPerTx)
-	chunksPerTx = 1
-	db := openTemp(t, Options{})
+	db := openTemp(t, Options{chunksPerTx: 1})
 	const size = 2<<20 + 300<<10
 	data := pattern(6, size)
 	want := bytes.Clone(data)
@@ -202,7 +185,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // the commit joins the batch first
 	boom := errors.New("boom")
-	if err := db.Batch(func(Tx) error { return boom }); !errors.Is(err, boom) {
+	if err := db.batchTx(func(Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("the failing call: %v", err)
 	}
 	if err := <-done; err != nil {
@@ -228,7 +211,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 func TestRewriteError(t *testing.T) {
 	db := openTemp(t, Options{})
 	boom := errors.New("boom")
-	for _, size := range []int{3000, 3*ChunkSize + 12345, (chunksPerTx+1)*ChunkSize + 5} {
+	for _, size := range []int{3000, 3*chunkSize + 12345, (defaultChunksPerTx+1)*chunkSize + 5} {
 		w := db.NewItem()
 		w.Write(pattern(7, size))
 		if err := w.Rewrite(0, 100, highBit); err != nil {
@@ -301,119 +284,5 @@ func TestRewriteRefused(t *testing.T) {
 	a.Abort()
 	if err := a.Rewrite(0, 1, never); err == nil {
 		t.Error("Rewrite after Abort succeeded")
-	}
-}
-
-// TestFlushInBackground: Write returns while the flush it started runs,
-// and a writer holds at most 2*chunksPerTx+1 chunk buffers: those of the
-// flush in flight, those filling, and the one being filled.
-func TestFlushInBackground(t *testing.T) {
-	db := openTemp(t, Options{})
-	size := 4*chunksPerTx*ChunkSize + 12345
-	data := pattern(9, size)
-	w := db.NewItem()
-	buffers := map[*byte]bool{}
-	started := 0
-	for p := data; len(p) > 0; {
-		k := min(len(p), 64<<10)
-		chunks := w.chunks
-		if _, err := w.Write(p[:k]); err != nil {
-			t.Fatal(err)
-		}
-		p = p[k:]
-		if w.chunks != chunks {
-			started++
-			if w.flushed == nil {
-				t.Fatal("Write returned after the flush it started ended")
-			}
-		}
-		for _, bs := range [][][]byte{w.full, w.inFlight, w.spare, {w.buf}} {
-			for _, b := range bs {
-				if cap(b) == ChunkSize {
-					buffers[&b[:1][0]] = true
-				}
-			}
-		}
-	}
-	if started != 4 {
-		t.Errorf("%d flushes started, want 4", started)
-	}
-	if len(buffers) > 2*chunksPerTx+1 {
-		t.Errorf("%d chunk buffers used, want at most %d", len(buffers), 2*chunksPerTx+1)
-	}
-	it, err := w.Commit(Item{Kind: "submission"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := readItem(t, db, it.ID); !bytes.Equal(got, data) {
-		t.Errorf("item read back differs first at %d", firstDiff(got, data))
-	}
-	if err := db.Check(); err != nil {
-		t.Error(err)
-	}
-}
-
-// TestFlushErrorReachesCaller: at the size cap a background flush fails;
-// its error (ErrFull) reaches the caller through the next Write, Rewrite
-// or Commit, and Abort leaves no pending chunk.
-func TestFlushErrorReachesCaller(t *testing.T) {
-	db := openTemp(t, Options{MaxSize: 8 << 20})
-	w := db.NewItem()
-	block := pattern(10, 100<<10+7)
-	var err error
-	written := 0
-	for written < 64<<20 && err == nil {
-		_, err = w.Write(block)
-		written += len(block)
-	}
-	if err != nil {
-		if rerr := w.Rewrite(0, 1, highBit); !errors.Is(rerr, ErrFull) {
-			t.Errorf("Rewrite after a failed flush: %v, want ErrFull", rerr)
-		}
-		if _, werr := w.Write(block); !errors.Is(werr, ErrFull) {
-			t.Errorf("Write after a failed flush: %v, want ErrFull", werr)
-		}
-		_, err = w.Commit(Item{Kind: "submission"})
-	} else {
-		_, err = w.Commit(Item{Kind: "submission"})
-	}
-	if !errors.Is(err, ErrFull) {
-		t.Fatalf("a 64 MiB item under a cap of 8 MiB: %v after %d bytes, want ErrFull", err, written)
-	}
-	t.Logf("the flush error reached the caller after %d bytes", written)
-	w.Abort()
-	if st, err := db.Stats(); err != nil || st.PendingChunks != 0 || st.Items != 0 {
-		t.Errorf("Stats after Abort: %+v, %v", st, err)
-	}
-	if err := db.Check(); err != nil {
-		t.Error(err)
-	}
-	// The space is free again.
-	writeItem(t, db, pattern(11, 3000), 3000, Item{Kind: "reply"})
-}
-
-// TestAbortDuringFlush: Abort waits for the flush in flight before it
-// deletes the item's chunks, so none is left behind, pending or not.
-func TestAbortDuringFlush(t *testing.T) {
-	db := openTemp(t, Options{})
-	for i := range 3 {
-		w := db.NewItem()
-		if _, err := w.Write(pattern(uint64(i), chunksPerTx*ChunkSize+100)); err != nil {
-			t.Fatal(err)
-		}
-		if w.flushed == nil {
-			t.Fatal("no flush in flight: the test proves nothing")
-		}
-		w.Abort()
-		key, _ := hex.DecodeString(w.ID())
-		if n := chunkCount(t, db, key); n != 0 {
-			t.Errorf("%d chunks left by Abort during a flush", n)
-		}
-	}
-	if st, err := db.Stats(); err != nil || st.PendingChunks != 0 {
-		t.Errorf("Stats: %+v, %v", st, err)
-	}
-	if err := db.Check(); err != nil {
-		t.Error(err)
 	}
 }

@@ -51,29 +51,16 @@ func walkTree(path string) []string {
 	if err != nil {
 		return []string{err.Error()}
 	}
-	hdr := make([]byte, pageHeaderSize+64)
-	if _, err := f.ReadAt(hdr, 0); err != nil {
-		return []string{"reading the first meta page: " + err.Error()}
+	return walkFile(f, st.Size())
+}
+
+// walkFile is walkTree on the bytes of a file of size bytes.
+func walkFile(f io.ReaderAt, size int64) []string {
+	use, err := readMeta(f, size)
+	if err != nil {
+		return []string{err.Error()}
 	}
-	m0 := parseMeta(hdr)
-	ps := uint64(m0.pageSize)
-	if ps < 1024 || ps > 1<<24 || ps&(ps-1) != 0 {
-		return []string{fmt.Sprintf("page size %d", ps)}
-	}
-	if _, err := f.ReadAt(hdr, int64(ps)); err != nil {
-		return []string{"reading the second meta page: " + err.Error()}
-	}
-	m1 := parseMeta(hdr)
-	var use *metaPage
-	for _, m := range []*metaPage{&m0, &m1} {
-		if m.valid(st.Size()) && uint64(m.pageSize) == ps && (use == nil || m.txid > use.txid) {
-			use = m
-		}
-	}
-	if use == nil {
-		return []string{"no valid meta page"}
-	}
-	w := &treeWalker{f: f, ps: ps, hwm: use.pgid, seen: map[uint64]bool{}}
+	w := &treeWalker{f: f, ps: uint64(use.pageSize), hwm: use.pgid, seen: map[uint64]bool{}}
 	w.walk(use.root)
 	if use.freelist != pgidNoFreelist {
 		w.checkFreelist(use.freelist)
@@ -81,7 +68,7 @@ func walkTree(path string) []string {
 	return w.problems
 }
 
-// page reads n bytes of page id, past its header if skip.
+// read reads n bytes of page id, from byte off of the page.
 func (w *treeWalker) read(id, off, n uint64) ([]byte, bool) {
 	b := make([]byte, n)
 	if _, err := w.f.ReadAt(b, int64(id*w.ps+off)); err != nil {
@@ -239,9 +226,9 @@ func (w *treeWalker) checkFreelist(id uint64) {
 		w.fail("freelist page %d: %d ids do not fit in %d bytes", id, n, size)
 		return
 	}
-	// bbolt hands these pages out to writers: one past the end made the
-	// first write at Open fail at a huge or negative offset (seen in
-	// TestOpenRandomDamage), one the tree uses would be overwritten.
+	// bbolt hands these pages out to writers: one past the end would make
+	// the first write at Open fail at a huge or negative offset, one the
+	// tree uses would be overwritten.
 	b, ok := w.read(id, pageHeaderSize+skip*8, n*8)
 	if !ok {
 		return

@@ -8,14 +8,14 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// chunksPerTx is how many full chunks an [ItemWriter] keeps before it
+// defaultChunksPerTx is how many full chunks an [ItemWriter] keeps before it
 // writes them in one transaction. bbolt rewrites a whole leaf, with the
 // large values it holds, whenever a key is added to it; a transaction that
 // adds several chunks rewrites the item's last leaf once for all of them,
 // and syncs once. The transaction runs in the background while the next
 // chunksPerTx chunks fill, so a writer holds up to 2*chunksPerTx+1 chunks
-// of memory.
-var chunksPerTx = 4
+// of memory. [DB.chunksPerTx] holds the value in use.
+const defaultChunksPerTx = 4
 
 // ItemWriter writes one item's bytes. It is not safe for concurrent use.
 //
@@ -60,19 +60,19 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	for len(p) > 0 {
-		k := min(ChunkSize-len(w.buf), len(p))
+		k := min(chunkSize-len(w.buf), len(p))
 		if len(w.buf)+k > cap(w.buf) {
 			// Grow by doubling, from what the first write needs: a small
 			// item costs its size, a large one a few copies of its first
 			// chunk.
-			w.buf = append(make([]byte, 0, min(ChunkSize, max(len(w.buf)+k, 2*cap(w.buf)))), w.buf...)
+			w.buf = append(make([]byte, 0, min(chunkSize, max(len(w.buf)+k, 2*cap(w.buf)))), w.buf...)
 		}
 		w.buf = append(w.buf, p[:k]...)
 		p = p[k:]
-		if len(w.buf) == ChunkSize {
+		if len(w.buf) == chunkSize {
 			w.full = append(w.full, w.buf)
 			w.buf = nil
-			if len(w.full) >= chunksPerTx {
+			if len(w.full) >= w.db.chunksPerTx {
 				if err := w.flush(); err != nil {
 					w.size += int64(n - len(p))
 					return n - len(p), err
@@ -99,7 +99,7 @@ func (w *ItemWriter) pieces(final bool) [][]byte {
 		if w.chunks == 0 && len(w.full) == 0 && len(w.buf) <= smallItemMax {
 			return splitBy(nil, w.buf, small)
 		}
-		raw = splitBy(raw[:len(raw):len(raw)], w.buf, ChunkSize)
+		raw = splitBy(raw[:len(raw):len(raw)], w.buf, chunkSize)
 	}
 	ends := tailPieces * small
 	var out [][]byte
@@ -114,7 +114,7 @@ func (w *ItemWriter) pieces(final bool) [][]byte {
 			c, tail = c[:len(c)-n], c[len(c)-n:]
 		}
 		out = splitBy(out, head, small)
-		out = splitBy(out, c, ChunkSize)
+		out = splitBy(out, c, chunkSize)
 		out = splitBy(out, tail, small)
 	}
 	return out

@@ -172,13 +172,22 @@ func storeItems(db *store.DB, specs []*itemSpec, rs func(*itemSpec) (*crypto.Rec
 	return ids, nil
 }
 
-// exportBundle writes the bundle of ids with store.WriteBundle.
+// exportBundle writes the bundle of ids with store.WriteBundleItems, as
+// the investigator site does.
 func exportBundle(db *store.DB, out string, ids []string) error {
+	var items []store.Item
+	for _, id := range ids {
+		it, err := db.Item(id)
+		if err != nil {
+			return err
+		}
+		items = append(items, it)
+	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
-	if _, err := db.WriteBundle(f, "2026-11-28", ids); err != nil {
+	if _, err := db.WriteBundleItems(f, "2026-11-28", items); err != nil {
 		f.Close()
 		return err
 	}

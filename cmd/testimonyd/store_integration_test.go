@@ -31,8 +31,8 @@ import (
 )
 
 // crashAttachmentSizes are the sizes the crash child draws from: empty,
-// small, around a store chunk, and a few MiB.
-var crashAttachmentSizes = []int64{0, 1, 4 << 10, 100 << 10, store.ChunkSize - 1, store.ChunkSize + 1, 2<<20 + 12345, 4 << 20}
+// small, around the store's chunk of 1 MiB, and a few MiB.
+var crashAttachmentSizes = []int64{0, 1, 4 << 10, 100 << 10, 1<<20 - 1, 1<<20 + 1, 2<<20 + 12345, 4 << 20}
 
 // streamOf returns a deterministic stream of n bytes for seed.
 func streamOf(seed uint64, n int64) io.Reader {
@@ -289,7 +289,7 @@ func TestStoreCrashChild(t *testing.T) {
 				if seed%9 == 0 {
 					// A write given up half-way: the client went away.
 					w := db.NewItem()
-					io.Copy(w, streamOf(seed, store.ChunkSize+store.ChunkSize/3))
+					io.Copy(w, streamOf(seed, 1<<20+1<<20/3)) // more than a chunk
 					w.Abort()
 					continue
 				}

@@ -3,17 +3,78 @@ package store
 import (
 	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
 )
 
+// TestRecordsBesideChunks: each record is kept under its item's id in the
+// chunks bucket, just before its chunks; listing finds every record (of
+// an empty item, a small one, a large one) and nothing else, and ends
+// past keys of lengths no writer makes (damage, which Check reports).
+func TestRecordsBesideChunks(t *testing.T) {
+	db := openTemp(t, Options{})
+	want := map[string]bool{}
+	for i, size := range []int{0, 5000, 3*chunkSize + 7} {
+		it := writeItem(t, db, pattern(uint64(i), size), 64<<10, Item{Kind: "submission"})
+		want[it.ID] = true
+		key, _ := hex.DecodeString(it.ID)
+		db.bolt.View(func(tx *bolt.Tx) error {
+			k, v := tx.Bucket(bucketChunks).Cursor().Seek(key)
+			var rec Item
+			if !bytes.Equal(k, key) || json.Unmarshal(v, &rec) != nil || rec.ID != it.ID {
+				t.Errorf("%d bytes: key %x holds %q, want the record", size, k, v)
+			}
+			return nil
+		})
+	}
+	ids := slices.Collect(maps.Keys(want))
+	slices.Sort(ids)
+	last, _ := hex.DecodeString(ids[len(ids)-1])
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketChunks)
+		for _, k := range [][]byte{
+			last[:idLen-1],                      // shorter than an id
+			append(bytes.Clone(last), 0),        // between an id and its chunks
+			append(chunkKey(last, -1), 0xff, 0), // after every chunk key of an id
+			bytes.Repeat([]byte{0xff}, idLen+9), // the last key of all
+		} {
+			if err := b.Put(k, []byte("stray")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != len(want) {
+		t.Errorf("Items lists %d, want %d", len(items), len(want))
+	}
+	for _, it := range items {
+		if !want[it.ID] {
+			t.Errorf("Items lists %s", it.ID)
+		}
+	}
+	if err := db.Check(); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "bad key") {
+		t.Errorf("Check with stray keys: %v", err)
+	}
+}
+
 // TestSmallItemChunks: an item whose bytes all reach Commit is kept in
 // chunks of at most smallChunk bytes, one that passes smallItemMax or was
-// partly flushed in ChunkSize chunks; either reads back whole, also
+// partly flushed in chunkSize chunks; either reads back whole, also
 // across the reader's read-ahead, and the file checks clean.
 func TestSmallItemChunks(t *testing.T) {
 	db := openTemp(t, Options{})
@@ -31,8 +92,8 @@ func TestSmallItemChunks(t *testing.T) {
 		{20 << 10, 1000, (20<<10 + smallChunk - 1) / smallChunk},
 		{smallItemMax, 64 << 10, (smallItemMax + smallChunk - 1) / smallChunk},
 		{smallItemMax + 1, 64 << 10, tailPieces + 1 + tailPieces},
-		{ChunkSize + 10, 64 << 10, tailPieces + 1 + 1},
-		{chunksPerTx*ChunkSize + 10, 1 << 20, tailPieces + chunksPerTx + tailPieces + 1},
+		{chunkSize + 10, 64 << 10, tailPieces + 1 + 1},
+		{defaultChunksPerTx*chunkSize + 10, 1 << 20, tailPieces + defaultChunksPerTx + tailPieces + 1},
 	}
 	for i, c := range cases {
 		d := pattern(uint64(900+i), c.size)
@@ -44,7 +105,7 @@ func TestSmallItemChunks(t *testing.T) {
 		db.bolt.View(func(tx *bolt.Tx) error {
 			limit := smallChunk
 			if c.want == 1 || c.size > smallItemMax {
-				limit = ChunkSize // and the tail pieces of a flush are smaller
+				limit = chunkSize // and the tail pieces of a flush are smaller
 			}
 			for seq := range it.Chunks {
 				if v := tx.Bucket(bucketChunks).Get(chunkKey(key, seq)); len(v) > limit {
@@ -79,13 +140,13 @@ func TestSmallChunksWriteLess(t *testing.T) {
 		t.Skip("writes 2 × 900 items")
 	}
 	perItem := func(piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1})
+		db := openTemp(t, Options{maxBatchSize: 1})
 		if piece > 0 {
 			db.smallChunk = piece
 		}
 		return pageBytesPerItem(t, db, pattern(3, 4096), 600, 300)
 	}
-	big, small := perItem(ChunkSize), perItem(0)
+	big, small := perItem(chunkSize), perItem(0)
 	t.Logf("bytes of pages written per 4 KiB item: %.0f in one chunk, %.0f in small chunks", big, small)
 	if small > 0.9*big {
 		t.Errorf("small chunks write %.0f bytes of pages per item, one chunk %.0f: not less", small, big)
@@ -118,14 +179,14 @@ func pageBytesPerItem(t *testing.T, db *DB, data []byte, warm, n int) float64 {
 
 // TestChunksFilled: at chunksFill, with pieces that fit four to a leaf
 // below it, small items write fewer bytes of pages than at bbolt's
-// default FillPercent (0.5) with the pieces of a full page that the store
-// had before, where every leaf held two pieces and was half empty.
+// default FillPercent (0.5) with pieces of a full page, where every leaf
+// holds two pieces and is half empty.
 func TestChunksFilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 4 × 700 items")
 	}
 	perItem := func(size int, fill float64, piece int) float64 {
-		db := openTemp(t, Options{MaxBatchSize: 1})
+		db := openTemp(t, Options{maxBatchSize: 1})
 		if fill > 0 {
 			db.fill, db.smallChunk = fill, piece
 		}
@@ -160,18 +221,18 @@ func TestChunksFilled(t *testing.T) {
 func chunksFor(db *DB, size int) int {
 	small := db.smallChunk
 	ends := tailPieces * small
-	full := size / ChunkSize
-	flushes := full / chunksPerTx
+	full := size / chunkSize
+	flushes := full / db.chunksPerTx
 	if flushes == 0 && size <= smallItemMax {
 		return (size + small - 1) / small
 	}
 	var txs [][]int // the chunk sizes of each transaction
 	for range flushes {
-		txs = append(txs, slices.Repeat([]int{ChunkSize}, chunksPerTx))
+		txs = append(txs, slices.Repeat([]int{chunkSize}, db.chunksPerTx))
 	}
-	last := slices.Repeat([]int{ChunkSize}, full%chunksPerTx)
-	if size%ChunkSize > 0 {
-		last = append(last, size%ChunkSize)
+	last := slices.Repeat([]int{chunkSize}, full%db.chunksPerTx)
+	if size%chunkSize > 0 {
+		last = append(last, size%chunkSize)
 	}
 	txs = append(txs, last)
 	n := 0
@@ -199,8 +260,8 @@ func chunksFor(db *DB, size int) int {
 // once: the pages allocated stay well under twice its size.
 func TestFlushTailPieces(t *testing.T) {
 	db := openTemp(t, Options{})
-	writeItem(t, db, pattern(1, 3*ChunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
-	size := 6*chunksPerTx*ChunkSize + 12345
+	writeItem(t, db, pattern(1, 3*chunkSize), 1<<20, Item{Kind: "submission"}) // a neighbour
+	size := 6*defaultChunksPerTx*chunkSize + 12345
 	alloc := func() int64 { st := db.bolt.Stats(); return st.TxStats.GetPageAlloc() }
 	before := alloc()
 	d := pattern(2, size)

@@ -1,0 +1,277 @@
+package store
+
+import (
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestTestsLeaveGlobals: no test of this package assigns to one of its
+// package-level variables. A test that needs another setting passes it in
+// Options (the unexported test hooks), so tests cannot leak a setting into
+// one another, and the store's behaviour depends on its Options alone.
+func TestTestsLeaveGlobals(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	globals := map[string]bool{}
+	var tests []*ast.File
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, "_test.go") {
+			tests = append(tests, f)
+			continue
+		}
+		for _, d := range f.Decls {
+			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
+				for _, s := range g.Specs {
+					for _, n := range s.(*ast.ValueSpec).Names {
+						globals[n.Name] = true
+					}
+				}
+			}
+		}
+	}
+	if len(globals) == 0 {
+		t.Fatal("no package-level variable found: the test reads the wrong files")
+	}
+	for _, f := range tests {
+		for _, d := range f.Decls {
+			fn, ok := d.(*ast.FuncDecl)
+			if !ok || fn.Body == nil {
+				continue
+			}
+			local := localNames(fn)
+			check := func(e ast.Expr) {
+				if id, ok := e.(*ast.Ident); ok && globals[id.Name] && !local[id.Name] {
+					t.Errorf("%s: %s assigns to the package variable %s", fset.Position(id.Pos()), fn.Name.Name, id.Name)
+				}
+			}
+			ast.Inspect(fn.Body, func(n ast.Node) bool {
+				switch s := n.(type) {
+				case *ast.AssignStmt:
+					if s.Tok != token.DEFINE {
+						for _, e := range s.Lhs {
+							check(e)
+						}
+					}
+				case *ast.IncDecStmt:
+					check(s.X)
+				}
+				return true
+			})
+		}
+	}
+}
+
+// localNames is every name that fn declares: parameters, results, :=,
+// var and range variables, in fn and the closures inside it. A name
+// declared there may shadow a package variable; assigning to it is no
+// concern of TestTestsLeaveGlobals.
+func localNames(fn *ast.FuncDecl) map[string]bool {
+	names := map[string]bool{}
+	fields := func(l *ast.FieldList) {
+		if l == nil {
+			return
+		}
+		for _, f := range l.List {
+			for _, n := range f.Names {
+				names[n.Name] = true
+			}
+		}
+	}
+	fields(fn.Recv)
+	fields(fn.Type.Params)
+	fields(fn.Type.Results)
+	ast.Inspect(fn.Body, func(n ast.Node) bool {
+		switch s := n.(type) {
+		case *ast.AssignStmt:
+			if s.Tok == token.DEFINE {
+				for _, e := range s.Lhs {
+					if id, ok := e.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.RangeStmt:
+			if s.Tok == token.DEFINE {
+				for _, e := range []ast.Expr{s.Key, s.Value} {
+					if id, ok := e.(*ast.Ident); ok {
+						names[id.Name] = true
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for _, n := range s.Names {
+				names[n.Name] = true
+			}
+		case *ast.FuncLit:
+			fields(s.Type.Params)
+			fields(s.Type.Results)
+		}
+		return true
+	})
+	return names
+}
+
+// historyInComments matches what a comment should not carry: issue
+// numbers, measurements and their units, percentages. Those belong in
+// BENCHMARKS.md and commit messages; a comment says what is and why.
+var historyInComments = regexp.MustCompile(`(?i)\bissue #?\d|\bmeasured\b|\d(\.\d+)? ?(ms|µs|ns|MB/s|items/s|posts/s)\b|\d%`)
+
+// TestCommentsCarryNoHistory: no comment in the package's files carries
+// an issue number or a benchmark figure.
+func TestCommentsCarryNoHistory(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments|parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range f.Comments {
+			for _, c := range g.List {
+				if m := historyInComments.FindString(c.Text); m != "" {
+					t.Errorf("%s: comment carries %q: %s", fset.Position(c.Pos()), m, c.Text)
+				}
+			}
+		}
+	}
+}
+
+// TestFileSizes: the package stays in files of one concern each, which
+// keeps them short: no production file over 400 lines, no test file over
+// 800. A file that grows past that holds two concerns; split it.
+func TestFileSizes(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		limit := 400
+		if strings.HasSuffix(name, "_test.go") {
+			limit = 800
+		}
+		if n := bytes.Count(b, []byte("\n")); n > limit {
+			t.Errorf("%s: %d lines, over %d", name, n, limit)
+		}
+	}
+}
+
+// keptForCallers are exported names that no production code outside the
+// package uses, kept exported with the reason.
+var keptForCallers = map[string]string{
+	"ErrNewer":      "a sentinel of Open's contract, for errors.Is",
+	"ErrNoSpace":    "a sentinel of Snapshot's contract, for errors.Is",
+	"Stats":         "the type DB.Stats returns; callers read its fields",
+	"PendingChunks": "read by the tests of server and cmd/testimonyd, which have no other view of unfinished writes",
+}
+
+// TestExportedHaveCallers: every exported name of the package is used by
+// production code outside it. A name only tests use is test-only API: it
+// belongs unexported (a test hook), in a test file, or gone. Package-level
+// names are looked up as store.Name; methods and fields, which a caller
+// may reach through an interface of its own, as .Name (or Name: in a
+// literal) anywhere.
+func TestExportedHaveCallers(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	top, members := map[string]bool{}, map[string]bool{}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					top[d.Name.Name] = true
+				} else {
+					members[d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							top[n.Name] = true
+						}
+					case *ast.TypeSpec:
+						top[s.Name.Name] = true
+						if st, ok := s.Type.(*ast.StructType); ok && s.Name.IsExported() {
+							for _, f := range st.Fields.List {
+								if f.Tag != nil && strings.Contains(f.Tag.Value, "json:") {
+									continue // encoding/json needs it exported
+								}
+								for _, n := range f.Names {
+									members[n.Name] = true
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	var src []byte
+	err = filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "store" || d.Name() == "vendor" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			src = append(append(src, b...), '\n')
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("store.Open(")) {
+		t.Fatal("no caller of store.Open found: the test reads the wrong files")
+	}
+	check := func(names map[string]bool, pattern string) {
+		for n := range names {
+			if !ast.IsExported(n) || keptForCallers[n] != "" {
+				continue
+			}
+			if !regexp.MustCompile(strings.ReplaceAll(pattern, "NAME", n)).Match(src) {
+				t.Errorf("%s is exported, and no production code outside the package uses it", n)
+			}
+		}
+	}
+	check(top, `\bstore\.NAME\b`)
+	check(members, `\.NAME\b|\bNAME:`) // a selector, or a key in a literal
+}
