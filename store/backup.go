@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"testimony/internal/atomicfile"
 )
 
 // Backup writes a consistent copy of the whole file to w while the store
@@ -97,12 +99,6 @@ func (db *DB) snapshotRoom(dir string, size int64) error {
 	return nil
 }
 
-// backupFile writes a backup to path atomically: a temporary file beside
-// it, fsync'd, then renamed. The file is created 0600.
-func (db *DB) backupFile(path string) (int64, error) {
-	return writeAtomic(path, db.Backup)
-}
-
 // Compact rewrites the store into a new file at dst, leaving out free
 // pages, which still hold the bytes of deleted items. The caller swaps the
 // files while no process has the store open.
@@ -128,44 +124,5 @@ func (db *DB) Compact(dst string) error {
 	if err := os.Rename(tmp, dst); err != nil {
 		return err
 	}
-	syncDir(filepath.Dir(dst))
-	return nil
-}
-
-func writeAtomic(path string, write func(io.Writer) (int64, error)) (int64, error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return 0, err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return 0, err
-	}
-	n, err := write(f)
-	if err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, err
-	}
-	syncDir(dir)
-	return n, nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	return atomicfile.SyncDir(filepath.Dir(dst))
 }

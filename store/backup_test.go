@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"testimony/internal/atomicfile"
 )
 
 // TestSnapshotHoldsNoTransaction: a snapshot left open and unread does not
@@ -182,7 +184,8 @@ func TestBackupWhileWriting(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	backup := filepath.Join(dir, "backup.db")
-	n, err := db.backupFile(backup)
+	var n int64
+	err = atomicfile.Write(backup, func(w io.Writer) (err error) { n, err = db.Backup(w); return err }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -98,15 +98,6 @@ func (t Tx) Last(bucket string) ([]byte, []byte, error) {
 	return bytes.Clone(k), bytes.Clone(v), nil
 }
 
-// nextSequence returns a new, increasing number for a bucket.
-func (t Tx) nextSequence(bucket string) (uint64, error) {
-	b, err := t.bucket(bucket, true)
-	if err != nil {
-		return 0, err
-	}
-	return b.NextSequence()
-}
-
 // Update runs fn in a read-write transaction, committed (fsync'd) if fn
 // returns nil.
 func (db *DB) Update(fn func(Tx) error) error {
@@ -124,12 +115,4 @@ func (db *DB) UpdateFreeing(fn func(Tx) error) error {
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(Tx) error) error {
 	return db.bolt.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
-}
-
-// batchTx runs fn like [DB.Update], but may coalesce it with concurrent
-// calls into one transaction (one fsync), as bbolt's DB.Batch does. fn may
-// run more than once, and must be idempotent. When batchTx returns nil the
-// change is on disk.
-func (db *DB) batchTx(fn func(Tx) error) error {
-	return mapFull(db.batch(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
 }

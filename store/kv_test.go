@@ -1,12 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -109,33 +107,12 @@ func TestKV(t *testing.T) {
 	}); err != boom {
 		t.Errorf("Update returned %v, want fn's error", err)
 	}
-	// Sequences increase, per bucket, across reopening.
-	var seqs []uint64
-	for range 3 {
-		db.Update(func(tx Tx) error {
-			n, err := tx.nextSequence("audit")
-			seqs = append(seqs, n)
-			return err
-		})
-	}
 	db.Close()
 	db, err = Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.Update(func(tx Tx) error {
-		n, err := tx.nextSequence("audit")
-		seqs = append(seqs, n)
-		m, _ := tx.nextSequence("other")
-		if m != 1 {
-			t.Errorf("first sequence of a new bucket: %d", m)
-		}
-		return err
-	})
-	if fmt.Sprint(seqs) != "[1 2 3 4]" {
-		t.Errorf("sequences %v", seqs)
-	}
 	db.View(func(tx Tx) error {
 		if _, err := tx.Get("accounts", []byte("user/bob")); !errors.Is(err, ErrNotFound) {
 			t.Errorf("deleted key back after reopening: %v", err)
@@ -164,7 +141,6 @@ func TestKVReserved(t *testing.T) {
 			ops["Delete"] = tx.Delete(b, key)
 			ops["ForEach"] = tx.ForEach(b, nil, func(k, v []byte) error { return nil })
 			_, _, ops["Last"] = tx.Last(b)
-			_, ops["nextSequence"] = tx.nextSequence(b)
 			for op, err := range ops {
 				if err == nil || !strings.Contains(err.Error(), "reserved") {
 					t.Errorf("%s on bucket %q: %v, want refused as reserved", op, b, err)
@@ -194,9 +170,6 @@ func TestKVWriteInView(t *testing.T) {
 			if err := tx.Put(b, []byte("k"), []byte("v2")); err == nil {
 				t.Errorf("Put in View on %s succeeded", b)
 			}
-			if _, err := tx.nextSequence(b); err == nil {
-				t.Errorf("nextSequence in View on %s succeeded", b)
-			}
 			if err := tx.Delete(b, []byte("k")); b == "exists" && err == nil {
 				t.Errorf("Delete in View on %s succeeded", b)
 			}
@@ -205,40 +178,5 @@ func TestKVWriteInView(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// TestKVBatch: concurrent batchTx calls all land, each exactly once even if
-// bbolt reruns a function, and an error is returned to its own caller.
-func TestKVBatch(t *testing.T) {
-	db := openTemp(t, Options{})
-	var wg sync.WaitGroup
-	bad := errors.New("refused")
-	for g := range 40 {
-		wg.Go(func() {
-			err := db.batchTx(func(tx Tx) error {
-				if g%10 == 9 {
-					return bad
-				}
-				return tx.Put("sources", []byte(fmt.Sprintf("s%02d", g)), []byte{byte(g)})
-			})
-			if (g%10 == 9) != (err == bad) {
-				t.Errorf("writer %d: %v", g, err)
-			}
-		})
-	}
-	wg.Wait()
-	n := 0
-	db.View(func(tx Tx) error {
-		return tx.ForEach("sources", nil, func(k, v []byte) error {
-			if !bytes.Equal(k, []byte(fmt.Sprintf("s%02d", v[0]))) {
-				t.Errorf("%s = %d", k, v[0])
-			}
-			n++
-			return nil
-		})
-	})
-	if n != 36 {
-		t.Errorf("%d keys after 36 good batchTx calls", n)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // Rewrite functions for the tests, each idempotent as Rewrite asks.
@@ -185,7 +187,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 	}()
 	time.Sleep(300 * time.Millisecond) // the commit joins the batch first
 	boom := errors.New("boom")
-	if err := db.batchTx(func(Tx) error { return boom }); !errors.Is(err, boom) {
+	if err := db.batch(func(*bolt.Tx) error { return boom }); !errors.Is(err, boom) {
 		t.Errorf("the failing call: %v", err)
 	}
 	if err := <-done; err != nil {
