@@ -110,6 +110,7 @@ func browserVisit(t *testing.T, streamed bool) {
 	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
+	openSections(t, ctx)
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`input[name="role"][value="self"]`)),
 		chromedp.SendKeys(chromedp.ID("f-facility"), "A county detention centre"),
@@ -299,6 +300,7 @@ func TestBrowserSubmitInRussianAndUkrainian(t *testing.T) {
 				t.Fatalf("the form is in %q", l)
 			}
 			form := shot(t, ctx, "2-form-"+lang, 1100)
+			openSections(t, ctx)
 			err = chromedp.Do(ctx,
 				chromedp.Click(chromedp.CSS(`input[name="role"][value="self"]`)),
 				chromedp.SendKeys(chromedp.ID("f-facility"), "Krome"),
@@ -433,6 +435,7 @@ func TestBrowserRightToLeft(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		openSections(t, ctx)
 		shot(t, ctx, "form-"+lang, 900)
 		var g edges
 		g.header[0], g.header[1] = box(t, ctx, "header.site")
