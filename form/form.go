@@ -8,6 +8,11 @@
 // to a text ({"en": "…", "ru": "…"}); English is required, the other
 // languages fall back to it.
 //
+// The witness form shows first, open, each section that has a required
+// field, then folds every other section under its title and its "asks"
+// line ([Form.Shown]), so that a witness sees the one question they must
+// answer before the optional ones.
+//
 // The witness site parses it with [Load] and checks posted answers with
 // [Form.Validate]; before a streamed upload it reserves the manifest's
 // room with [Form.WorstAnswers]. The offline tool, which has no server
@@ -125,11 +130,39 @@ type Form struct {
 	fields map[string]*Field
 }
 
-// Section groups fields under a heading.
+// Section groups fields under a heading. On the witness form a section
+// with a required field is shown open, and every other one is folded
+// under its title and its Asks line, which says in one sentence what it
+// asks; see [Form.Shown].
 type Section struct {
 	Title  Text     `json:"title"`
+	Asks   Text     `json:"asks,omitempty"`
 	Help   Text     `json:"help,omitempty"`
 	Fields []*Field `json:"fields"`
+}
+
+// Folded reports whether the witness form folds the section: it has no
+// required field, so a witness may skip it unopened.
+func (s *Section) Folded() bool {
+	return !slices.ContainsFunc(s.Fields, func(f *Field) bool { return f.Required })
+}
+
+// Shown returns the sections in the order the witness form shows them:
+// first those with a required field (open), then the folded ones, each
+// group in the definition's order. The definition's own order stays the
+// order of the answers ([Form.Answers]), which is the column order of the
+// offline tool's spreadsheets, so the form can put the one question a
+// witness must answer first without moving any investigator's columns.
+func (q *Form) Shown() []*Section {
+	var open, folded []*Section
+	for i := range q.Sections {
+		if sec := &q.Sections[i]; sec.Folded() {
+			folded = append(folded, sec)
+		} else {
+			open = append(open, sec)
+		}
+	}
+	return append(open, folded...)
 }
 
 // Field is one question.

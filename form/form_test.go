@@ -199,3 +199,52 @@ func TestPartialDates(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultFormShowsTheAccountFirst: the witness form shows the section
+// of the one required field, the account, first and open, and folds every
+// other section under a line that says what it asks, in every language
+// of the default; the answers keep the definition's order (the
+// spreadsheet's columns).
+func TestDefaultFormShowsTheAccountFirst(t *testing.T) {
+	q := Default()
+	shown := q.Shown()
+	if len(shown) != len(q.Sections) {
+		t.Fatalf("%d sections shown of %d", len(shown), len(q.Sections))
+	}
+	if shown[0].Folded() || !slices.ContainsFunc(shown[0].Fields, func(f *Field) bool { return f.Key == "account" }) {
+		t.Fatalf("the first section shown is %q (folded %v), not the account's", shown[0].Title.In(English), shown[0].Folded())
+	}
+	for _, sec := range shown[1:] {
+		if !sec.Folded() {
+			t.Errorf("section %q is not folded", sec.Title.In(English))
+		}
+		for _, l := range []string{"en", "ru", "uk", "es"} {
+			if a := sec.Asks[l]; strings.TrimSpace(a) == "" || strings.Contains(a, "\n") {
+				t.Errorf("section %q: no one-line %s text of what it asks: %q", sec.Title.In(English), l, a)
+			}
+		}
+	}
+	if keys := q.Answers(); keys[0].Key != "role" || keys[len(keys)-1].Key != "contact" {
+		t.Errorf("the answers' order changed: %s … %s", keys[0].Key, keys[len(keys)-1].Key)
+	}
+}
+
+// TestShownOrder: open sections first, then the folded ones, each in the
+// definition's order.
+func TestShownOrder(t *testing.T) {
+	q, err := Parse([]byte(`{"id":"x","version":1,"title":{"en":"T"},"sections":[
+		{"title":{"en":"A"},"fields":[{"key":"a","type":"text","label":{"en":"a"}}]},
+		{"title":{"en":"B"},"fields":[{"key":"b","type":"text","label":{"en":"b"},"required":true}]},
+		{"title":{"en":"C"},"asks":{"en":"c?"},"fields":[{"key":"c","type":"text","label":{"en":"c"}}]},
+		{"title":{"en":"D"},"fields":[{"key":"d","type":"text","label":{"en":"d"},"required":true}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range q.Shown() {
+		got = append(got, s.Title.In(English))
+	}
+	if !slices.Equal(got, []string{"B", "D", "A", "C"}) {
+		t.Errorf("shown %v", got)
+	}
+}

@@ -305,7 +305,7 @@ func FuzzQuestionnaire(f *testing.F) {
 		for _, lang := range witnessLangs {
 			var out bytes.Buffer
 			err := pages["form"].ExecuteTemplate(&out, "layout", wPage{Lang: lang, Dir: textDir(lang), Title: "w.form.pagetitle",
-				Data: formData{Q: q, Values: form.Values{}, Errors: map[string]string{}, Limit: "1 MB"}})
+				Limit: "1 MB", Data: formData{Q: q, Values: form.Values{}, Errors: map[string]string{}}})
 			if err != nil {
 				t.Fatalf("a definition that parsed does not render in %s: %v", lang, err)
 			}
@@ -423,12 +423,12 @@ func FuzzFormAnswers(f *testing.F) {
 		}
 		answers, errs := q.Validate(values)
 		if errs != nil {
-			if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(page, `class="notice error"`) {
-				t.Fatalf("invalid answers %v: status %d, want 422 with the error notice", errs, rec.Code)
+			if rec.Code != http.StatusUnprocessableEntity || !strings.Contains(page, `class="error-summary"`) {
+				t.Fatalf("invalid answers %v: status %d, want 422 with the error summary", errs, rec.Code)
 			}
 			for k := range errs {
-				if !strings.Contains(page, `name="`+k+`"`) {
-					t.Fatalf("the error page does not show field %q again", k)
+				if !strings.Contains(page, `name="`+k+`"`) || !strings.Contains(page, `href="#f-`+k+`"`) {
+					t.Fatalf("the error page does not show field %q again, or does not link to it", k)
 				}
 			}
 			return

@@ -110,6 +110,7 @@ func browserVisit(t *testing.T, streamed bool) {
 	if _, err := chromedp.Call(ctx, emulation.ClearDeviceMetricsOverride, cdp.Empty{}); err != nil {
 		t.Fatal(err)
 	}
+	openSections(t, ctx)
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`input[name="role"][value="self"]`)),
 		chromedp.SendKeys(chromedp.ID("f-facility"), "A county detention centre"),
@@ -298,7 +299,14 @@ func TestBrowserSubmitInRussianAndUkrainian(t *testing.T) {
 			if l := attr(t, ctx, "html", "lang"); l != lang {
 				t.Fatalf("the form is in %q", l)
 			}
-			form := shot(t, ctx, "2-form-"+lang, 1100)
+			// The form down to its last folded section: the account first,
+			// then what each optional section asks.
+			last, err := chromedp.Run(ctx, chromedp.Dimensions(chromedp.CSS("details.section:last-of-type")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			form := shot(t, ctx, "2-form-"+lang, last.Border[5]+16)
+			openSections(t, ctx)
 			err = chromedp.Do(ctx,
 				chromedp.Click(chromedp.CSS(`input[name="role"][value="self"]`)),
 				chromedp.SendKeys(chromedp.ID("f-facility"), "Krome"),
@@ -433,6 +441,7 @@ func TestBrowserRightToLeft(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		openSections(t, ctx)
 		shot(t, ctx, "form-"+lang, 900)
 		var g edges
 		g.header[0], g.header[1] = box(t, ctx, "header.site")

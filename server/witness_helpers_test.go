@@ -13,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"golang.org/x/net/html"
 
 	"testimony/crypto"
 	"testimony/records"
@@ -299,3 +302,99 @@ func fullTestimony(marker string, files ...part) []part {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// parsePage parses an HTML page.
+func parsePage(t testing.TB, page string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// walk calls f on n and every node under it, in document order.
+func walk(n *html.Node, f func(*html.Node)) {
+	f(n)
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		walk(c, f)
+	}
+}
+
+// find returns the first node under n (n included) that ok accepts.
+func find(n *html.Node, ok func(*html.Node) bool) *html.Node {
+	if n == nil {
+		return nil
+	}
+	if n.Type == html.ElementNode && ok(n) {
+		return n
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if m := find(c, ok); m != nil {
+			return m
+		}
+	}
+	return nil
+}
+
+func byID(doc *html.Node, id string) *html.Node {
+	return find(doc, func(n *html.Node) bool { return attrOf(n, "id") == id })
+}
+
+// attrOK returns an attribute and whether the element has it.
+func attrOK(n *html.Node, key string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func attrOf(n *html.Node, key string) string { v, _ := attrOK(n, key); return v }
+
+func hasClass(n *html.Node, class string) bool {
+	return slices.Contains(strings.Fields(attrOf(n, "class")), class)
+}
+
+// enclosing returns the nearest ancestor of n named tag, or nil.
+func enclosing(n *html.Node, tag string) *html.Node {
+	for p := n.Parent; p != nil; p = p.Parent {
+		if p.Type == html.ElementNode && p.Data == tag {
+			return p
+		}
+	}
+	return nil
+}
+
+// textOf is the text under n, its white space collapsed except in a
+// text area's value.
+func textOf(n *html.Node) string {
+	if n == nil {
+		return ""
+	}
+	var b strings.Builder
+	walk(n, func(c *html.Node) {
+		if c.Type == html.TextNode {
+			b.WriteString(c.Data)
+		}
+	})
+	if n.Data == "textarea" {
+		return strings.TrimPrefix(b.String(), "\n")
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// before reports whether a comes before b in document order.
+func before(doc, a, b *html.Node) bool {
+	seen, ok := false, false
+	walk(doc, func(n *html.Node) {
+		switch n {
+		case a:
+			seen = true
+		case b:
+			ok = seen
+		}
+	})
+	return ok
+}

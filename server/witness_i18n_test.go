@@ -271,6 +271,7 @@ func englishTexts(t *testing.T, q *form.Form) map[string]string {
 	for _, sec := range q.Sections {
 		add("section", sec.Title)
 		add("section help", sec.Help)
+		add("section asks", sec.Asks)
 		for _, f := range sec.Fields {
 			add(f.Key, f.Label)
 			add(f.Key+" help", f.Help)
@@ -331,6 +332,15 @@ func walkWitnessPages(t *testing.T, lang string) []walkedPage {
 		part{name: "consent_use", body: "no_publication"}, part{name: "consent_use", body: "statistics_only"},
 		part{name: "account", body: " "})
 	add("form with errors", 422, st, page)
+	// With a file chosen: the witness is asked to choose it again.
+	st, page = postParts(e, "/submit"+q, part{name: "lang", body: lang}, part{name: "deport_date", body: "27.08"},
+		part{name: "account", body: "x"}, part{name: "files", filename: "a.jpg", body: "jpeg"})
+	add("form with errors and a file", 422, st, page)
+	// Limits in kilobytes and in gigabytes, with a decimal separator.
+	for _, max := range []int64{2048, 3 << 29} {
+		res, page := newWitEnv(t, Config{MaxUpload: max}).get("/form" + q)
+		add(fmt.Sprintf("form, limit %d", max), 200, res.StatusCode, page)
+	}
 
 	e.plantReply(codename, "2025-08-27 · 1234")
 	plantReplyWithFile(t, e, codename, "5678", "order.pdf")

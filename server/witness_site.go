@@ -109,6 +109,9 @@ type wPage struct {
 	// testimonies ([Server.Accepting]); both are set by renderWitness.
 	Org    *orgView
 	Closed bool
+	// Limit is the upload limit in the page's language ("500 МБ"), set by
+	// renderWitness.
+	Limit string
 }
 
 // renderWitness writes page name with status, in language lang (already
@@ -130,6 +133,13 @@ func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang str
 	p.Langs = site.lang.langLinks(lang, name, p.Path, p.Data)
 	p.Org = s.cfg.Organisation.in(lang)
 	p.Closed = s.Accepting() != nil
+	p.Limit = sizeText(site.lang.t, lang, s.cfg.MaxUpload)
+	if d, ok := p.Data.(threadData); ok {
+		// The thread page's data has a copy of the limit, made by
+		// humanSize without the page's language: give it this one.
+		d.Limit = p.Limit
+		p.Data = d
+	}
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
 		return err

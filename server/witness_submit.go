@@ -1,9 +1,13 @@
 package server
 
 import (
-	"fmt"
+	"math"
 	"net/http"
 	"strings"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+	"golang.org/x/text/number"
 
 	"testimony/crypto"
 	"testimony/form"
@@ -16,20 +20,47 @@ type formData struct {
 	Q      *form.Form
 	Values form.Values
 	Errors map[string]string // field key → message key
-	Limit  string            // the upload limit, for people
+	// FilesLost is set when the witness had chosen files for a form that
+	// comes back with errors: a browser cannot be given them back.
+	FilesLost bool
 }
 
-// humanSize writes a byte count for people: "500 MB".
-func humanSize(n int64) string {
+// Invalid reports whether a field of sec has an error: its folded
+// section is shown open, so that the error summary's link leads to a
+// field the witness can see.
+func (d formData) Invalid(sec *form.Section) bool {
+	for _, f := range sec.Fields {
+		if d.Errors[f.Key] != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sizeText writes a byte count for people in lang: "500 MB", "500 МБ",
+// "1,5 GB". The units are lang's messages w.size.kb, w.size.mb and
+// w.size.gb (of 1024, as the limits are set), the number is written as
+// lang writes numbers (CLDR, by x/text), and a non-breaking space keeps
+// it with its unit. A limit is rounded down, never promised larger than
+// it is.
+func sizeText(t func(lang, key string) string, lang string, n int64) string {
+	var v float64
+	var unit string
 	switch {
 	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+		v, unit = math.Floor(float64(n)/(1<<30)*10)/10, "w.size.gb"
 	case n >= 1<<20:
-		return fmt.Sprintf("%d MB", n>>20)
+		v, unit = float64(n>>20), "w.size.mb"
 	default:
-		return fmt.Sprintf("%d KB", max(n>>10, 1))
+		v, unit = float64(max(n>>10, 1)), "w.size.kb"
 	}
+	p := message.NewPrinter(language.Make(lang))
+	return p.Sprint(number.Decimal(v, number.MaxFractionDigits(1))) + "\u00a0" + t(lang, unit)
 }
+
+// humanSize is sizeText in English, for a page that does not have its
+// language's [wPage.Limit] yet.
+func humanSize(n int64) string { return sizeText(translate, defaultLang, n) }
 
 func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
 	return s.renderWitness(w, http.StatusOK, "landing", s.langOf(r, ""), wPage{})
@@ -41,7 +72,7 @@ func (s *Server) formPage(w http.ResponseWriter, r *http.Request) error {
 		return site.err
 	}
 	return s.renderWitness(w, http.StatusOK, "form", s.langOf(r, ""), wPage{
-		Data: formData{Q: site.quest, Values: form.Values{}, Limit: humanSize(s.cfg.MaxUpload)},
+		Data: formData{Q: site.quest, Values: form.Values{}},
 	})
 }
 
@@ -84,7 +115,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	answers, errs := q.Validate(up.values)
 	if errs != nil {
 		return s.renderWitness(w, http.StatusUnprocessableEntity, "form", lang, wPage{
-			Data: formData{Q: q, Values: up.values, Errors: errs, Limit: humanSize(s.cfg.MaxUpload)},
+			Data: formData{Q: q, Values: up.values, Errors: errs, FilesLost: up.sink.count() > 0},
 		})
 	}
 	codename, err := crypto.NewCodename()

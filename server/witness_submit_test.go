@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/net/html"
+
 	"testimony/crypto"
 	"testimony/records"
 	"testimony/store"
@@ -93,39 +95,73 @@ func TestSubmitRoundTrip(t *testing.T) {
 	}
 }
 
+// TestValidationReshowsForm: a form with errors comes back with every
+// answer kept, those in folded sections too; a summary at the top names
+// each problem with a link to its field, whose own message is there too;
+// the folded sections holding an error are open, the others closed; and
+// the witness is asked to choose files again only when they had chosen
+// some.
 func TestValidationReshowsForm(t *testing.T) {
 	e := newWitEnv(t, Config{})
+	kept := []part{{name: "lang", body: "en"}, {name: "facility", body: "Kept facility name"}, {name: "role", body: "lawyer"},
+		{name: "charges", body: "Kept charges\nover two lines"}, {name: "transit_country", body: "Kept Egypt"},
+		{name: "consent_use", body: "no_publication"}, {name: "account", body: "   "}}
 	cases := []struct {
-		name  string
-		parts []part
-		field string
+		name   string
+		parts  []part
+		fields []string
 	}{
-		{"missing account", []part{{name: "lang", body: "en"}, {name: "facility", body: "Kept facility name"}, {name: "account", body: "   "}}, "account"},
-		{"option not offered", append(fullTestimony("x"), part{name: "role", body: "astronaut"}), "role"},
-		{"two single answers", append(fullTestimony("x"), part{name: "consent_use", body: "no_publication"}), "consent_use"},
-		{"bad multi option", append(fullTestimony("x"), part{name: "conditions", body: "nice_food"}), "conditions"},
-		{"bad date", append(fullTestimony("x")[:4], part{name: "deport_date", body: "27 August"}, part{name: "account", body: "text"}), "deport_date"},
-		{"bad yes/no", []part{{name: "arrival_detained", body: "maybe"}, {name: "account", body: "text"}}, "arrival_detained"},
+		{"missing account", kept, []string{"account"}},
+		{"option not offered", append(fullTestimony("x"), part{name: "role", body: "astronaut"}), []string{"role"}},
+		{"two single answers", append(fullTestimony("x"), part{name: "consent_use", body: "no_publication"}), []string{"consent_use"}},
+		{"bad multi option", append(fullTestimony("x"), part{name: "conditions", body: "nice_food"}), []string{"conditions"}},
+		{"bad date", append(fullTestimony("x")[:4], part{name: "deport_date", body: "27 August"}, part{name: "account", body: "text"}), []string{"deport_date"}},
+		{"bad yes/no", []part{{name: "arrival_detained", body: "maybe"}, {name: "account", body: "text"}}, []string{"arrival_detained"}},
+		{"three problems", append(slices.Clip(kept), part{name: "detention_to", body: "soon"}, part{name: "arrival_detained", body: "maybe"}),
+			[]string{"account", "detention_to", "arrival_detained"}},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			status, page := e.submit(append(c.parts, part{name: "files", filename: "a.txt", body: "a file"})...)
-			if status != http.StatusUnprocessableEntity {
-				t.Fatalf("status %d, want 422", status)
-			}
-			if !strings.Contains(page, `class="field invalid"`) || !strings.Contains(page, "choose them again") {
-				t.Errorf("the page does not mark the field or does not ask for the files again:\n%s", page)
-			}
-			if !strings.Contains(page, `<form method="post" action="/submit?lang=`) {
-				t.Error("the form is not shown again")
-			}
-			if c.name == "missing account" && !strings.Contains(page, `value="Kept facility name"`) {
-				t.Error("the answers given were not kept")
-			}
-			if c.name == "bad multi option" && !strings.Contains(page, `value="overcrowding" checked`) {
-				t.Error("the choices given were not kept")
-			}
-		})
+		for _, withFile := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, file %v", c.name, withFile), func(t *testing.T) {
+				parts := slices.Clip(c.parts)
+				if withFile {
+					parts = append(parts, part{name: "files", filename: "a.txt", body: "a file"})
+				}
+				status, page := e.submit(parts...)
+				if status != http.StatusUnprocessableEntity {
+					t.Fatalf("status %d, want 422", status)
+				}
+				if !strings.Contains(page, `class="field invalid"`) {
+					t.Errorf("the page does not mark the field:\n%s", page)
+				}
+				if got := strings.Contains(page, "choose them again"); got != withFile {
+					t.Errorf("file chosen %v, but the page asks for the files again: %v", withFile, got)
+				}
+				if !strings.Contains(page, `<form method="post" action="/submit?lang=`) {
+					t.Error("the form is not shown again")
+				}
+				doc := parsePage(t, page)
+				checkErrorSummary(t, doc, c.fields)
+				if c.name == "missing account" || c.name == "three problems" {
+					for id, want := range map[string]string{"f-facility": "Kept facility name", "f-transit_country": "Kept Egypt"} {
+						if n := byID(doc, id); n == nil || attrOf(n, "value") != want || enclosing(n, "details") == nil {
+							t.Errorf("%s: the answer %q was not kept in its folded section", id, want)
+						}
+					}
+					if n := byID(doc, "f-charges"); n == nil || textOf(n) != "Kept charges\nover two lines" || enclosing(n, "details") == nil {
+						t.Error("the text area's answer was not kept in its folded section")
+					}
+					for _, v := range []string{`value="lawyer" checked`, `value="no_publication" checked`} {
+						if !strings.Contains(page, v) {
+							t.Errorf("the choice %s was not kept", v)
+						}
+					}
+				}
+				if c.name == "bad multi option" && !strings.Contains(page, `value="overcrowding" checked`) {
+					t.Error("the choices given were not kept")
+				}
+			})
+		}
 	}
 	if n := len(e.items("")); n != 0 {
 		t.Fatalf("%d items stored from invalid forms", n)
@@ -133,6 +169,66 @@ func TestValidationReshowsForm(t *testing.T) {
 	if got := e.spoolFiles(); len(got) != 0 {
 		t.Errorf("spool not empty: %v", got)
 	}
+}
+
+// checkErrorSummary checks a form page sent back with errors in fields:
+// the error summary comes before the form, and holds one link for each
+// field, in the page's order, to the field's id; each field has its own
+// message, the one the link names; a folded section is open exactly when
+// it holds one of the fields.
+func checkErrorSummary(t *testing.T, doc *html.Node, fields []string) {
+	t.Helper()
+	sum := find(doc, func(n *html.Node) bool { return hasClass(n, "error-summary") })
+	if sum == nil {
+		t.Fatal("no error summary")
+	}
+	if f := find(doc, func(n *html.Node) bool { return n.Data == "form" && strings.HasPrefix(attrOf(n, "action"), "/submit") }); f == nil || !before(doc, sum, f) {
+		t.Error("the error summary is not above the form")
+	}
+	if attrOf(sum, "role") != "alert" || find(sum, func(n *html.Node) bool { return n.Data == "h2" }) == nil {
+		t.Error("the error summary has no role=alert or no heading")
+	}
+	var links []*html.Node
+	walk(sum, func(n *html.Node) {
+		if n.Data == "a" {
+			links = append(links, n)
+		}
+	})
+	var hrefs, order []string
+	for _, l := range links {
+		hrefs = append(hrefs, attrOf(l, "href"))
+	}
+	// The fields in the page's order.
+	walk(doc, func(n *html.Node) {
+		if id := attrOf(n, "id"); n.Type == html.ElementNode && strings.HasPrefix(id, "f-") && slices.Contains(fields, id[2:]) {
+			order = append(order, "#"+id)
+		}
+	})
+	if len(order) != len(fields) || !slices.Equal(hrefs, order) {
+		t.Fatalf("the summary links to %v, the failing fields are %v", hrefs, order)
+	}
+	for i, l := range links {
+		key := hrefs[i][len("#f-"):]
+		msg := byID(doc, "e-"+key)
+		if msg == nil || textOf(msg) == "" || !strings.HasSuffix(textOf(l), textOf(msg)) {
+			t.Errorf("%s: no message at the field, or not the summary's %q", key, textOf(l))
+		}
+	}
+	walk(doc, func(n *html.Node) {
+		if n.Data != "details" {
+			return
+		}
+		holds := false
+		for _, k := range fields {
+			if f := byID(doc, "f-"+k); f != nil && enclosing(f, "details") == n {
+				holds = true
+			}
+		}
+		if _, open := attrOK(n, "open"); open != holds {
+			title := textOf(find(n, func(n *html.Node) bool { return n.Data == "summary" }))
+			t.Errorf("section %q: open %v, holds a failing field %v", title, open, holds)
+		}
+	})
 }
 
 // TestStalledUploadTimesOut: an upload that stops sending is ended after
@@ -222,5 +318,35 @@ func TestRecipientChangeTakesEffect(t *testing.T) {
 	}
 	if opened != 1 {
 		t.Fatalf("the new investigator opens %d items, want 1", opened)
+	}
+}
+
+// TestSizeText: a size in each language's units and number format, with a
+// non-breaking space before the unit, rounded down.
+func TestSizeText(t *testing.T) {
+	const nb = "\u00a0"
+	for _, c := range []struct {
+		n              int64
+		en, ru, uk, es string
+	}{
+		{500 << 20, "500 MB", "500 МБ", "500 МБ", "500 MB"},
+		{3 << 29, "1.5 GB", "1,5 ГБ", "1,5 ГБ", "1,5 GB"},
+		{1 << 30, "1 GB", "1 ГБ", "1 ГБ", "1 GB"},
+		{2<<30 - 1, "1.9 GB", "1,9 ГБ", "1,9 ГБ", "1,9 GB"}, // down, never up to 2
+		{10 << 30, "10 GB", "10 ГБ", "10 ГБ", "10 GB"},
+		{2048, "2 KB", "2 КБ", "2 КБ", "2 KB"},
+		{100, "1 KB", "1 КБ", "1 КБ", "1 KB"},
+		{1<<20 - 1, "1,023 KB", "1" + nb + "023 КБ", "1" + nb + "023 КБ", "1.023 KB"},
+	} {
+		for lang, want := range map[string]string{"en": c.en, "ru": c.ru, "uk": c.uk, "es": c.es} {
+			want = strings.ReplaceAll(want, " ", nb)
+			if got := sizeText(translate, lang, c.n); got != want {
+				t.Errorf("%d bytes in %s: %q, want %q", c.n, lang, got, want)
+			}
+		}
+	}
+	// An added language falls back to English units, in its own digits.
+	if got := sizeText(translate, "ar", 3<<29); got != "١٫٥"+nb+"GB" {
+		t.Errorf("ar: %q", got)
 	}
 }
