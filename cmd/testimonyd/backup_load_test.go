@@ -370,8 +370,8 @@ func TestBackupStalledReader(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cut short") || !strings.Contains(err.Error(), "takes nothing for") {
 		t.Errorf("the stalled backup reader got: %v", err)
 	}
-	if !strings.Contains(d.logs.String(), "the backup reader took nothing for "+backupStall.String()+": cut off") {
-		t.Errorf("the server's log does not say the backup was cut off:\n%s", d.logs.String())
+	if !strings.Contains(d.Out.String(), "the backup reader took nothing for "+backupStall.String()+": cut off") {
+		t.Errorf("the server's log does not say the backup was cut off:\n%s", d.Out.String())
 	}
 
 	// A backup stalled at shutdown is cut off at once, not at its deadline.

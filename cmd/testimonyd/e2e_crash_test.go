@@ -115,18 +115,6 @@ func crashWithFiles(marker string, files []crashFile) (string, []byte) {
 	return mw.FormDataContentType(), b.Bytes()
 }
 
-// crashKill sends SIGKILL to a running serve and waits for it to be gone.
-func crashKill(t *testing.T, d *daemon) {
-	t.Helper()
-	d.cmd.Process.Kill()
-	select {
-	case err := <-d.done:
-		d.done <- err
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not die of SIGKILL")
-	}
-}
-
 // crashRaw looks at the database file with bbolt itself, below the store's
 // API: the pending writes it records and the chunks that belong to no
 // item. Run it only while no process has the file open for writing.
@@ -416,7 +404,7 @@ func TestCrashDuringSubmissions(t *testing.T) {
 		} else {
 			time.Sleep(delay)
 		}
-		crashKill(t, d)
+		d.Kill(t)
 		wg.Wait()
 		for _, o := range other {
 			t.Errorf("round %d: a submission was refused, not cut: %s", round, o)

@@ -529,7 +529,7 @@ func TestPlaintext(t *testing.T) {
 
 	// The memory of the running server, after this use.
 	t.Run("memory", func(t *testing.T) {
-		pid := d.cmd.Process.Pid
+		pid := d.Pid()
 		ptLogCore(t, "right after use", ptCore(t, pid, m))
 		// More traffic without markers, then a second look: does the Go
 		// heap reuse (and so overwrite) what the requests left?
@@ -564,7 +564,7 @@ func TestPlaintext(t *testing.T) {
 	run("compact", "--data", dir)
 	run("check", "--data", dir)
 	for _, dd := range daemons {
-		logs.WriteString(dd.logs.String())
+		logs.WriteString(dd.Out.String())
 	}
 
 	t.Run("disk", func(t *testing.T) {
@@ -704,7 +704,7 @@ func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers, stre
 		t.Fatal("the upload did not get going")
 	}
 	time.Sleep(100 * time.Millisecond)
-	crashKill(t, d)
+	d.Kill(t)
 	close(killed)
 	<-res
 	if streamed {

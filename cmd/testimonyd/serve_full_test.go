@@ -91,11 +91,11 @@ func TestServeDatabaseFull(t *testing.T) {
 	if strings.Contains(page, "goroutine") || strings.Contains(page, "bbolt") || strings.Contains(page, "maximum db size") {
 		t.Errorf("the refusal page leaks internals:\n%s", page)
 	}
-	// The server may log after its reply, and its stderr reaches d.logs
+	// The server may log after its reply, and its stderr reaches d.Out
 	// through a pipe: wait for the line a little.
-	for wait := time.Now(); !strings.Contains(d.logs.String(), "size limit"); time.Sleep(20 * time.Millisecond) {
+	for wait := time.Now(); !strings.Contains(d.Out.String(), "size limit"); time.Sleep(20 * time.Millisecond) {
 		if time.Since(wait) > 5*time.Second {
-			t.Errorf("the log does not say the database is full:\n%s", d.logs.String())
+			t.Errorf("the log does not say the database is full:\n%s", d.Out.String())
 			break
 		}
 	}
@@ -136,7 +136,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	// Free space: the purge's freed pages are reused, no restart needed.
 	mustRun(t, "purge", "--older-than", "30", "--data", dir)
 	if c, p := post("load-full-after"); c != http.StatusOK {
-		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.logs.String())
+		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.Out.String())
 	}
 	mustRun(t, "check", "--data", dir)
 }
