@@ -35,17 +35,31 @@ type build struct {
 	err  error
 }
 
+// TestingM is what TestMain is given: *testing.M, or a runner that wraps
+// it (testscript.Main takes one too).
+type TestingM interface{ Run() int }
+
 // Main runs the package's tests, removes what Build made, and exits with
 // the tests' status. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m TestingM) { os.Exit(Cleaning(m).Run()) }
+
+// Cleaning returns m, whose Run then removes what Build made once the
+// tests have run: for a TestMain that hands m to another runner, as in
+// testscript.Main(testutil.Cleaning(m), commands).
+func Cleaning(m TestingM) TestingM { return cleaning{m} }
+
+type cleaning struct{ m TestingM }
+
+func (c cleaning) Run() int {
 	mainRuns.Store(true)
-	code := m.Run()
-	builds.mu.Lock()
-	if builds.dir != "" {
-		os.RemoveAll(builds.dir)
-	}
-	builds.mu.Unlock()
-	os.Exit(code)
+	defer func() {
+		builds.mu.Lock()
+		defer builds.mu.Unlock()
+		if builds.dir != "" {
+			os.RemoveAll(builds.dir)
+		}
+	}()
+	return c.m.Run()
 }
 
 // Build compiles the command pkg (an import path) once per test binary,
@@ -55,7 +69,7 @@ func Main(m *testing.M) {
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
 	if !mainRuns.Load() {
-		t.Fatal("testutil.Build: the package's TestMain must call testutil.Main(m), which removes the built binaries at exit")
+		t.Fatal("testutil.Build: the package's TestMain must call testutil.Main(m) (or hand testutil.Cleaning(m) to its runner), which removes the built binaries at exit")
 	}
 	builds.mu.Lock()
 	if builds.dir == "" && builds.err == nil {
