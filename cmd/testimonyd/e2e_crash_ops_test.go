@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -116,10 +117,7 @@ func TestCrashDuringBackup(t *testing.T) {
 	id := ident.AgeIdentity()
 	dir := newDataDir(t)
 	// Ballast, so that a backup takes long enough to be cut.
-	var days []string
-	for range 64 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 64)
 	want := map[string]bool{}
 	for _, p := range plantItems(t, dir, rs, 512<<10, days...) {
 		want[p.id] = true
@@ -294,20 +292,14 @@ func TestCrashDuringCompaction(t *testing.T) {
 	rs, ident := testRecipients(t)
 	id := ident.AgeIdentity()
 	dir := newDataDir(t)
-	var days []string
-	for range 48 {
-		days = append(days, daysAgo(2))
-	}
+	days := slices.Repeat([]string{daysAgo(2)}, 48)
 	keep := map[string]bool{}
 	for _, p := range plantItems(t, dir, rs, 256<<10, days...) {
 		keep[p.id] = true
 	}
 	// Free pages for the compaction to leave out: old items, purged.
 	garbage := func() {
-		var days []string
-		for range 16 {
-			days = append(days, daysAgo(90))
-		}
+		days := slices.Repeat([]string{daysAgo(90)}, 16)
 		plantItems(t, dir, rs, 256<<10, days...)
 		mustRun(t, "purge", "--older-than", "30", "--data", dir)
 	}
@@ -406,10 +398,7 @@ func crashItemIDs(t *testing.T, path string) (map[string]bool, error) {
 func TestCrashDuringRestore(t *testing.T) {
 	rs, _ := testRecipients(t)
 	src := newDataDir(t)
-	var days []string
-	for range 24 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 24)
 	plantItems(t, src, rs, 256<<10, days...)
 	backupFile := filepath.Join(t.TempDir(), "backup.db")
 	mustRun(t, "backup", "-o", backupFile, "--data", src)

@@ -77,9 +77,7 @@ func ptFile(m ptMarkers, n, size int) crashFile {
 // in every free-text field (the others take fixed values or dates) and
 // the files attached.
 func ptForm(m ptMarkers, files []crashFile) (string, []byte) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for _, kv := range [][2]string{
+	return multipartForm([][2]string{
 		{"lang", "ru"}, {"role", "self"},
 		{"facility", m.text("facility")}, {"detention_from", "2025-03"}, {"detention_to", "2025-08-20"},
 		{"conditions", "overcrowding"}, {"conditions", "threats_violence"}, {"deport_date", "2025-08-27"},
@@ -87,15 +85,7 @@ func ptForm(m ptMarkers, files []crashFile) (string, []byte) {
 		{"flight_treatment", "shackled"}, {"arrival_questioned", "yes"}, {"arrival_detained", "no"},
 		{"charges", m.text("charges")}, {"asylum_case", m.text("asylum")}, {"account", m.text("account")},
 		{"consent_use", "quote_anonymised"}, {"contact", "codename_only"},
-	} {
-		mw.WriteField(kv[0], kv[1])
-	}
-	for _, f := range files {
-		fw, _ := mw.CreateFormFile("files", f.name)
-		fw.Write(f.data)
-	}
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
+	}, formFiles(files)...)
 }
 
 var ptCodenameRE = regexp.MustCompile(`(?s)id="codename">(.*?)</p>`)

@@ -109,15 +109,8 @@ type secItem struct {
 func secDecryptAll(t *testing.T, dataDir, keyFile string) []secItem {
 	t.Helper()
 	ageBin := testutil.Age(t)
-	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{ReadOnly: true, LockTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, items := storedItems(t, filepath.Join(dataDir, dbFile), store.Options{LockTimeout: 5 * time.Second})
 	defer db.Close()
-	items, err := db.Items()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []secItem
 	for _, it := range items {
 		_, r, err := db.Open(it.ID)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,28 +17,6 @@ import (
 
 	"testimony/crypto"
 )
-
-// formWithFile is witnessForm with one attachment of size bytes.
-func formWithFile(marker string, size int) (string, []byte) {
-	ct, body := witnessForm(marker)
-	// Rebuild with the file part added after the answers.
-	_ = ct
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	mr := multipart.NewReader(bytes.NewReader(body), strings.TrimPrefix(ct, "multipart/form-data; boundary="))
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		v, _ := io.ReadAll(p)
-		mw.WriteField(p.FormName(), string(v))
-	}
-	fw, _ := mw.CreateFormFile("files", "scan.bin")
-	fw.Write(bytes.Repeat([]byte(marker[:1]), size))
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
-}
 
 // TestServeDatabaseFull: with max_db_mb reached, a submission gets a clear
 // 503/507 page and leaves nothing half written; reading (status, check,
@@ -62,7 +39,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient, "--max-db-mb", "16")
 
 	post := func(marker string) (int, string) {
-		ct, body := formWithFile(marker, 1<<20)
+		ct, body := witnessForm(marker, formFile{"scan.bin", bytes.Repeat([]byte(marker[:1]), 1<<20)})
 		res, err := http.Post(d.witness+"/submit", ct, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)

@@ -107,6 +107,24 @@ func newDataDir(t *testing.T) string {
 	return dir
 }
 
+// storedItems opens a database file read-only, to read what a stopped
+// server left, and lists its items. The caller closes the store (before a
+// server opens the file again).
+func storedItems(t testing.TB, path string, opts store.Options) (*store.DB, []store.Item) {
+	t.Helper()
+	opts.ReadOnly = true
+	db, err := store.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items()
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db, items
+}
+
 // planted is an item written straight into a store by a test.
 type planted struct {
 	id, day string
