@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,29 @@ func TestImportEdges(t *testing.T) {
 		if deps(t, pkg)["testing"] {
 			t.Errorf("%s imports testing: production code must not", pkg)
 		}
+	}
+}
+
+// TestTestutilOnlyInTests: no package's own code reaches internal/testutil
+// (it builds binaries, starts browsers, imports testing); only tests
+// import it. go list -deps leaves test files out, so every edge it shows
+// is one from production code.
+func TestTestutilOnlyInTests(t *testing.T) {
+	const testutil = mod + "/internal/testutil"
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatalf("go list ./...: %v", err)
+	}
+	n := 0
+	for line := range strings.Lines(string(out)) {
+		pkg, deps, _ := strings.Cut(strings.TrimSpace(line), " ")
+		n++
+		if pkg != testutil && slices.Contains(strings.Fields(deps), testutil) {
+			t.Errorf("%s imports %s: only tests may", pkg, testutil)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("go list ./... named %d packages: the check saw too little\n%s", n, out)
 	}
 }
 

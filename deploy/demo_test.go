@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -16,66 +17,33 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"testimony/internal/testutil"
 )
 
-// demoRun is scripts/demo.sh running in its own process group, its output
-// collected.
-type demoRun struct {
-	cmd  *exec.Cmd
-	out  *syncBuf
-	done chan error
-}
-
-func startDemo(t *testing.T, bin, demo string, env ...string) *demoRun {
+// startDemo runs scripts/demo.sh with the binaries of bin in its own
+// process group: whatever happens, nothing of the demo outlives the test.
+func startDemo(t *testing.T, bin, demo string, env ...string) *testutil.Proc {
 	t.Helper()
 	cmd := exec.Command("../scripts/demo.sh")
 	cmd.Env = append(os.Environ(), append([]string{"BIN=" + bin, "DEMO=" + demo}, env...)...)
-	d := &demoRun{cmd: cmd, out: &syncBuf{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = d.out, d.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- cmd.Wait() }()
-	// Whatever happens, nothing of the demo outlives the test.
-	t.Cleanup(func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
-	return d
+	return testutil.Start(t, cmd)
 }
 
-// waitFor waits for the demo to print s, or to exit; it returns the output.
-func (d *demoRun) waitFor(t *testing.T, s string) string {
+// demoWaitFor waits for the demo to print s; it returns the output.
+func demoWaitFor(t *testing.T, d *testutil.Proc, s string) string {
 	t.Helper()
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if out := d.out.String(); strings.Contains(out, s) {
-			return out
-		}
-		select {
-		case err := <-d.done:
-			d.done <- err
-			t.Fatalf("the demo exited (%v) before printing %q:\n%s", err, s, d.out.String())
-		default:
-		}
-	}
-	t.Fatalf("the demo did not print %q within 90 s:\n%s", s, d.out.String())
-	return ""
+	return d.Await(t, fmt.Sprintf("print %q", s), 90*time.Second, func(out string) bool { return strings.Contains(out, s) })
 }
 
-// stop is Ctrl-C: the script stops the server and exits.
-func (d *demoRun) stop(t *testing.T) {
+// demoBinaries builds testimonyd and testimony once, side by side in the
+// directory it returns.
+func demoBinaries(t *testing.T) string {
 	t.Helper()
-	d.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-d.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the demo did not stop on SIGINT:\n%s", d.out.String())
-	}
-}
-
-func buildDemoBinaries(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bin")
-	if out, err := exec.Command("go", "build", "-o", bin+"/", "testimony/cmd/testimonyd", "testimony/cmd/testimony").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	bin := filepath.Dir(testutil.Testimonyd(t))
+	if filepath.Dir(testutil.Testimony(t)) != bin {
+		t.Fatal("testutil built testimonyd and testimony in two directories")
 	}
 	return bin
 }
@@ -91,11 +59,11 @@ func buildDemoBinaries(t *testing.T) string {
 func TestDemo(t *testing.T) {
 	oathtool := need(t, "oathtool", "oathtool")
 	tmp := t.TempDir()
-	bin := buildDemoBinaries(t)
+	bin := demoBinaries(t)
 	demo := filepath.Join(tmp, "demo")
 	ports := []string{"WITNESS_ADDR=127.0.0.1:0", "INVESTIGATOR_ADDR=127.0.0.1:0"}
 	d := startDemo(t, bin, demo, ports...)
-	text := d.waitFor(t, "The server's log:")
+	text := demoWaitFor(t, d, "The server's log:")
 
 	for _, want := range []string{"user        demo", "oathtool --totp -b ",
 		"The first login asks you to choose a new passphrase", "testimony-YYYY-MM-DD.tar",
@@ -209,7 +177,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("after the printed open and report lines: %v", err)
 		}
 	}
-	d.stop(t)
+	d.Stop(t, os.Interrupt) // Ctrl-C: the script stops the server and exits
 
 	// A second run: a new data directory, the same key, the cases kept.
 	key, _ := os.ReadFile(filepath.Join(demo, "investigator-key.txt"))
@@ -218,8 +186,8 @@ func TestDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = startDemo(t, bin, demo, ports...)
-	d.waitFor(t, "The server's log:")
-	d.stop(t)
+	demoWaitFor(t, d, "The server's log:")
+	d.Stop(t, os.Interrupt) // Ctrl-C: the script stops the server and exits
 	if _, err := os.Stat(marker); err == nil {
 		t.Error("the second run kept the old data directory")
 	}
@@ -253,13 +221,8 @@ func TestDemoPortTaken(t *testing.T) {
 	} {
 		// No binaries at all: nothing may run before the check.
 		d := startDemo(t, filepath.Join(demo, "no-bin"), demo, env...)
-		var err error
-		select {
-		case err = <-d.done:
-		case <-time.After(60 * time.Second):
-			t.Fatalf("%v: the demo is still running with a taken port:\n%s", env, d.out.String())
-		}
-		out := d.out.String()
+		err := d.Wait(t, 60*time.Second)
+		out := d.Out.String()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 			t.Errorf("%v: exit %v, want status 1", env, err)
 		}

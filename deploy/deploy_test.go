@@ -15,9 +15,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"testimony/internal/testutil"
 )
 
 func need(t *testing.T, tool, pkg string) string {
@@ -29,14 +30,8 @@ func need(t *testing.T, tool, pkg string) string {
 	return p
 }
 
-func buildTestimonyd(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "testimonyd")
-	if out, err := exec.Command("go", "build", "-o", bin, "testimony/cmd/testimonyd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// TestMain removes the binaries testutil built.
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // torrcFor rewrites the shipped torrc for a test: its onion directories
 // under dir, a data directory there too, no SOCKS port, and extra lines.
@@ -247,7 +242,7 @@ func TestTorrcWithTor(t *testing.T) {
 	}
 
 	// A client key for the investigator onion.
-	bin := buildTestimonyd(t)
+	bin := testutil.Testimonyd(t)
 	inv := filepath.Join(dir, "testimony-investigator")
 	out, err = exec.Command(bin, "onion-client-key", "--name", "alice", "--hostname-file", filepath.Join(inv, "hostname")).Output()
 	if err != nil {
@@ -339,7 +334,7 @@ func runTorUntil(t *testing.T, tor, dir, torrc string, done func() bool) string 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tor, "-f", torrc, "--defaults-torrc", filepath.Join(dir, "defaults"))
-	var buf syncBuf
+	var buf testutil.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -405,7 +400,7 @@ func TestSystemdUnit(t *testing.T) {
 
 	sa := need(t, "systemd-analyze", "systemd")
 	// verify wants ExecStart's binary to exist: point it at a real build.
-	bin := buildTestimonyd(t)
+	bin := testutil.Testimonyd(t)
 	tmp := t.TempDir()
 	unit := filepath.Join(tmp, "testimonyd.service")
 	os.WriteFile(unit, bytes.Replace(b, []byte("ExecStart=/usr/bin/testimonyd"), []byte("ExecStart="+bin), 1), 0o644)
@@ -430,23 +425,6 @@ func TestSystemdUnit(t *testing.T) {
 	if out, _ := exec.Command(sa, "verify", unit).CombinedOutput(); !bytes.Contains(out, []byte("IPAdressDeny")) {
 		t.Errorf("systemd-analyze verify did not flag a misspelt directive: %s", out)
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestDebPackage: "make deb" builds a package holding the expected files,

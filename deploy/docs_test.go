@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"testimony/internal/testutil"
 )
 
 func readRepoFile(t *testing.T, name string) string {
@@ -78,7 +80,7 @@ func TestDocsStockAgeVersion(t *testing.T) {
 // with a recipient (the command refuses to run without one) and only flags
 // the command has.
 func TestDocsInvestigatorAdd(t *testing.T) {
-	bin := buildTestimonyd(t)
+	bin := testutil.Testimonyd(t)
 	usage, _ := exec.Command(bin, "investigator", "--help").CombinedOutput()
 	if !strings.Contains(string(usage), "--recipient-file") {
 		t.Fatalf("testimonyd investigator --help:\n%s", usage)

@@ -5,18 +5,16 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"testimony/bundle"
+	"testimony/internal/testutil"
 	"testimony/records"
 )
 
@@ -28,28 +26,12 @@ import (
 // Referrer-Policy: no-referrer, through the cross-origin protection, and
 // must succeed. Screenshots are kept as test artifacts.
 func TestInvestigatorInChromium(t *testing.T) {
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Fatal("chromium is not installed (apt-get install chromium)")
-	}
+	ctx := testutil.Chromium(t)
 	e := newInvEnv(t, Config{})
 	alice := e.addInvestigator("alice")
 	e.plantSource(src1)
 	first := e.plantItem(src1, "submission", "Нас везли в наручниках через Каир")
 	e.plantItem(src2, "submission", "фильтрация в аэропорту")
-
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
 
 	art := t.ArtifactDir()
 	shot := func(name string) {
@@ -78,13 +60,10 @@ func TestInvestigatorInChromium(t *testing.T) {
 		}
 		return h
 	}
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatal(err)
-	}
 
 	// Log in.
 	code := oathtool(t, alice.TOTPSecret, e.clock.Now())
-	err = chromedp.Do(ctx,
+	err := chromedp.Do(ctx,
 		chromedp.Navigate(e.ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.ID("account")),
 		chromedp.SendKeys(chromedp.ID("account"), "alice"),

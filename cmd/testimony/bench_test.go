@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 )
 
 // BenchmarkOpenBundle compares opening a bundle of 64 items of 1 MiB with
@@ -34,10 +35,7 @@ func BenchmarkOpenBundle(b *testing.B) {
 		items = n
 	}
 	dir := b.TempDir()
-	ageBin := filepath.Join(dir, "age")
-	if out, err := exec.Command("go", "build", "-o", ageBin, "filippo.io/age/cmd/age").CombinedOutput(); err != nil {
-		b.Fatalf("building the age CLI: %v\n%s", err, out)
-	}
+	ageBin := testutil.Age(b)
 	id, err := crypto.GenerateIdentity(false)
 	if err != nil {
 		b.Fatal(err)

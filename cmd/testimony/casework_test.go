@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
@@ -627,14 +628,8 @@ func TestCasework(t *testing.T) {
 // artifact, and checks it is not blank.
 func screenshot(t *testing.T, page, name string) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not installed (apt-get install chromium): no screenshot of " + filepath.Base(page))
-	}
 	shot := filepath.Join(t.ArtifactDir(), name)
-	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--window-size=1280,3200", "--screenshot="+shot, "file://"+page)
+	cmd := testutil.ChromiumCommand(t, "--window-size=1280,3200", "--screenshot="+shot, "file://"+page)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("chromium: %v\n%s", err, out)
 	}
@@ -669,10 +664,7 @@ func screenshot(t *testing.T, page, name string) {
 // partner without our tool reads it with the stock age CLI and tar.
 func TestShareOpensWithStockAge(t *testing.T) {
 	dir := t.TempDir()
-	ageBin := filepath.Join(dir, "age")
-	if out, err := exec.Command("go", "build", "-o", ageBin, "filippo.io/age/cmd/age").CombinedOutput(); err != nil {
-		t.Fatalf("building the age CLI: %v\n%s", err, out)
-	}
+	ageBin := testutil.Age(t)
 	keyFile, rs := newIdentity(t, dir, "key.txt")
 	partnerFile, partnerRS := newIdentity(t, dir, "partner.txt")
 	spec := &itemSpec{Day: "2026-05-01", Source: "s1", Answers: map[string]crypto.Answer{"account": crypto.TextAnswer("Нас было сорок.")},

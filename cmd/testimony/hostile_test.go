@@ -20,6 +20,7 @@ import (
 	"filippo.io/age"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 )
 
 // The tests of issue 17: hostile items, crafted outside the server (or
@@ -588,16 +589,12 @@ func TestScriptableAttachmentsNotLinked(t *testing.T) {
 // without chromium.
 func checkNoScriptRuns(t *testing.T, page string, unlinked []string) {
 	t.Helper()
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
+	if _, err := exec.LookPath("chromium"); err != nil {
 		t.Log("chromium not installed: the links were not followed in a browser")
 		return
 	}
 	dump := func(file string) string {
-		cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-			"--disable-background-networking", "--disable-component-update", "--disable-sync",
-			"--user-data-dir="+t.TempDir(), "--dump-dom", "file://"+file)
-		out, err := cmd.Output()
+		out, err := testutil.ChromiumCommand(t, "--dump-dom", "file://"+file).Output()
 		if err != nil {
 			t.Fatalf("chromium %s: %v", file, err)
 		}

@@ -18,11 +18,12 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(testutil.Cleaning(m), map[string]func(){
 		"testimony": func() { os.Exit(run(os.Args[1:])) },
 		"mkitem":    func() { os.Exit(helper(mkitemMain)) },
 		"pubkey":    func() { os.Exit(helper(pubkeyMain)) },

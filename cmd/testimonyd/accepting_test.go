@@ -15,8 +15,8 @@ import (
 func TestNotAcceptingWarnedAndShown(t *testing.T) {
 	dir := newDataDir(t)
 	d := startServe(t, dir, nil)
-	if !strings.Contains(d.logs.String(), `"level":"WARN","msg":"not accepting testimonies`) {
-		t.Errorf("no start-up warning:\n%s", d.logs.String())
+	if !strings.Contains(d.Out.String(), `"level":"WARN","msg":"not accepting testimonies`) {
+		t.Errorf("no start-up warning:\n%s", d.Out.String())
 	}
 	r := mustRun(t, "status", "--data", dir)
 	if !strings.Contains(r.stdout, "accepting       no: the witness site shows no form") {
@@ -38,8 +38,8 @@ func TestNotAcceptingWarnedAndShown(t *testing.T) {
 
 	rs, _ := testRecipients(t)
 	d = startServe(t, dir, nil, "--escrow-recipients", rs.Keys()[0])
-	if strings.Contains(d.logs.String(), "not accepting") {
-		t.Errorf("a warning with an escrow key:\n%s", d.logs.String())
+	if strings.Contains(d.Out.String(), "not accepting") {
+		t.Errorf("a warning with an escrow key:\n%s", d.Out.String())
 	}
 	if st := statusOf(t, "--data", dir, "--escrow-recipients", rs.Keys()[0]); !st.Accepting {
 		t.Errorf("status: not accepting with an escrow key: %+v", st)

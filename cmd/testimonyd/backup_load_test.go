@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,23 +23,40 @@ import (
 	"testimony/store"
 )
 
-// witnessForm is a valid submission of the default questionnaire, with a
-// marker in a free-text answer.
-func witnessForm(marker string) (string, []byte) {
+// formFile is a file a witness attaches.
+type formFile struct {
+	name string
+	data []byte
+}
+
+// multipartForm is a form as a browser posts it: the fields in order,
+// then the files as the "files" field. It returns the content type and
+// the body.
+func multipartForm(fields [][2]string, files ...formFile) (string, []byte) {
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
-	for _, kv := range [][2]string{
+	for _, kv := range fields {
+		mw.WriteField(kv[0], kv[1])
+	}
+	for _, f := range files {
+		fw, _ := mw.CreateFormFile("files", f.name)
+		fw.Write(f.data)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), b.Bytes()
+}
+
+// witnessForm is a valid submission of the default questionnaire, with a
+// marker in a free-text answer, and files attached.
+func witnessForm(marker string, files ...formFile) (string, []byte) {
+	return multipartForm([][2]string{
 		{"lang", "en"}, {"role", "relative"}, {"consent_proxy", "yes"},
 		{"facility", "A county detention centre"}, {"detention_from", "2025-03"}, {"detention_to", "2025-08-20"},
 		{"conditions", "overcrowding"}, {"deport_date", "2025-08-27"}, {"depart_airport", "Alexandria"},
 		{"transit_country", "Egypt"}, {"arrival_airport", "Moscow"}, {"flight_treatment", "shackled"},
 		{"arrival_questioned", "unsure"}, {"account", "My brother was held for months. " + marker},
 		{"consent_use", "statistics_only"}, {"contact", "codename_only"},
-	} {
-		mw.WriteField(kv[0], kv[1])
-	}
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
+	}, files...)
 }
 
 func postForm(client *http.Client, base, marker string) (int, string, error) {
@@ -58,15 +76,8 @@ func postForm(client *http.Client, base, marker string) (int, string, error) {
 // markers ("load-…") found in their answers.
 func markersIn(t *testing.T, path string, id age.Identity) map[string]bool {
 	t.Helper()
-	db, err := store.Open(path, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, items := storedItems(t, path, store.Options{})
 	defer db.Close()
-	items, err := db.Items()
-	if err != nil {
-		t.Fatal(err)
-	}
 	found := map[string]bool{}
 	for _, it := range items {
 		if it.Source == "s-test" {
@@ -100,10 +111,7 @@ func TestBackupDuringConcurrentSubmissions(t *testing.T) {
 	ballast, _ := testRecipients(t)
 	dir := newDataDir(t)
 	// Ballast, so that the copy takes a while and overlaps the writes.
-	var days []string
-	for range 96 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 96)
 	plantItems(t, dir, ballast, 512<<10, days...)
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient)
 
@@ -214,25 +222,11 @@ func TestBackupDuringConcurrentSubmissions(t *testing.T) {
 // postFormFile posts witnessForm(marker) with one attached file of size
 // random bytes.
 func postFormFile(client *http.Client, base, marker string, size int) (int, error) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	_, form := witnessForm(marker)
-	r := multipart.NewReader(bytes.NewReader(form), boundaryOf(form))
-	for {
-		p, err := r.NextPart()
-		if err != nil {
-			break
-		}
-		v, _ := io.ReadAll(p)
-		mw.WriteField(p.FormName(), string(v))
-	}
-	fw, _ := mw.CreateFormFile("files", "photo.jpg")
 	data := make([]byte, size)
 	rand.Read(data)
-	fw.Write(data)
-	mw.Close()
-	req, _ := http.NewRequest("POST", base+"/submit", &b)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	ct, body := witnessForm(marker, formFile{"photo.jpg", data})
+	req, _ := http.NewRequest("POST", base+"/submit", bytes.NewReader(body))
+	req.Header.Set("Content-Type", ct)
 	res, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -240,12 +234,6 @@ func postFormFile(client *http.Client, base, marker string, size int) (int, erro
 	defer res.Body.Close()
 	io.Copy(io.Discard, res.Body)
 	return res.StatusCode, nil
-}
-
-// boundaryOf returns the boundary of a multipart body made by witnessForm.
-func boundaryOf(body []byte) string {
-	line, _, _ := bytes.Cut(body, []byte("\r\n"))
-	return string(bytes.TrimPrefix(line, []byte("--")))
 }
 
 // submitAll has 32 witnesses post each times submissions with a file of
@@ -306,10 +294,7 @@ func TestBackupStalledReader(t *testing.T) {
 	ballast, _ := testRecipients(t)
 	dir := newDataDir(t)
 	// More than the socket's buffers hold, so that the stream is stuck.
-	var days []string
-	for range 8 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 8)
 	plantItems(t, dir, ballast, 512<<10, days...)
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}, Timeout: 2 * time.Minute}
@@ -370,8 +355,8 @@ func TestBackupStalledReader(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cut short") || !strings.Contains(err.Error(), "takes nothing for") {
 		t.Errorf("the stalled backup reader got: %v", err)
 	}
-	if !strings.Contains(d.logs.String(), "the backup reader took nothing for "+backupStall.String()+": cut off") {
-		t.Errorf("the server's log does not say the backup was cut off:\n%s", d.logs.String())
+	if !strings.Contains(d.Out.String(), "the backup reader took nothing for "+backupStall.String()+": cut off") {
+		t.Errorf("the server's log does not say the backup was cut off:\n%s", d.Out.String())
 	}
 
 	// A backup stalled at shutdown is cut off at once, not at its deadline.

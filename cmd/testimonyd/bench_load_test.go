@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,18 +47,10 @@ var loadDuration = func() time.Duration {
 	return 10 * time.Second
 }()
 
-// loadServer is a running testimonyd for a benchmark.
-type loadServer struct {
-	cmd     *exec.Cmd
-	witness string
-	logs    *syncBuffer
-	done    chan error
-}
-
 // startLoadServer initialises a data directory, enrols an investigator
 // with a hybrid key, and serves it with two more hybrid escrow keys and
-// the given extra flags.
-func startLoadServer(b *testing.B, extra ...string) *loadServer {
+// the given extra flags, at the log level a deployment has.
+func startLoadServer(b *testing.B, extra ...string) *daemon {
 	b.Helper()
 	dir := filepath.Join(b.TempDir(), "data")
 	if r := runBin(b, "init", "--data", dir); r.code != 0 {
@@ -82,61 +72,7 @@ func startLoadServer(b *testing.B, extra ...string) *loadServer {
 	if err := json.Unmarshal([]byte(r.stdout), &enrol); err != nil || enrol.Recipient != keys[0] {
 		b.Fatalf("investigator add --json: %v %q", err, r.stdout)
 	}
-	args := append([]string{"serve", "--data", dir, "--witness-addr", "127.0.0.1:0", "--investigator-addr", "127.0.0.1:0",
-		"--escrow-recipients", keys[1] + "," + keys[2]}, extra...)
-	cmd := exec.Command(testimonydBinary(b), args...)
-	pr, pw := io.Pipe()
-	s := &loadServer{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = io.MultiWriter(pw, s.logs)
-	cmd.Stdout = s.logs
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	go func() { s.done <- cmd.Wait(); pw.Close() }()
-	b.Cleanup(func() { s.stop(b) })
-	addr := make(chan string, 1)
-	go func() {
-		w := ""
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var l struct{ Msg, Listener, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
-				switch l.Listener {
-				case "witness":
-					w = l.Addr
-				case "control":
-					addr <- w
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addr:
-		s.witness = "http://" + a
-	case err := <-s.done:
-		b.Fatalf("serve exited early: %v\n%s", err, s.logs.String())
-	case <-time.After(30 * time.Second):
-		b.Fatalf("serve did not start:\n%s", s.logs.String())
-	}
-	return s
-}
-
-func (s *loadServer) stop(b *testing.B) {
-	if s.cmd.ProcessState != nil {
-		return
-	}
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-s.done:
-		s.done <- err
-		if err != nil {
-			b.Errorf("serve exited with %v\n%s", err, s.logs.String())
-		}
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		b.Errorf("serve did not stop on SIGINT")
-	}
+	return startServe(b, dir, nil, append([]string{"--log-level", "info", "--escrow-recipients", keys[1] + "," + keys[2]}, extra...)...)
 }
 
 // procStatus returns a field of /proc/PID/status in KiB (VmHWM, VmRSS).
@@ -215,7 +151,7 @@ func BenchmarkLoad(b *testing.B) {
 	// Warm up: the first page parses templates, connections open.
 	for range 20 {
 		if err := post(); err != nil {
-			b.Fatalf("a submission was refused: %v\n%s", err, s.logs.String())
+			b.Fatalf("a submission was refused: %v\n%s", err, s.Out.String())
 		}
 	}
 	for _, rate := range []int{100, 500} {
@@ -263,7 +199,7 @@ func BenchmarkLoad(b *testing.B) {
 			b.ReportMetric(float64(elapsed)/float64(n), "ns/op")
 		})
 	}
-	if vm, err := procStatus(s.cmd.Process.Pid, "VmHWM"); err == nil {
+	if vm, err := procStatus(s.Pid(), "VmHWM"); err == nil {
 		b.Logf("server peak RSS after the load runs: %d MiB", vm>>10)
 	}
 }
@@ -311,7 +247,7 @@ func multipartStream(w *io.PipeWriter, mw *multipart.Writer, size int64) {
 // reports its peak resident memory.
 func BenchmarkUploadRSS(b *testing.B) {
 	s := startLoadServer(b, "--max-upload-mb", "1100", "--max-file-mb", "1100")
-	pid := s.cmd.Process.Pid
+	pid := s.Pid()
 	idle, err := procStatus(pid, "VmHWM")
 	if err != nil {
 		b.Fatal(err)
@@ -353,7 +289,7 @@ func BenchmarkUploadRSS(b *testing.B) {
 	start := time.Now()
 	res, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
 	if err != nil {
-		b.Fatalf("upload: %v\n%s", err, s.logs.String())
+		b.Fatalf("upload: %v\n%s", err, s.Out.String())
 	}
 	page, _ := io.ReadAll(res.Body)
 	res.Body.Close()

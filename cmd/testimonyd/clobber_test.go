@@ -30,7 +30,7 @@ func TestHasClobberFree(t *testing.T) {
 func TestServeRunsWithClobberFree(t *testing.T) {
 	t.Setenv("GODEBUG", "madvdontneed=1")
 	d := startServe(t, newDataDir(t), nil)
-	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.cmd.Process.Pid))
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", d.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestServeRunsWithClobberFree(t *testing.T) {
 	if len(godebug) != 1 || godebug[0] != "GODEBUG=madvdontneed=1,clobberfree=1" {
 		t.Errorf("the server's GODEBUG: %q, want one, with clobberfree=1 after the given settings", godebug)
 	}
-	if strings.Contains(d.logs.String(), "without GODEBUG") {
-		t.Errorf("serve warned:\n%s", d.logs.String())
+	if strings.Contains(d.Out.String(), "without GODEBUG") {
+		t.Errorf("serve warned:\n%s", d.Out.String())
 	}
 }

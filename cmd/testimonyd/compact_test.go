@@ -69,12 +69,8 @@ func TestPurgeThenCompactErasesCiphertext(t *testing.T) {
 	mustRun(t, "check", "--data", dir)
 
 	// The kept items decrypt.
-	db, err := store.Open(path, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, all := storedItems(t, path, store.Options{})
 	defer db.Close()
-	all, _ := db.Items()
 	if len(all) != 4 {
 		t.Fatalf("%d items after purge and compact, want 4", len(all))
 	}

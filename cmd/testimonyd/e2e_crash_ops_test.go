@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,53 +20,27 @@ import (
 
 	"filippo.io/age"
 
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
-// crashProc is a console command run as a child that a test may kill.
-type crashProc struct {
-	cmd  *exec.Cmd
-	out  syncBuffer
-	done chan error
-}
-
-func crashSpawn(t *testing.T, args ...string) *crashProc {
+// crashSpawn starts a console command as a child that a test may kill.
+func crashSpawn(t *testing.T, args ...string) *testutil.Proc {
 	t.Helper()
-	p := &crashProc{cmd: exec.Command(testimonydBinary(t), args...), done: make(chan error, 1)}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.cmd.Process.Kill() })
-	return p
+	return testutil.Start(t, exec.Command(testutil.Testimonyd(t), args...))
 }
 
-// wait waits for the command to end on its own (at most a minute) and
-// returns its exit code.
-func (p *crashProc) wait(t *testing.T) int {
+// crashKillAfter kills p with SIGKILL after d unless it ended first; it
+// reports whether the kill came first.
+func crashKillAfter(t *testing.T, p *testutil.Proc, d time.Duration) (killed bool) {
 	t.Helper()
 	select {
-	case <-p.done:
-	case <-time.After(time.Minute):
-		p.cmd.Process.Kill()
-		t.Fatalf("%v hangs:\n%s", p.cmd.Args, p.out.String())
-	}
-	return p.cmd.ProcessState.ExitCode()
-}
-
-// killAfter kills the command with SIGKILL after d unless it ended first;
-// it reports whether the kill came first.
-func (p *crashProc) killAfter(t *testing.T, d time.Duration) (killed bool) {
-	t.Helper()
-	select {
-	case <-p.done:
+	case <-p.Done():
 		return false
 	case <-time.After(d):
 	}
-	p.cmd.Process.Kill()
-	<-p.done
-	return !p.cmd.ProcessState.Exited()
+	p.Kill(t)
+	return !p.Cmd.ProcessState.Exited()
 }
 
 // timed runs testimonyd to its end and returns how long it took.
@@ -142,10 +117,7 @@ func TestCrashDuringBackup(t *testing.T) {
 	id := ident.AgeIdentity()
 	dir := newDataDir(t)
 	// Ballast, so that a backup takes long enough to be cut.
-	var days []string
-	for range 64 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 64)
 	want := map[string]bool{}
 	for _, p := range plantItems(t, dir, rs, 512<<10, days...) {
 		want[p.id] = true
@@ -169,34 +141,35 @@ func TestCrashDuringBackup(t *testing.T) {
 				switch mode {
 				case "kill the server":
 					time.Sleep(delay)
-					crashKill(t, d)
-					code = p.wait(t)
+					d.Kill(t)
+					p.Wait(t, time.Minute)
+					code = p.ExitCode()
 					if code == 0 {
 						whole++
 					} else {
 						cut++
 					}
 				default:
-					if p.killAfter(t, delay) {
+					if crashKillAfter(t, p, delay) {
 						killed++
 					} else {
-						code = p.cmd.ProcessState.ExitCode()
+						code = p.ExitCode()
 						if code != 0 {
-							t.Errorf("round %d: backup failed without a kill: %s", round, p.out.String())
+							t.Errorf("round %d: backup failed without a kill: %s", round, p.Out.String())
 						}
 					}
 				}
 				_, err := os.Stat(file)
 				switch {
 				case err == nil && code > 0:
-					t.Errorf("round %d: the backup failed (exit %d) but left %s:\n%s", round, code, file, p.out.String())
+					t.Errorf("round %d: the backup failed (exit %d) but left %s:\n%s", round, code, file, p.Out.String())
 				case err == nil:
 					crashBackupFile(t, round, file, id, want)
 				case code == 0:
 					t.Errorf("round %d: the backup said it succeeded but %s is missing", round, file)
 				}
-				if code > 0 && !strings.Contains(p.out.String(), "backup") {
-					t.Errorf("round %d: a cut backup exits %d without saying why: %s", round, code, p.out.String())
+				if code > 0 && !strings.Contains(p.Out.String(), "backup") {
+					t.Errorf("round %d: a cut backup exits %d without saying why: %s", round, code, p.Out.String())
 				}
 				// What a killed command leaves is hidden and marked partial;
 				// whatever it holds, it is not the file asked for.
@@ -215,7 +188,7 @@ func TestCrashDuringBackup(t *testing.T) {
 
 				// The live database is intact: serve comes back on it,
 				// check passes, and every item reads whole.
-				if d == nil || d.cmd.ProcessState != nil {
+				if d == nil || d.Exited() {
 					d = startServe(t, dir, nil)
 				}
 				crashMustCheck(t, round, dir)
@@ -274,12 +247,12 @@ func TestCrashDuringPurge(t *testing.T) {
 			d := startServe(t, dir, nil)
 			p := crashSpawn(t, "purge", "--older-than", "30", "--data", dir)
 			time.Sleep(delay)
-			crashKill(t, d)
-			p.wait(t)
+			d.Kill(t)
+			p.Wait(t, time.Minute)
 			startServe(t, dir, nil).stop(t)
 		} else {
 			p := crashSpawn(t, "purge", "--older-than", "30", "--data", dir)
-			p.killAfter(t, delay)
+			crashKillAfter(t, p, delay)
 		}
 		crashMustCheck(t, round, dir)
 		got := crashAllGood(t, dir, id)
@@ -319,20 +292,14 @@ func TestCrashDuringCompaction(t *testing.T) {
 	rs, ident := testRecipients(t)
 	id := ident.AgeIdentity()
 	dir := newDataDir(t)
-	var days []string
-	for range 48 {
-		days = append(days, daysAgo(2))
-	}
+	days := slices.Repeat([]string{daysAgo(2)}, 48)
 	keep := map[string]bool{}
 	for _, p := range plantItems(t, dir, rs, 256<<10, days...) {
 		keep[p.id] = true
 	}
 	// Free pages for the compaction to leave out: old items, purged.
 	garbage := func() {
-		var days []string
-		for range 16 {
-			days = append(days, daysAgo(90))
-		}
+		days := slices.Repeat([]string{daysAgo(90)}, 16)
 		plantItems(t, dir, rs, 256<<10, days...)
 		mustRun(t, "purge", "--older-than", "30", "--data", dir)
 	}
@@ -349,10 +316,10 @@ func TestCrashDuringCompaction(t *testing.T) {
 		}
 		delay := crashDelay(rng, time.Millisecond, full*3/2)
 		p := crashSpawn(t, "compact", "--data", dir)
-		if p.killAfter(t, delay) {
+		if crashKillAfter(t, p, delay) {
 			killed++
-		} else if c := p.cmd.ProcessState.ExitCode(); c != 0 {
-			t.Errorf("round %d: compact failed without a kill: %s", round, p.out.String())
+		} else if c := p.ExitCode(); c != 0 {
+			t.Errorf("round %d: compact failed without a kill: %s", round, p.Out.String())
 		}
 		after, err := os.Stat(dbPath)
 		if err != nil {
@@ -431,10 +398,7 @@ func crashItemIDs(t *testing.T, path string) (map[string]bool, error) {
 func TestCrashDuringRestore(t *testing.T) {
 	rs, _ := testRecipients(t)
 	src := newDataDir(t)
-	var days []string
-	for range 24 {
-		days = append(days, daysAgo(1))
-	}
+	days := slices.Repeat([]string{daysAgo(1)}, 24)
 	plantItems(t, src, rs, 256<<10, days...)
 	backupFile := filepath.Join(t.TempDir(), "backup.db")
 	mustRun(t, "backup", "-o", backupFile, "--data", src)
@@ -497,7 +461,7 @@ func TestCrashDuringRestore(t *testing.T) {
 	}
 	traced := func(inject string) *exec.Cmd {
 		cmd := exec.Command("strace", "-f", "-qq", "-o", os.DevNull, "-e", "trace=fsync,/^link,/^rename",
-			"-e", "inject="+inject, testimonydBinary(t), "restore", backupFile, "--data", "")
+			"-e", "inject="+inject, testutil.Testimonyd(t), "restore", backupFile, "--data", "")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // strace and restore, killed together
 		return cmd
 	}
@@ -556,7 +520,7 @@ func TestCrashDuringRestore(t *testing.T) {
 		dir, oldIDs := fresh()
 		delay := crashDelay(rng, time.Millisecond, full*3/2)
 		p := crashSpawn(t, "restore", backupFile, "--data", dir)
-		killed := p.killAfter(t, delay)
+		killed := crashKillAfter(t, p, delay)
 		t.Logf("round %d: killed %v after %v: testimony.db is the %s one", round, killed, delay, after(fmt.Sprintf("round %d", round), dir, oldIDs))
 	}
 }

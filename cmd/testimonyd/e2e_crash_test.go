@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,39 +91,18 @@ func newCrashFile(r *rand.Rand, name string, size int) crashFile {
 	return crashFile{name: name, data: b, sha256: sha256Hex(b)}
 }
 
-// crashWithFiles is witnessForm(marker) with files added as the "files"
-// field, as a browser sends them.
-func crashWithFiles(marker string, files []crashFile) (string, []byte) {
-	ct, body := witnessForm(marker)
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	mr := multipart.NewReader(bytes.NewReader(body), strings.TrimPrefix(ct, "multipart/form-data; boundary="))
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		v, _ := io.ReadAll(p)
-		mw.WriteField(p.FormName(), string(v))
-	}
+// formFiles are files as a form takes them.
+func formFiles(files []crashFile) []formFile {
+	var ff []formFile
 	for _, f := range files {
-		fw, _ := mw.CreateFormFile("files", f.name)
-		fw.Write(f.data)
+		ff = append(ff, formFile{f.name, f.data})
 	}
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
+	return ff
 }
 
-// crashKill sends SIGKILL to a running serve and waits for it to be gone.
-func crashKill(t *testing.T, d *daemon) {
-	t.Helper()
-	d.cmd.Process.Kill()
-	select {
-	case err := <-d.done:
-		d.done <- err
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not die of SIGKILL")
-	}
+// crashWithFiles is witnessForm(marker) with files attached.
+func crashWithFiles(marker string, files []crashFile) (string, []byte) {
+	return witnessForm(marker, formFiles(files)...)
 }
 
 // crashRaw looks at the database file with bbolt itself, below the store's
@@ -200,15 +178,8 @@ type crashItem struct {
 // the reason.
 func crashReadAll(t *testing.T, dataDir string, id age.Identity) (good []crashItem, bad map[string]error) {
 	t.Helper()
-	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, items := storedItems(t, filepath.Join(dataDir, dbFile), store.Options{})
 	defer db.Close()
-	items, err := db.Items()
-	if err != nil {
-		t.Fatal(err)
-	}
 	bad = map[string]error{}
 	for _, it := range items {
 		ci, err := crashReadItem(db, it, id)
@@ -416,7 +387,7 @@ func TestCrashDuringSubmissions(t *testing.T) {
 		} else {
 			time.Sleep(delay)
 		}
-		crashKill(t, d)
+		d.Kill(t)
 		wg.Wait()
 		for _, o := range other {
 			t.Errorf("round %d: a submission was refused, not cut: %s", round, o)

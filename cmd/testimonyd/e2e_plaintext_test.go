@@ -77,9 +77,7 @@ func ptFile(m ptMarkers, n, size int) crashFile {
 // in every free-text field (the others take fixed values or dates) and
 // the files attached.
 func ptForm(m ptMarkers, files []crashFile) (string, []byte) {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	for _, kv := range [][2]string{
+	return multipartForm([][2]string{
 		{"lang", "ru"}, {"role", "self"},
 		{"facility", m.text("facility")}, {"detention_from", "2025-03"}, {"detention_to", "2025-08-20"},
 		{"conditions", "overcrowding"}, {"conditions", "threats_violence"}, {"deport_date", "2025-08-27"},
@@ -87,15 +85,7 @@ func ptForm(m ptMarkers, files []crashFile) (string, []byte) {
 		{"flight_treatment", "shackled"}, {"arrival_questioned", "yes"}, {"arrival_detained", "no"},
 		{"charges", m.text("charges")}, {"asylum_case", m.text("asylum")}, {"account", m.text("account")},
 		{"consent_use", "quote_anonymised"}, {"contact", "codename_only"},
-	} {
-		mw.WriteField(kv[0], kv[1])
-	}
-	for _, f := range files {
-		fw, _ := mw.CreateFormFile("files", f.name)
-		fw.Write(f.data)
-	}
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
+	}, formFiles(files)...)
 }
 
 var ptCodenameRE = regexp.MustCompile(`(?s)id="codename">(.*?)</p>`)
@@ -529,7 +519,7 @@ func TestPlaintext(t *testing.T) {
 
 	// The memory of the running server, after this use.
 	t.Run("memory", func(t *testing.T) {
-		pid := d.cmd.Process.Pid
+		pid := d.Pid()
 		ptLogCore(t, "right after use", ptCore(t, pid, m))
 		// More traffic without markers, then a second look: does the Go
 		// heap reuse (and so overwrite) what the requests left?
@@ -564,7 +554,7 @@ func TestPlaintext(t *testing.T) {
 	run("compact", "--data", dir)
 	run("check", "--data", dir)
 	for _, dd := range daemons {
-		logs.WriteString(dd.logs.String())
+		logs.WriteString(dd.Out.String())
 	}
 
 	t.Run("disk", func(t *testing.T) {
@@ -704,7 +694,7 @@ func ptCrashMidUpload(t *testing.T, d *daemon, dataDir string, m ptMarkers, stre
 		t.Fatal("the upload did not get going")
 	}
 	time.Sleep(100 * time.Millisecond)
-	crashKill(t, d)
+	d.Kill(t)
 	close(killed)
 	<-res
 	if streamed {

@@ -22,28 +22,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
-
-// secAgeCLI builds the stock age command from the module's version, once.
-var secAgeCLI = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "sec-age-")
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(dir, "age")
-	if out, err := exec.Command("go", "build", "-o", p, "filippo.io/age/cmd/age").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build age: %v\n%s", err, out)
-	}
-	return p, nil
-})
 
 // secPart is one part of a hand-made multipart body.
 type secPart struct {
@@ -121,19 +108,9 @@ type secItem struct {
 // and reads the tar with archive/tar, not with our reader.
 func secDecryptAll(t *testing.T, dataDir, keyFile string) []secItem {
 	t.Helper()
-	ageBin, err := secAgeCLI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(dataDir, dbFile), store.Options{ReadOnly: true, LockTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ageBin := testutil.Age(t)
+	db, items := storedItems(t, filepath.Join(dataDir, dbFile), store.Options{LockTimeout: 5 * time.Second})
 	defer db.Close()
-	items, err := db.Items()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []secItem
 	for _, it := range items {
 		_, r, err := db.Open(it.ID)
@@ -256,7 +233,7 @@ func TestSecurityHostileFileNames(t *testing.T) {
 	}
 	d.stop(t)
 
-	ageBin, _ := secAgeCLI()
+	ageBin := testutil.Age(t)
 	found := 0
 	for _, it := range secDecryptAll(t, dir, accs["names"].KeyFile) {
 		if len(it.names) != 2 || it.names[0] != "manifest.json" || len(it.manifest.Attachments) != 1 {
@@ -344,9 +321,7 @@ func secMarker(what string) string {
 // accepted answers' markers are there after decryption, so they did reach
 // the server.
 func TestSecurityNoFieldSkipsEncryption(t *testing.T) {
-	if _, err := secAgeCLI(); err != nil {
-		t.Fatal(err)
-	}
+	testutil.Age(t) // built before TMPDIR points at the directory searched
 	dir := newDataDir(t)
 	acc := secEnrol(t, dir, "markers")
 	tmp := t.TempDir()

@@ -321,7 +321,7 @@ func secCheckHeaders(t *testing.T, what string, status int, h http.Header) {
 // the address of any client connection this suite made to it.
 func secLogsHoldNone(t *testing.T, d *daemon, secrets ...string) {
 	t.Helper()
-	logs := d.logs.String()
+	logs := d.Out.String()
 	for _, s := range secrets {
 		if s != "" && strings.Contains(logs, s) {
 			t.Errorf("the server log holds %q", s)

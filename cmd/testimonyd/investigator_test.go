@@ -19,24 +19,12 @@ import (
 	"testimony/store"
 )
 
-// testimonyd is the binary the sysadmin would run (testimonydBinary).
-func testimonyd(t *testing.T) string { return testimonydBinary(t) }
-
 // runCmd runs testimonyd with args and returns stdout, stderr and the exit
 // code.
 func runCmd(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(testimonyd(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	r := runBin(t, args...)
+	return r.stdout, r.stderr, r.code
 }
 
 func initData(t *testing.T) string {
@@ -166,24 +154,8 @@ func TestInvestigatorCommands(t *testing.T) {
 func TestCommandsWhileServing(t *testing.T) {
 	dir := initData(t)
 	_, id := newKeyFile(t, false)
-	// Hold the lock from a child process, as the serving testimonyd would.
-	holder := exec.Command(testimonyd(t), "serve", "--data", dir, "--witness-addr", "127.0.0.1:0", "--investigator-addr", "127.0.0.1:0")
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { holder.Process.Kill(); holder.Wait() }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		db, err := store.Open(filepath.Join(dir, dbFile), store.Options{LockTimeout: 50 * time.Millisecond})
-		if err != nil {
-			break // the server holds it
-		}
-		db.Close()
-		if time.Now().After(deadline) {
-			t.Skip("the serve command did not take the database lock (serve may not work at this point)")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The lock is held by a child process: the serving testimonyd.
+	startServe(t, dir, nil)
 	for _, args := range [][]string{
 		{"investigator", "add", "alice", "--recipient", id.Recipient, "--data", dir},
 		{"investigator", "list", "--data", dir},

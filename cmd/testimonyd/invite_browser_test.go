@@ -1,24 +1,22 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
+	"testimony/internal/testutil"
 )
 
 // updateDocs writes the README's screenshot of the invitation:
 // go test -run TestInviteBrowser ./cmd/testimonyd/ -args -docs
 var updateDocs = flag.Bool("docs", false, "write docs/invite-ru.png, the README's screenshot of the invitation")
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestInviteBrowser opens the Russian invitation from file:// in a real
 // headless Chromium with JavaScript off, on a phone-sized screen: the
@@ -27,31 +25,11 @@ const chromiumPath = "/usr/bin/chromium"
 // onion's URL. Nothing on the page asks for JavaScript; the static checks
 // of TestInviteWritesEveryLanguage prove it ships none.
 func TestInviteBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("%s is not installed (apt-get install chromium): the real-browser test cannot run", chromiumPath)
-	}
+	ctx := testutil.Chromium(t)
 	onion := newOnion(t)
 	dir := filepath.Join(t.TempDir(), "out")
 	mustRun(t, "invite", "-o", dir, "--config", inviteConfig(t, true), "--onion", onion)
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	ctx, cancelC := chromedp.NewContext(actx)
-	defer cancelC()
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	defer cancelT()
-	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
-		t.Fatalf("disabling scripts: %v", err)
-	}
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{Width: 360, Height: 780, DeviceScaleFactor: 2, Mobile: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
@@ -70,10 +71,9 @@ func TestRetentionRepeats(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 2, 5, 12, 0, 0, 0, time.UTC) // 30 days keep 2026-01-06 on
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	var logs bytes.Buffer
-	var logMu sync.Mutex
+	var logs testutil.Buffer
 	c := &control{db: db, cfg: settings{RetentionDays: 30}, now: clock,
-		log: slog.New(slog.NewJSONHandler(lockedWriter{&logMu, &logs}, nil))}
+		log: slog.New(slog.NewJSONHandler(&logs, nil))}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { c.retain(ctx, 20*time.Millisecond); close(done) }()
@@ -100,22 +100,9 @@ func TestRetentionRepeats(t *testing.T) {
 	waitFor(1)
 	cancel()
 	<-done
-	logMu.Lock()
-	defer logMu.Unlock()
 	if !strings.Contains(logs.String(), `"msg":"retention","event":"purge","count":1`) {
 		t.Errorf("retention log:\n%s", logs.String())
 	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 // failingListener's Accept fails at once, as a listener whose socket went

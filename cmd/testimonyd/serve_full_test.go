@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,28 +17,6 @@ import (
 
 	"testimony/crypto"
 )
-
-// formWithFile is witnessForm with one attachment of size bytes.
-func formWithFile(marker string, size int) (string, []byte) {
-	ct, body := witnessForm(marker)
-	// Rebuild with the file part added after the answers.
-	_ = ct
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
-	mr := multipart.NewReader(bytes.NewReader(body), strings.TrimPrefix(ct, "multipart/form-data; boundary="))
-	for {
-		p, err := mr.NextPart()
-		if err != nil {
-			break
-		}
-		v, _ := io.ReadAll(p)
-		mw.WriteField(p.FormName(), string(v))
-	}
-	fw, _ := mw.CreateFormFile("files", "scan.bin")
-	fw.Write(bytes.Repeat([]byte(marker[:1]), size))
-	mw.Close()
-	return mw.FormDataContentType(), b.Bytes()
-}
 
 // TestServeDatabaseFull: with max_db_mb reached, a submission gets a clear
 // 503/507 page and leaves nothing half written; reading (status, check,
@@ -62,7 +39,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	d := startServe(t, dir, nil, "--escrow-recipients", escrow.Recipient, "--max-db-mb", "16")
 
 	post := func(marker string) (int, string) {
-		ct, body := formWithFile(marker, 1<<20)
+		ct, body := witnessForm(marker, formFile{"scan.bin", bytes.Repeat([]byte(marker[:1]), 1<<20)})
 		res, err := http.Post(d.witness+"/submit", ct, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -91,11 +68,11 @@ func TestServeDatabaseFull(t *testing.T) {
 	if strings.Contains(page, "goroutine") || strings.Contains(page, "bbolt") || strings.Contains(page, "maximum db size") {
 		t.Errorf("the refusal page leaks internals:\n%s", page)
 	}
-	// The server may log after its reply, and its stderr reaches d.logs
+	// The server may log after its reply, and its stderr reaches d.Out
 	// through a pipe: wait for the line a little.
-	for wait := time.Now(); !strings.Contains(d.logs.String(), "size limit"); time.Sleep(20 * time.Millisecond) {
+	for wait := time.Now(); !strings.Contains(d.Out.String(), "size limit"); time.Sleep(20 * time.Millisecond) {
 		if time.Since(wait) > 5*time.Second {
-			t.Errorf("the log does not say the database is full:\n%s", d.logs.String())
+			t.Errorf("the log does not say the database is full:\n%s", d.Out.String())
 			break
 		}
 	}
@@ -136,7 +113,7 @@ func TestServeDatabaseFull(t *testing.T) {
 	// Free space: the purge's freed pages are reused, no restart needed.
 	mustRun(t, "purge", "--older-than", "30", "--data", dir)
 	if c, p := post("load-full-after"); c != http.StatusOK {
-		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.logs.String())
+		t.Errorf("after a purge freed 4 MiB, a submission got %d:\n%.500s\nserver log:\n%s", c, p, d.Out.String())
 	}
 	mustRun(t, "check", "--data", dir)
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 )
 
 // The no-network test runs the real server in a network namespace that
@@ -97,7 +98,7 @@ func tracedServe(t *testing.T, ns, dataDir, trace string, extra ...string) (*dae
 		"-e", "trace=" + traceCalls, "-e", "signal=none"}
 	d := startServe(t, dataDir, prefix, extra...)
 	// ip execs strace, which forks testimonyd.
-	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", d.cmd.Process.Pid, d.cmd.Process.Pid))
+	kids, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", d.Pid(), d.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +114,12 @@ func stopTraced(t *testing.T, d *daemon, pid int) {
 	t.Helper()
 	unix.Kill(pid, unix.SIGINT)
 	select {
-	case err := <-d.done:
-		d.done <- err
-		if err != nil {
-			t.Errorf("traced serve: %v\n%s", err, d.logs.String())
+	case <-d.Done():
+		if err := d.Err(); err != nil {
+			t.Errorf("traced serve: %v\n%s", err, d.Out.String())
 		}
 	case <-time.After(30 * time.Second):
-		unix.Kill(pid, unix.SIGKILL)
+		unix.Kill(pid, unix.SIGKILL) // strace leaves its tracee running if killed itself
 		t.Fatal("traced serve did not stop")
 	}
 }
@@ -241,7 +241,7 @@ func checkNoOutbound(t *testing.T) {
 	trace2 := filepath.Join(t.TempDir(), "trace2")
 	cmd := exec.Command("ip", "netns", "exec", ns, "strace", "-f", "-qq", "-o", trace2,
 		"-e", "trace="+traceCalls, "-e", "signal=none",
-		testimonydBinary(t), "serve", "--data", dir, "--allow-public-bind",
+		testutil.Testimonyd(t), "serve", "--data", dir, "--allow-public-bind",
 		"--witness-addr", "witness.example.invalid:0", "--investigator-addr", "127.0.0.1:0")
 	out, _ := cmd.CombinedOutput()
 	if bad, _ := networkUse(t, trace2); len(bad) == 0 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,54 +13,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
-// The tests of this file run the real testimonyd binary, built once per
-// test process with "go build" (no race detector, no test code in it).
-
-var builtBinary struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// testimonydBinary builds cmd/testimonyd into a fixed place under the
-// temporary directory (replaced atomically, so concurrent test processes
-// do not pile up copies) and returns its path.
-func testimonydBinary(t testing.TB) string {
-	t.Helper()
-	b := &builtBinary
-	b.once.Do(func() {
-		dir := filepath.Join(os.TempDir(), "testimonyd-test-bin")
-		if b.err = os.MkdirAll(dir, 0o700); b.err != nil {
-			return
-		}
-		tmp, err := os.CreateTemp(dir, "build-*")
-		if err != nil {
-			b.err = err
-			return
-		}
-		tmp.Close()
-		out, err := exec.Command("go", "build", "-o", tmp.Name(), ".").CombinedOutput()
-		if err != nil {
-			os.Remove(tmp.Name())
-			b.err = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		b.path = filepath.Join(dir, "testimonyd")
-		b.err = os.Rename(tmp.Name(), b.path)
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.path
-}
+// The tests of this package run the real testimonyd binary, built once
+// per test process (testutil.Testimonyd), which TestMain removes at exit.
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // result is a finished command.
 type result struct {
@@ -74,7 +36,7 @@ func runBin(t testing.TB, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, testimonydBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testutil.Testimonyd(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -97,94 +59,43 @@ func mustRun(t testing.TB, args ...string) result {
 	return r
 }
 
-// daemon is a running "testimonyd serve".
+// daemon is a running "testimonyd serve"; its Out holds the log.
 type daemon struct {
-	cmd          *exec.Cmd
+	*testutil.Proc
 	witness, inv string // http://127.0.0.1:PORT
-	logs         *syncBuffer
-	done         chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// serveArgs are the arguments of "testimonyd serve" on free loopback
+// ports, then extra.
+func serveArgs(t testing.TB, dataDir string, extra ...string) []string {
+	return append([]string{testutil.Testimonyd(t), "serve", "--data", dataDir,
+		"--witness-addr", "127.0.0.1:0", "--investigator-addr", "127.0.0.1:0"}, extra...)
 }
 
 // startServe starts "testimonyd serve" on free loopback ports with extra
-// flags and waits until both listeners and the control socket are up.
-// prefix, if set, is a command (and its arguments) that runs testimonyd.
-func startServe(t *testing.T, dataDir string, prefix []string, extra ...string) *daemon {
+// flags and waits until both listeners and the control socket are up; the
+// end of the test stops it, and fails the test if it did not exit
+// cleanly. prefix, if set, is a command (and its arguments) that runs
+// testimonyd.
+func startServe(t testing.TB, dataDir string, prefix []string, extra ...string) *daemon {
 	t.Helper()
-	args := append([]string{testimonydBinary(t), "serve", "--data", dataDir,
-		"--witness-addr", "127.0.0.1:0", "--investigator-addr", "127.0.0.1:0", "--log-level", "debug"}, extra...)
-	args = append(append([]string(nil), prefix...), args...)
-	cmd := exec.Command(args[0], args[1:]...)
-	pr, pw := io.Pipe()
-	d := &daemon{cmd: cmd, logs: &syncBuffer{}, done: make(chan error, 1)}
-	cmd.Stderr = io.MultiWriter(pw, d.logs)
-	cmd.Stdout = d.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.done <- cmd.Wait(); pw.Close() }()
+	args := append(append([]string(nil), prefix...), serveArgs(t, dataDir, append([]string{"--log-level", "debug"}, extra...)...)...)
+	d := &daemon{Proc: testutil.Start(t, exec.Command(args[0], args[1:]...))}
 	t.Cleanup(func() { d.stop(t) })
-	addrs := make(chan [2]string, 1)
-	go func() {
-		var w, i string
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var l struct{ Msg, Listener, Addr string }
-			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Msg == "serving" {
-				switch l.Listener {
-				case "witness":
-					w = l.Addr
-				case "investigator":
-					i = l.Addr
-				case "control":
-					addrs <- [2]string{w, i}
-				}
-			}
-		}
-		io.Copy(io.Discard, pr)
-	}()
-	select {
-	case a := <-addrs:
-		d.witness, d.inv = "http://"+a[0], "http://"+a[1]
-	case err := <-d.done:
-		t.Fatalf("serve exited early: %v\n%s", err, d.logs.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("serve did not start:\n%s", d.logs.String())
-	}
+	a := d.Serving(t, "witness", "investigator", "control")
+	d.witness, d.inv = "http://"+a["witness"], "http://"+a["investigator"]
 	return d
 }
 
-// stop sends SIGTERM and waits for a clean exit.
-func (d *daemon) stop(t *testing.T) {
-	if d.cmd.ProcessState != nil {
+// stop asks serve to shut down (SIGINT) and fails the test unless it
+// exits cleanly.
+func (d *daemon) stop(t testing.TB) {
+	t.Helper()
+	if d.Exited() {
 		return
 	}
-	d.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-d.done:
-		d.done <- err
-		if err != nil && !t.Failed() {
-			t.Errorf("serve exited with %v\n%s", err, d.logs.String())
-		}
-	case <-time.After(20 * time.Second):
-		d.cmd.Process.Kill()
-		t.Errorf("serve did not stop on SIGINT")
+	if err := d.Stop(t, os.Interrupt); err != nil && !t.Failed() {
+		t.Errorf("serve exited with %v\n%s", err, d.Out.String())
 	}
 }
 
@@ -194,6 +105,24 @@ func newDataDir(t *testing.T) string {
 	dir := filepath.Join(t.TempDir(), "data")
 	mustRun(t, "init", "--data", dir)
 	return dir
+}
+
+// storedItems opens a database file read-only, to read what a stopped
+// server left, and lists its items. The caller closes the store (before a
+// server opens the file again).
+func storedItems(t testing.TB, path string, opts store.Options) (*store.DB, []store.Item) {
+	t.Helper()
+	opts.ReadOnly = true
+	db, err := store.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := db.Items()
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	return db, items
 }
 
 // planted is an item written straight into a store by a test.
@@ -356,14 +285,14 @@ func TestServeAppliesRetention(t *testing.T) {
 	items := plantItems(t, dir, rs, 20<<10, daysAgo(90), daysAgo(31), daysAgo(30), daysAgo(2), daysAgo(0))
 	d := startServe(t, dir, nil, "--retention-days", "30")
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(d.logs.String(), `"msg":"retention"`) {
+	for !strings.Contains(d.Out.String(), `"msg":"retention"`) {
 		if time.Now().After(deadline) {
-			t.Fatalf("no retention log line:\n%s", d.logs.String())
+			t.Fatalf("no retention log line:\n%s", d.Out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !strings.Contains(d.logs.String(), `"count":2`) {
-		t.Errorf("retention did not report 2 items purged:\n%s", d.logs.String())
+	if !strings.Contains(d.Out.String(), `"count":2`) {
+		t.Errorf("retention did not report 2 items purged:\n%s", d.Out.String())
 	}
 	r := mustRun(t, "status", "--data", dir, "--json")
 	var st statusReport
@@ -382,32 +311,19 @@ func TestServeLogLevel(t *testing.T) {
 	if r := runBin(t, "serve", "--data", dir, "--log-level", "chatty"); r.code != 1 || !strings.Contains(r.stderr, "log_level") {
 		t.Errorf("bad level: exit %d: %s", r.code, r.stderr)
 	}
-	cmd := exec.Command(testimonydBinary(t), "serve", "--data", dir, "--witness-addr", "127.0.0.1:0",
-		"--investigator-addr", "127.0.0.1:0", "--log-level", "warn")
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	args := serveArgs(t, dir, "--log-level", "warn")
+	p := testutil.Start(t, exec.Command(args[0], args[1:]...))
 	// The control socket appears once serving has begun.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, controlFile)); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("serve did not start: %s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.Await(t, "make its control socket", time.Minute, func(string) bool {
+		_, err := os.Stat(filepath.Join(dir, controlFile))
+		return err == nil
+	})
 	time.Sleep(200 * time.Millisecond)
-	cmd.Process.Signal(os.Interrupt)
-	if err := cmd.Wait(); err != nil {
+	if err := p.Stop(t, os.Interrupt); err != nil {
 		t.Errorf("serve: %v", err)
 	}
-	if strings.Contains(logs.String(), `"level":"INFO"`) {
-		t.Errorf("info lines at --log-level warn:\n%s", logs.String())
+	if strings.Contains(p.Out.String(), `"level":"INFO"`) {
+		t.Errorf("info lines at --log-level warn:\n%s", p.Out.String())
 	}
 }
 
