@@ -12,50 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"testimony/bundle"
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/records"
 	"testimony/store"
 )
-
-var (
-	ageOnce sync.Once
-	ageBin  string
-	ageErr  error
-)
-
-// stockAge builds the stock age CLI at the version in go.mod, once.
-func stockAge(t *testing.T) string {
-	t.Helper()
-	ageOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "age-cli-")
-		if err != nil {
-			ageErr = err
-			return
-		}
-		bin := filepath.Join(dir, "age")
-		out, err := exec.Command("go", "build", "-o", bin, "filippo.io/age/cmd/age").CombinedOutput()
-		if err != nil {
-			// go.sum may lack the CLI's own dependencies: install the same
-			// version outside the module.
-			cmd := exec.Command("go", "install", "filippo.io/age/cmd/age@v1.3.2")
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=")
-			if out2, err := cmd.CombinedOutput(); err != nil {
-				ageErr = errors.New(string(out) + string(out2))
-				return
-			}
-		}
-		ageBin = bin
-	})
-	if ageErr != nil {
-		t.Fatalf("building the age CLI: %v", ageErr)
-	}
-	return ageBin
-}
 
 // ageDecrypt decrypts an age file with the stock CLI and returns the
 // manifest of the tar inside.
@@ -65,7 +29,7 @@ func ageDecrypt(t *testing.T, ageFile string, id *crypto.Identity) *crypto.Manif
 	if err := os.WriteFile(keyFile, []byte(id.Secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(stockAge(t), "-d", "-i", keyFile, ageFile).Output()
+	out, err := exec.Command(testutil.Age(t), "-d", "-i", keyFile, ageFile).Output()
 	if err != nil {
 		t.Fatalf("age -d %s: %v", ageFile, err)
 	}
@@ -256,10 +220,7 @@ func TestBundleDownloadOpensWithAge(t *testing.T) {
 	}
 
 	// The offline tool.
-	bin := filepath.Join(t.TempDir(), "testimony")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/testimony").CombinedOutput(); err != nil {
-		t.Fatalf("go build cmd/testimony: %v\n%s", err, out)
-	}
+	bin := testutil.Testimony(t)
 	keyFile := filepath.Join(t.TempDir(), "key.txt")
 	os.WriteFile(keyFile, []byte(alice.id.Secret+"\n"), 0o600)
 	outDir := filepath.Join(t.TempDir(), "cases")

@@ -13,15 +13,16 @@ import (
 	"testing"
 	"time"
 
+	"testimony/internal/testutil"
 	"testimony/records"
 	"testimony/store"
 )
 
 // newInvEnvFull is newInvEnv on a store capped at limit bytes, with the
 // server's log in logs.
-func newInvEnvFull(t *testing.T, limit int) (*invEnv, *lockedBuffer) {
+func newInvEnvFull(t *testing.T, limit int) (*invEnv, *testutil.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testutil.Buffer{}
 	e := newInvEnvOn(t, Config{}, store.Options{MaxSize: limit}, slog.New(slog.NewTextHandler(logs, nil)))
 	return e, logs
 }

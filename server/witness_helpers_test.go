@@ -15,33 +15,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"golang.org/x/net/html"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/records"
 	"testimony/store"
 )
-
-// lockedBuffer collects log output from concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // witEnv is a witness site on a test server, with three investigators'
 // hybrid keys as escrow recipients.
@@ -52,7 +34,7 @@ type witEnv struct {
 	s    *Server
 	ids  []*crypto.Identity
 	ts   *httptest.Server
-	logs *lockedBuffer
+	logs *testutil.Buffer
 }
 
 func newWitEnv(t testing.TB, cfg Config) *witEnv {
@@ -63,7 +45,7 @@ func newWitEnv(t testing.TB, cfg Config) *witEnv {
 // newWitEnvStore is newWitEnv with the store opened with opts.
 func newWitEnvStore(t testing.TB, cfg Config, opts store.Options) *witEnv {
 	t.Helper()
-	e := &witEnv{t: t, dir: t.TempDir(), logs: &lockedBuffer{}}
+	e := &witEnv{t: t, dir: t.TempDir(), logs: &testutil.Buffer{}}
 	db, err := store.Open(filepath.Join(e.dir, "testimony.db"), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -398,3 +380,5 @@ func before(doc, a, b *html.Node) bool {
 	})
 	return ok
 }
+
+func TestMain(m *testing.M) { testutil.Main(m) }

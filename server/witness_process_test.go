@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
@@ -35,8 +36,8 @@ type daemon struct {
 	data   string
 	tmp    string // its $TMPDIR
 	cmd    *exec.Cmd
-	done   chan struct{} // closed when cmd has exited
-	logs   *lockedBuffer // every run's output
+	done   chan struct{}    // closed when cmd has exited
+	logs   *testutil.Buffer // every run's output
 	url    string
 	ids    []*crypto.Identity
 	escrow string // the escrow recipients file
@@ -49,19 +50,14 @@ func buildTestimonyd(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds and runs the real binary")
 	}
-	bin := filepath.Join(t.TempDir(), "testimonyd")
-	out, err := exec.Command("go", "build", "-o", bin, "testimony/cmd/testimonyd").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.Testimonyd(t)
 }
 
 // newDaemon makes a data directory with three escrow keys; start runs it.
 func newDaemon(t *testing.T) *daemon {
 	t.Helper()
 	root := t.TempDir()
-	d := &daemon{t: t, bin: buildTestimonyd(t), data: filepath.Join(root, "data"), tmp: filepath.Join(root, "tmp"), logs: &lockedBuffer{}}
+	d := &daemon{t: t, bin: buildTestimonyd(t), data: filepath.Join(root, "data"), tmp: filepath.Join(root, "tmp"), logs: &testutil.Buffer{}}
 	if err := os.Mkdir(d.tmp, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -457,10 +453,7 @@ func TestUpload200MiB(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	bin := filepath.Join(dir, "testimony")
-	if out, err := exec.Command("go", "build", "-o", bin, "testimony/cmd/testimony").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.Testimony(t)
 	keyFile := filepath.Join(dir, "key.txt")
 	os.WriteFile(keyFile, []byte(d.ids[2].Secret+"\n"), 0o600)
 	outDir := filepath.Join(dir, "cases")
