@@ -128,16 +128,8 @@ func TestBrowserFormOnArrival(t *testing.T) {
 	for _, lang := range witnessLangs {
 		t.Run(lang, func(t *testing.T) {
 			cat := witnessCatalog(t, lang)
-			err := chromedp.Do(ctx,
-				chromedp.Navigate(e.ts.URL+"/"),
-				chromedp.WaitVisible(chromedp.CSS("nav.langs")),
-			)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if l := attr(t, ctx, "html", "lang"); l != "en" {
-				t.Fatalf("Tor Browser's request for English gives a page in %q", l)
-			}
+			openLanding(t, ctx, e.ts.URL)
+			var err error
 			checkLangMenu(t, ctx, "landing")
 			if lang != "en" {
 				err = chromedp.Do(ctx,
