@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -89,18 +90,34 @@ func Build(t testing.TB, pkg string) string {
 		t.Fatal(err)
 	}
 	b.once.Do(func() {
-		bin := filepath.Join(dir, path.Base(pkg))
-		out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput()
-		if err != nil {
-			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
-			return
-		}
-		b.path = bin
+		b.path, b.err = build1(dir, pkg)
 	})
 	if b.err != nil {
 		t.Fatal(b.err)
 	}
 	return b.path
+}
+
+// build1 builds pkg into dir. A pkg with an @version is a command outside
+// the module, installed at that version from the module proxy (go install
+// names it after its path without a /vN suffix).
+func build1(dir, pkg string) (string, error) {
+	name, version, pinned := strings.Cut(pkg, "@")
+	base := path.Base(name)
+	if pinned && len(base) > 1 && base[0] == 'v' && strings.Trim(base[1:], "0123456789") == "" {
+		base = path.Base(path.Dir(name))
+	}
+	bin := filepath.Join(dir, base)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	if pinned {
+		cmd = exec.Command("go", "install", name+"@"+version)
+		cmd.Dir = dir // outside the module: its go.mod does not apply
+		cmd.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=", "GOWORK=off")
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	return bin, nil
 }
 
 // Testimonyd is the path of the server, built once.

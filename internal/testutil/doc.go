@@ -22,6 +22,13 @@
 // with SIGKILL, as a crash test wants. Whatever a test leaves running is
 // killed when the test ends.
 //
+// # A NATS cluster
+//
+// [NATSCluster] starts real nats-server processes (built at a pinned
+// version from the module proxy, with JetStream syncing every write) as a
+// cluster on loopback, for the replicated store; a [NATSNode] can be
+// killed and started again over its store.
+//
 // # A browser
 //
 // [Chromium] starts a headless Chromium with scripts disabled, as Tor

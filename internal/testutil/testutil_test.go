@@ -156,3 +156,28 @@ func TestChromiumScriptsOff(t *testing.T) {
 		t.Errorf("with scripts on, the script did not run:\n%s", dom)
 	}
 }
+
+// TestNATSCluster: three real nats-server processes form a JetStream
+// cluster on loopback; with one SIGKILLed the other two stay healthy, and
+// the killed one comes back with its store.
+func TestNATSCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs nats-server")
+	}
+	nodes := NATSCluster(t, 3)
+	for _, nd := range nodes {
+		info := nd.Info(t)
+		if !strings.HasPrefix(info, "INFO ") || !strings.Contains(info, `"jetstream":true`) || !strings.Contains(info, `"server_name":"`+nd.Name+`"`) {
+			t.Errorf("%s: INFO %s", nd.Name, info)
+		}
+	}
+	if out := nodes[0].Proc.Out.String(); !strings.Contains(out, "2.15.3") {
+		t.Errorf("not the pinned version:\n%s", out)
+	}
+	nodes[2].Kill(t)
+	for _, nd := range nodes[:2] {
+		nd.WaitHealthy(t)
+	}
+	nodes[2].Start(t)
+	nodes[2].WaitHealthy(t)
+}
