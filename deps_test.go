@@ -56,6 +56,9 @@ func TestImportEdges(t *testing.T) {
 		{"./form", "go.etcd.io/bbolt", "the questionnaire knows no storage"},
 		{"./records", mod + "/server", "the console's account and audit commands use records without the web package"},
 		{"./records", "net/http", "records are stored data, not HTTP"},
+		{"./annotations", "net/http", "annotations are written and merged on the air-gapped machine"},
+		{"./annotations", mod + "/store", "annotations reach the server only as encrypted items"},
+		{"./annotations", "go.etcd.io/bbolt", "annotations reach the server only as encrypted items"},
 	}
 	for _, f := range forbidden {
 		if deps(t, f.pkg)[f.dep] {
