@@ -304,17 +304,21 @@ func loadCase(root *os.Root, dir string) (*caseItem, error) {
 	return it, nil
 }
 
-// replaceFile writes name in root through a temporary file and a rename,
-// so a reader never sees half of it.
+// replaceFile writes name (a path in root) through a temporary file beside
+// it, synced, and a rename, so a reader never sees half of it and a crash
+// leaves the old file or the new one.
 func replaceFile(root *os.Root, name string, data []byte) error {
 	b := make([]byte, 6)
 	rand.Read(b)
-	tmp := "." + name + "." + hex.EncodeToString(b)
+	tmp := path.Join(path.Dir(name), "."+path.Base(name)+"."+hex.EncodeToString(b))
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
 	if err1 := f.Close(); err == nil {
 		err = err1
 	}

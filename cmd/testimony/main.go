@@ -19,6 +19,8 @@ Usage:
     testimony open -i IDENTITY [-o DIR] [--form FILE] FILE...
     testimony report DIR
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
+    testimony annotate --as NAME DIR ITEM|SOURCE CHANGE
+    testimony annotations DIR [ITEM|SOURCE]
     testimony version
 
 keygen writes a new age identity file (post-quantum hybrid unless --classic)
@@ -41,6 +43,17 @@ and a corroboration table), with a summary on standard output.
 share re-encrypts ITEMs (.age files or bundles) to a partner's post-quantum
 public keys (a recipients file) as a new bundle OUT, and records it in
 shared.log next to OUT.
+
+annotate records a change to an item or a source in a folder written by
+open, as NAME (your investigator account name): "status S" (new, triage,
+verified, follow-up, closed), "assign NAME" or "assign nobody", "tag TAG",
+"untag TAG", "note TEXT" ("note -" reads it from standard input), "link
+OTHER", "unlink OTHER". An item is named by its id or a unique start of it
+(at least 4 characters), a source by its pseudonym. The changes of each
+investigator are kept in DIR/.annotations/NAME.jsonl; put the others' files
+there and every change merges, in any order, to one state.
+
+annotations prints that state: status, assignee, tags, links and notes.
 `
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -55,10 +68,12 @@ var errUsage = errors.New("usage")
 var errFailed = errors.New("failed")
 
 var commands = map[string]func(args []string) error{
-	"keygen": runKeygen,
-	"open":   runOpen,
-	"report": runReport,
-	"share":  runShare,
+	"annotate":    runAnnotate,
+	"annotations": runAnnotations,
+	"keygen":      runKeygen,
+	"open":        runOpen,
+	"report":      runReport,
+	"share":       runShare,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
