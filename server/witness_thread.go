@@ -76,8 +76,13 @@ type threadData struct {
 	Legacy   bool // a seven-word codename, which had no check word: see the note in thread.html
 	Replies  []replyView
 	Sent     bool
-	Text     string // a follow-up text re-shown after an error
-	Limit    string
+	// Requested is the kind of the withdrawal just stored, for its
+	// notice (witness_withdraw.go).
+	Requested string
+	// WithdrawErr is a message key shown at the withdrawal form.
+	WithdrawErr string
+	Text      string // a follow-up text re-shown after an error
+	Limit     string
 }
 
 type replyView struct {
