@@ -81,8 +81,8 @@ type threadData struct {
 	Requested string
 	// WithdrawErr is a message key shown at the withdrawal form.
 	WithdrawErr string
-	Text      string // a follow-up text re-shown after an error
-	Limit     string
+	Text        string // a follow-up text re-shown after an error
+	Limit       string
 }
 
 type replyView struct {

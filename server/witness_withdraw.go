@@ -34,7 +34,8 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxCodenameForm+3*form.MaxFieldBytes) // a message percent-encoded
+	// A message of form.MaxFieldBytes may take three times that, percent-encoded.
+	r.Body = http.MaxBytesReader(w, r.Body, maxCodenameForm+3*form.MaxFieldBytes)
 	if err := r.ParseForm(); err != nil { // url-encoded only: never spills to disk
 		return uploadError(err)
 	}
