@@ -10,9 +10,11 @@ import (
 )
 
 // FuzzCodename: whatever a witness types into the codename box, the
-// codename parser returns ErrNotCodename or the canonical form — seven
-// lower-case words of the list joined by single spaces — which parses to
-// itself and names the same source as what was typed. It never panics.
+// codename parser returns ErrNotCodename (an *UnknownWordsError among
+// them), ErrCodenameCheck, or the canonical form — eight (or, issued before
+// the check, seven) lower-case words of the list joined by single spaces —
+// which parses to itself and names the same source as what was typed. It
+// never panics.
 func FuzzCodename(f *testing.F) {
 	c, err := crypto.NewCodename()
 	if err != nil {
@@ -25,7 +27,9 @@ func FuzzCodename(f *testing.F) {
 		strings.Join(words, "-"),
 		strings.Join(words, "\r\n"),
 		"  " + strings.Join(words, " ,. ") + "\t",
+		strings.Join(words[:7], " "),
 		strings.Join(words[:6], " "),
+		strings.Join(append(words[1:], words[0]), " "),
 		c + " " + words[0],
 		"ａｂａｃｕｓ ladder nimble quarry sandal tripod velvet", // full-width letters
 		"abacus ladder nimble quarry sandal tripod velvet",
@@ -43,13 +47,17 @@ func FuzzCodename(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := crypto.CheckCodename(s)
 		if err != nil {
-			if !errors.Is(err, crypto.ErrNotCodename) || got != "" {
+			if !errors.Is(err, crypto.ErrNotCodename) && !errors.Is(err, crypto.ErrCodenameCheck) || got != "" {
 				t.Fatalf("%q: %q, %v", s, got, err)
+			}
+			var uw *crypto.UnknownWordsError
+			if errors.As(err, &uw) && len(uw.Words) == 0 {
+				t.Fatalf("%q: an UnknownWordsError naming no word", s)
 			}
 			return
 		}
 		ws := strings.Split(got, " ")
-		if len(ws) != crypto.CodenameWords {
+		if len(ws) != crypto.CodenameWords && len(ws) != crypto.LegacyCodenameWords {
 			t.Fatalf("%q → %q: %d words", s, got, len(ws))
 		}
 		for _, w := range ws {

@@ -18,6 +18,13 @@ const (
 	KindSubmission = "submission"
 	KindFollowup   = "followup"
 	KindReply      = "reply"
+	// A witness taking their account back, with their codename: they
+	// withdraw their consent to its use (KindWithdrawal), or ask for it
+	// to be deleted (KindErasure), which withdraws consent too. Two kinds,
+	// not one with the request inside, so that the investigator site and
+	// a bundle's index, which see kinds but no plaintext, can flag which.
+	KindWithdrawal = "withdrawal"
+	KindErasure    = "erasure"
 )
 
 // MaxManifest is the largest manifest.json a reader accepts.
@@ -132,7 +139,7 @@ func (m *Manifest) Validate() error {
 		return bad("format %q, want %q", m.Format, Format)
 	}
 	switch m.Kind {
-	case KindSubmission, KindFollowup, KindReply:
+	case KindSubmission, KindFollowup, KindReply, KindWithdrawal, KindErasure:
 	default:
 		return bad("unknown kind %q", m.Kind)
 	}

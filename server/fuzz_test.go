@@ -158,7 +158,8 @@ func withoutThreadFloor(f *testing.F) {
 	f.Cleanup(func() { threadFloor = old })
 }
 
-// fuzzCodename is a well-formed codename (seven words of the EFF list).
+// fuzzCodename is a well-formed codename of the format issued before the
+// check word (seven words of the EFF list), which still opens a thread.
 const fuzzCodename = "abacus ladder nimble quarry sandal tripod velvet"
 
 // FuzzSubmitMultipart: any multipart body (with a fixed boundary and a

@@ -21,6 +21,10 @@ type caseRow struct {
 	store.Item
 	Seen, Replied bool
 	InSet         string // "yes", "no" or "unknown"
+	// Withdrawal is what the item's source asked with their codename
+	// (witness_withdraw.go): crypto.KindWithdrawal, crypto.KindErasure,
+	// or "" if nothing.
+	Withdrawal string
 }
 
 type casesData struct {
@@ -29,6 +33,24 @@ type casesData struct {
 	Page, Pages, Prev, Next        int
 	Sort, Source, Recipient, KeyFP string
 	CanReply                       bool
+	Withdrawal                     string // of the source shown, as caseRow's
+}
+
+// withdrawals maps each source that took its account back to what it
+// asked: a deletion request outweighs a withdrawal of consent.
+func withdrawals(items []store.Item) map[string]string {
+	out := map[string]string{}
+	for _, it := range items {
+		switch it.Kind {
+		case crypto.KindErasure:
+			out[it.Source] = crypto.KindErasure
+		case crypto.KindWithdrawal:
+			if out[it.Source] == "" {
+				out[it.Source] = crypto.KindWithdrawal
+			}
+		}
+	}
+	return out
 }
 
 // inSet says whether key is in the recipient set of fingerprint fp.
@@ -70,13 +92,14 @@ func (s *Server) caseRows(p *principal, source, sortBy string) ([]caseRow, error
 			replied[it.Source] = true
 		}
 	}
+	taken := withdrawals(items)
 	var rows []caseRow
 	for _, it := range items {
 		if source != "" && it.Source != source {
 			continue
 		}
 		rows = append(rows, caseRow{Item: it, Seen: seen[it.ID], Replied: replied[it.Source],
-			InSet: inSet(sets, it.Recipients, p.Recipient)})
+			InSet: inSet(sets, it.Recipients, p.Recipient), Withdrawal: taken[it.Source]})
 	}
 	slices.SortFunc(rows, func(a, b caseRow) int {
 		var c int
@@ -136,6 +159,9 @@ func (s *Server) casePage(w http.ResponseWriter, r *http.Request, p *principal, 
 			return &HTTPError{Status: http.StatusNotFound, Msg: "inv.error.nosource"}
 		}
 		d.CanReply = err == nil && rec.ReplyRecipient != ""
+		if len(rows) > 0 {
+			d.Withdrawal = rows[0].Withdrawal
+		}
 	}
 	d.Pages = max(1, (len(rows)+pageSize-1)/pageSize)
 	d.Page, _ = strconv.Atoi(q.Get("page"))

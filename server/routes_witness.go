@@ -26,5 +26,6 @@ func (s *Server) WitnessHandler() http.Handler {
 	get("/codename", s.codenamePage)
 	post("/thread", s.thread)
 	post("/followup", s.whileAccepting(s.followup))
+	post("/withdraw", s.whileAccepting(s.withdraw))
 	return s.harden(siteWitness, r)
 }

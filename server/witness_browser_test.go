@@ -119,8 +119,8 @@ func browserVisit(t *testing.T, streamed bool) {
 		t.Fatal(err)
 	}
 	codename, err := crypto.CheckCodename(text)
-	if err != nil || len(strings.Fields(codename)) != 7 {
-		t.Fatalf("the receipt shows %q, not a seven-word codename", text)
+	if err != nil || len(strings.Fields(codename)) != crypto.CodenameWords {
+		t.Fatalf("the receipt shows %q, not an eight-word codename", text)
 	}
 
 	subs := e.items(crypto.KindSubmission)
@@ -304,7 +304,7 @@ func TestBrowserSubmitInRussianAndUkrainian(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := crypto.CheckCodename(words); err != nil || len(strings.Fields(words)) != 7 {
+			if _, err := crypto.CheckCodename(words); err != nil || len(strings.Fields(words)) != crypto.CodenameWords {
 				t.Fatalf("the receipt shows %q, not a codename", words)
 			}
 			receipt := shot(t, ctx, "3-receipt-"+lang, 0)

@@ -361,6 +361,20 @@ func walkWitnessPages(t *testing.T, lang string) []walkedPage {
 	follow("follow-up too long", 413, strings.Repeat("x", form.MaxFieldBytes+1))
 	st, page = postParts(e, "/followup"+q, part{name: "lang", body: lang}, part{name: "codename", body: "hello"}, part{name: "message", body: "1"})
 	add("follow-up without a codename", 422, st, page)
+	// Codenames refused by their words alone, an old seven-word one, and
+	// taking an account back (issue 19).
+	login("codename mistyped", mistype(t, codename, 2), 200)
+	typo := strings.Fields(codename)
+	typo[0], typo[1] = typo[0]+"q", "zzzzzzzzzz" // one near a list word, one near none
+	login("codename with words not on the list", strings.Join(typo, " "), 200)
+	login("seven-word codename", "abacus ladder nimble quarry sandal tripod velvet", 200)
+	withdraw := func(name string, want int, request string) {
+		st, page := e.withdraw(codename, request, "", lang)
+		add(name, want, st, page)
+	}
+	withdraw("consent withdrawn", 200, "withdraw")
+	withdraw("deletion requested", 200, "erase")
+	withdraw("withdrawal without a choice", 422, "")
 
 	// Error pages through the handler.
 	get("404", "/nope"+q, 404)

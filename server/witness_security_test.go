@@ -34,6 +34,10 @@ func witnessPages(t *testing.T, e *witEnv) map[string]string {
 	_, pages["POST /thread (not a codename)"] = e.post("/thread", "application/x-www-form-urlencoded", []byte("codename=hello"))
 	ct, body := multipartBody(t, part{name: "lang", body: "en"}, part{name: "codename", body: codename}, part{name: "message", body: "more"})
 	_, pages["POST /followup"] = e.post("/followup", ct, body)
+	_, pages["POST /thread (mistyped)"] = e.login(mistype(t, codename, 1), "en")
+	_, pages["POST /thread (unknown word)"] = e.login(strings.Replace(codename, " ", "<b>x</b> ", 1), "en")
+	_, pages["POST /withdraw"] = e.withdraw(codename, "withdraw", "<script>alert(1)</script>", "uk")
+	_, pages["POST /withdraw (no choice)"] = e.withdraw(codename, "", "", "es")
 	return pages
 }
 

@@ -26,6 +26,10 @@ type streamPlan struct {
 	// request can still give, given the text values read so far and the
 	// text bytes it may still send.
 	worst func(v form.Values, textLeft int) *crypto.Manifest
+	// allow, if set, says from the text values read so far whether the
+	// files may be streamed into the store; when it says no they are
+	// spooled, so that a request refused later leaves the store untouched.
+	allow func(v form.Values) bool
 }
 
 // streamMin is the body size above which files are streamed: below it the
@@ -51,6 +55,9 @@ const streamSlots = 4
 // of its first file.
 func (s *Server) startStream(u *upload, plan *streamPlan, r *http.Request, textLeft int, name, typ string) error {
 	if (r.ContentLength >= 0 && r.ContentLength <= streamMin) || s.cfg.MaxFile > crypto.MaxStreamAttachment {
+		return nil
+	}
+	if plan.allow != nil && !plan.allow(u.values) {
 		return nil
 	}
 	room, err := s.roomFor(plan.worst(u.values, textLeft), crypto.Attachment{Name: name, Type: typ})

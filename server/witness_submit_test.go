@@ -31,7 +31,7 @@ func TestSubmitRoundTrip(t *testing.T) {
 		t.Fatalf("status %d:\n%s", status, page)
 	}
 	codename := codenameOf(t, page)
-	if _, err := crypto.CheckCodename(codename); err != nil || len(strings.Fields(codename)) != 7 {
+	if _, err := crypto.CheckCodename(codename); err != nil || len(strings.Fields(codename)) != crypto.CodenameWords {
 		t.Fatalf("codename %q: %v", codename, err)
 	}
 	items := e.items("")

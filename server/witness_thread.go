@@ -2,6 +2,7 @@ package server
 
 import (
 	"cmp"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -23,11 +24,16 @@ import (
 //
 // A wrong codename gets the same status and the same page as a right one
 // with no replies, after the same work (pseudonym, look-up, reply
-// identity, scan of the replies). Only text that cannot be a codename at
-// all (not seven words of the list) is told apart, which says nothing
-// about which codenames exist. A follow-up sent under a codename with no
-// record makes the record, as a first submission would: it is kept, never
-// silently dropped, and its answer looks like any other.
+// identity, scan of the replies). Only text that cannot be a codename is
+// told apart, by crypto.CheckCodename alone, before the store is read:
+// the wrong number of words, words not on the list (with the nearest list
+// words suggested), or eight words whose check word does not match (a
+// mistyped or swapped word: one page, the same for every such codename).
+// None of these says anything about which codenames exist, and none ever
+// makes a source or stores a follow-up. A seven-word codename (issued
+// before codenames had a check word) cannot be checked: a follow-up sent
+// under one with no record makes the record, as a first submission would:
+// it is kept, never silently dropped, and its answer looks like any other.
 
 // maxCodenameForm bounds the url-encoded login form.
 const maxCodenameForm = 16 << 10
@@ -43,13 +49,40 @@ func (s *Server) codenamePage(w http.ResponseWriter, r *http.Request) error {
 	return s.renderWitness(w, http.StatusOK, "codename", s.langOf(r, ""), wPage{})
 }
 
+// codenameData is what the codename template gets when a typed codename
+// is refused for words not on the list.
+type codenameData struct {
+	Unknown []crypto.UnknownWord
+}
+
+// refuseCodename answers a codename that crypto.CheckCodename refused
+// (err): the codename page again, with what is wrong. It reads nothing
+// from the store, and the page depends only on what was typed: for a
+// failed check it is the same page whatever the words.
+func (s *Server) refuseCodename(w http.ResponseWriter, status int, lang string, err error) error {
+	var uw *crypto.UnknownWordsError
+	switch {
+	case errors.As(err, &uw):
+		return s.renderWitness(w, status, "codename", lang, wPage{Message: "w.login.unknownwords", Data: codenameData{Unknown: uw.Words}})
+	case errors.Is(err, crypto.ErrCodenameCheck):
+		return s.renderWitness(w, status, "codename", lang, wPage{Message: "w.login.checkwords"})
+	}
+	return s.renderWitness(w, status, "codename", lang, wPage{Message: "w.login.notcodename"})
+}
+
 // threadData is what the thread template gets.
 type threadData struct {
 	Codename string
+	Legacy   bool // a seven-word codename, which had no check word: see the note in thread.html
 	Replies  []replyView
 	Sent     bool
-	Text     string // a follow-up text re-shown after an error
-	Limit    string
+	// Requested is the kind of the withdrawal just stored, for its
+	// notice (witness_withdraw.go).
+	Requested string
+	// WithdrawErr is a message key shown at the withdrawal form.
+	WithdrawErr string
+	Text        string // a follow-up text re-shown after an error
+	Limit       string
 }
 
 type replyView struct {
@@ -71,7 +104,7 @@ func (s *Server) thread(w http.ResponseWriter, r *http.Request) error {
 	}
 	codename, err := crypto.CheckCodename(raw)
 	if err != nil {
-		return s.renderWitness(w, http.StatusOK, "codename", lang, wPage{Message: "w.login.notcodename"})
+		return s.refuseCodename(w, http.StatusOK, lang, err)
 	}
 	return s.showThread(w, http.StatusOK, lang, codename, threadData{})
 }
@@ -93,6 +126,7 @@ func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename st
 		return err
 	}
 	d.Codename, d.Replies, d.Limit = codename, replies, humanSize(s.cfg.MaxUpload)
+	d.Legacy = crypto.IsLegacyCodename(codename)
 	time.Sleep(time.Until(floor))
 	return s.renderWitness(w, status, "thread", lang, wPage{Data: d})
 }
@@ -148,16 +182,19 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 			msg = crypto.TextAnswer(form.Longest(vals))
 		}
 		return &crypto.Manifest{Kind: crypto.KindFollowup, Form: followupForm, Answers: map[string]crypto.Answer{"message": msg}}
-	}}
+	}, allow: codenameRead}
 	up, err := s.readUpload(w, r, isText, "files", plan)
 	if err != nil {
 		return err
 	}
 	defer up.remove()
 	lang := s.langOf(r, up.values.Get("lang"))
+	if len(up.values["codename"]) != 1 {
+		return s.refuseCodename(w, http.StatusUnprocessableEntity, lang, crypto.ErrNotCodename)
+	}
 	codename, err := crypto.CheckCodename(up.values.Get("codename"))
-	if err != nil || len(up.values["codename"]) != 1 {
-		return s.renderWitness(w, http.StatusUnprocessableEntity, "codename", lang, wPage{Message: "w.login.notcodename"})
+	if err != nil {
+		return s.refuseCodename(w, http.StatusUnprocessableEntity, lang, err)
 	}
 	if len(up.values["message"]) > 1 {
 		return &HTTPError{Status: http.StatusBadRequest, Msg: "error.badform"}
@@ -193,6 +230,19 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	return s.showThread(w, http.StatusOK, lang, codename, threadData{Sent: true})
 }
 
+// codenameRead is the follow-up's streamPlan.allow: its files may go
+// straight into the store only once a codename that passes the check has
+// been read, so that a refused codename never writes to the store (the
+// files of one sent after them are spooled, then dropped).
+func codenameRead(v form.Values) bool {
+	c := v["codename"]
+	if len(c) != 1 {
+		return false
+	}
+	_, err := crypto.CheckCodename(c[0])
+	return err == nil
+}
+
 func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, text string) error {
 	// The message is shown through the page's Message; render by hand to
 	// set it.
@@ -207,6 +257,6 @@ func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, tex
 	}
 	return s.renderWitness(w, http.StatusUnprocessableEntity, "thread", lang, wPage{
 		Message: msg,
-		Data:    threadData{Codename: codename, Replies: replies, Text: text, Limit: humanSize(s.cfg.MaxUpload)},
+		Data:    threadData{Codename: codename, Legacy: crypto.IsLegacyCodename(codename), Replies: replies, Text: text, Limit: humanSize(s.cfg.MaxUpload)},
 	})
 }

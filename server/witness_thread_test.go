@@ -1,14 +1,22 @@
 package server
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"testimony/crypto"
 	"testimony/records"
+	"testimony/store"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func (e *witEnv) login(codename, lang string) (int, string) {
@@ -99,11 +107,109 @@ func TestWrongCodenameLooksLikeRight(t *testing.T) {
 		t.Fatalf("pages differ:\n%s\n----\n%s", n1, n2)
 	}
 	// Text that is not a codename is told apart, whoever typed it.
-	for _, s := range []string{"hello", right + " extra", strings.Replace(right, " ", "x ", 1)} {
+	for _, s := range []string{"hello", right + " extra", strings.Join(strings.Fields(right)[:6], " ")} {
 		st, p := e.login(s, "en")
 		if st != 200 || !strings.Contains(p, "That is not a codename") {
 			t.Errorf("%q: %d", s, st)
 		}
+	}
+}
+
+// mistype replaces word i of codename c by the next word of the list
+// that is not the same.
+func mistype(t testing.TB, c string, i int) string {
+	t.Helper()
+	w := strings.Fields(c)
+	for _, cand := range []string{"abacus", "zoom"} {
+		if w[i] != cand {
+			w[i] = cand
+			return strings.Join(w, " ")
+		}
+	}
+	t.Fatal("unreachable")
+	return ""
+}
+
+// TestCodenameCheckPage: a codename with a mistyped or swapped word gets
+// the "check the words" page, byte for byte the same whichever codename
+// it was and whether its unmistyped form exists, with no thread; and
+// after it the store is as it was.
+func TestCodenameCheckPage(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	_, page := e.submit(fullTestimony("x")...)
+	right := codenameOf(t, page)
+	e.plantReply(right, "a reply to the right codename")
+	unknown, _ := crypto.NewCodename()
+	before := storeContents(t, e.db)
+	w := strings.Fields(right)
+	swapped := strings.Join(append([]string{w[1], w[0]}, w[2:]...), " ")
+	if w[0] == w[1] {
+		swapped = mistype(t, right, 1)
+	}
+	var ref string
+	for i, c := range []string{mistype(t, right, 0), mistype(t, right, 7), mistype(t, unknown, 3), swapped, strings.ToUpper(mistype(t, unknown, 5))} {
+		st, p := e.login(c, "en")
+		if st != 200 || !strings.Contains(p, "These words do not make a codename") || strings.Contains(p, `name="codename" value=`) {
+			t.Fatalf("%q: %d, not the check page\n%s", c, st, p)
+		}
+		if i == 0 {
+			ref = p
+		} else if p != ref {
+			t.Fatalf("the check pages of two codenames differ:\n%s\n----\n%s", ref, p)
+		}
+		if _, rp := e.login(c, "ru"); !strings.Contains(rp, "Эти слова не складываются в кодовую фразу") {
+			t.Errorf("the Russian check page:\n%s", rp)
+		}
+	}
+	if after := storeContents(t, e.db); after != before {
+		t.Errorf("the store changed:\n%s\n----\n%s", before, after)
+	}
+	// The right codename still opens its thread.
+	if _, p := e.login(right, "en"); !strings.Contains(p, "a reply to the right codename") {
+		t.Fatal("the right codename lost its thread")
+	}
+}
+
+// TestCodenameUnknownWordSuggests: a word not on the list is named, with
+// the nearest list words.
+func TestCodenameUnknownWordSuggests(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	c, _ := crypto.NewCodename()
+	w := strings.Fields(c)
+	typo := slices.Clone(w)
+	typo[2] = w[2] + "q" // a letter too many
+	st, p := e.login(strings.Join(typo, " "), "en")
+	if st != 200 || !strings.Contains(p, "Some words are not on our list") || !strings.Contains(p, "“"+typo[2]+"”") {
+		t.Fatalf("%d\n%s", st, p)
+	}
+	near := regexp.MustCompile(`did you mean <strong dir="ltr" lang="en">([^<]*)</strong>`).FindStringSubmatch(p)
+	if near == nil || !slices.Contains(strings.Split(near[1], ", "), w[2]) {
+		t.Fatalf("%q is not suggested for %q:\n%s", w[2], typo[2], p)
+	}
+	// Markup typed as a word comes back as text.
+	st, p = e.login(strings.Replace(c, w[0], "scrípt", 1), "ru")
+	if st != 200 || !strings.Contains(p, "Некоторых слов нет в нашем списке") || !strings.Contains(p, "“scrípt”") {
+		t.Fatalf("%d\n%s", st, p)
+	}
+}
+
+// TestLegacyCodenameOpensThread: a seven-word codename, as issued before
+// the check word, opens its thread with a note about the eighth word,
+// and a right and a wrong one get the same page.
+func TestLegacyCodenameOpensThread(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	old := "abacus ladder nimble quarry sandal tripod velvet"
+	ct, body := multipartBody(t, part{name: "codename", body: old}, part{name: "message", body: "from an old codename"})
+	if st, _ := e.post("/followup", ct, body); st != 200 {
+		t.Fatal(st)
+	}
+	st1, p1 := e.login(old, "en")
+	st2, p2 := e.login("abacus ladder nimble quarry sandal tripod vest", "en")
+	if st1 != 200 || st1 != st2 || !strings.Contains(p1, "This codename has seven words") {
+		t.Fatalf("%d %d\n%s", st1, st2, p1)
+	}
+	if codenameValueRE.ReplaceAllString(p1, "") != codenameValueRE.ReplaceAllString(p2, "") {
+		t.Fatal("a right and a wrong seven-word codename get different pages")
 	}
 }
 
@@ -142,6 +248,101 @@ func TestThreadTimeFloor(t *testing.T) {
 		}
 		if d := time.Since(start); d < threadFloor {
 			t.Errorf("answered after %v, before the floor of %v", d, threadFloor)
+		}
+	}
+}
+
+// storeContents describes everything in the store: each bucket (nested ones
+// too) with its sequence and its number of keys, and a SHA-256 of every
+// key and value, read from a backup of the database with bbolt itself.
+func storeContents(t testing.TB, db *store.DB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "state.db")
+	if _, err := db.BackupFile(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var out strings.Builder
+	h := sha256.New()
+	var walk func(name string, bk *bolt.Bucket)
+	walk = func(name string, bk *bolt.Bucket) {
+		keys := 0
+		bk.ForEach(func(k, v []byte) error {
+			if v == nil {
+				walk(name+"/"+string(k), bk.Bucket(k))
+				return nil
+			}
+			keys++
+			fmt.Fprintf(h, "%s\x00%x\x00%x\n", name, k, v)
+			return nil
+		})
+		fmt.Fprintf(&out, "%s: sequence %d, %d keys\n", name, bk.Sequence(), keys)
+	}
+	err = b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(name []byte, bk *bolt.Bucket) error {
+			walk(string(name), bk)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&out, "content %x\n", h.Sum(nil))
+	// A write undone still grows the file: its size tells it.
+	fi, err := os.Stat(db.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&out, "file of %d bytes\n", fi.Size())
+	return out.String()
+}
+
+// TestFollowupWithFailingCodenameStoresNothing: a follow-up under a
+// codename that fails the check, with a file spooled or (large) streamed,
+// the codename before or after the file, gets the check page with a 422
+// and leaves the store as it was; the same follow-up under the right
+// codename changes it.
+func TestFollowupWithFailingCodenameStoresNothing(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		e := newWitEnv(t, Config{})
+		if stream {
+			old := streamMin
+			streamMin = -1
+			t.Cleanup(func() { streamMin = old })
+		}
+		_, page := e.submit(fullTestimony("x")...)
+		right := codenameOf(t, page)
+		file := part{name: "files", filename: "ticket.png", body: strings.Repeat("PNG", 10000)}
+		if stream {
+			file.body = strings.Repeat("PNG", 2<<20) // 6 MiB: more than one write of chunks
+		}
+		before := storeContents(t, e.db)
+		for _, bad := range []string{mistype(t, right, 2), mistype(t, right, 7)} {
+			for _, after := range []bool{false, true} {
+				parts := []part{{name: "lang", body: "en"}, {name: "codename", body: bad}, {name: "message", body: "more"}, file}
+				if after {
+					parts = []part{{name: "lang", body: "en"}, file, {name: "message", body: "more"}, {name: "codename", body: bad}}
+				}
+				ct, body := multipartBody(t, parts...)
+				st, p := e.post("/followup", ct, body)
+				if st != 422 || !strings.Contains(p, "These words do not make a codename") {
+					t.Fatalf("stream %v, codename after the file %v: %d\n%s", stream, after, st, p)
+				}
+			}
+		}
+		if got := storeContents(t, e.db); got != before {
+			t.Errorf("stream %v: the store changed:\n%s\n----\n%s", stream, before, got)
+		}
+		ct, body := multipartBody(t, part{name: "codename", body: right}, part{name: "message", body: "more"}, file)
+		if st, _ := e.post("/followup", ct, body); st != 200 {
+			t.Fatal(st)
+		}
+		if storeContents(t, e.db) == before {
+			t.Fatal("a follow-up under the right codename left the store as it was: storeContents sees nothing")
 		}
 	}
 }

@@ -206,12 +206,18 @@ type caseItem struct {
 	Dir  string // <source>/<day>-<kind>-<id8>
 	Info itemInfo
 	M    *crypto.Manifest
+	// Withdrawal is set when the item's source took its account back:
+	// "consent withdrawn" or "deletion requested" (withdrawal.go).
+	Withdrawal string
 }
 
-var kindOrder = map[string]int{crypto.KindSubmission: 0, crypto.KindFollowup: 1, crypto.KindReply: 2}
+var kindOrder = map[string]int{crypto.KindSubmission: 0, crypto.KindFollowup: 1, crypto.KindReply: 2,
+	crypto.KindWithdrawal: 3, crypto.KindErasure: 4}
 
 // loadCases reads every item folder under root, sorted by source, then
-// day. Folders that cannot be read are reported and left out.
+// day, each marked when its source took its account back
+// (markWithdrawals). Folders that cannot be read are reported and left
+// out.
 //
 // The folders are read by a few goroutines: a case folder of thousands of
 // items costs two opens (each a walk of the path under root) and two JSON
@@ -276,6 +282,7 @@ func loadCases(root *os.Root) ([]*caseItem, error) {
 		}
 		return a.Info.ID < b.Info.ID
 	})
+	markWithdrawals(items)
 	return items, nil
 }
 
@@ -331,12 +338,14 @@ func replaceFile(root *os.Root, name string, data []byte) error {
 	return err
 }
 
-// writeCasework rebuilds testimonies.csv and index.html from the folder.
+// writeCasework rebuilds testimonies.csv and index.html from the folder,
+// and says which sources took their account back.
 func writeCasework(root *os.Root) error {
 	items, err := loadCases(root)
 	if err != nil {
 		return err
 	}
+	warnWithdrawals(markWithdrawals(items))
 	var csvBuf bytes.Buffer
 	if err := writeCSV(&csvBuf, items); err != nil {
 		return err
@@ -382,7 +391,7 @@ func writeCSV(w io.Writer, items []*caseItem) error {
 	io.WriteString(w, "\uFEFF")
 	cw := csv.NewWriter(w)
 	cols := csvColumns(items)
-	header := append([]string{"source", "item", "day", "lang", "form", "folder"}, cols...)
+	header := append([]string{"source", "withdrawal", "item", "day", "lang", "form", "folder"}, cols...)
 	header = append(header, "attachments")
 	if err := cw.Write(csvCells(header)); err != nil {
 		return err
@@ -396,7 +405,7 @@ func writeCSV(w io.Writer, items []*caseItem) error {
 		if it.M.Form.ID != "" {
 			form = fmt.Sprintf("%s v%d", it.M.Form.ID, it.M.Form.Version)
 		}
-		row = append(row[:0], it.Info.Source, it.Info.ID, it.M.Day, it.M.Lang, form, it.Dir)
+		row = append(row[:0], it.Info.Source, it.Withdrawal, it.Info.ID, it.M.Day, it.M.Lang, form, it.Dir)
 		for _, k := range cols {
 			row = append(row, strings.Join(it.M.Answers[k].Values(), ";"))
 		}
@@ -477,6 +486,7 @@ type fileLink struct {
 
 type itemViewT struct {
 	Dir, Href, Source, ID, Kind, Day, Lang string
+	Withdrawal                             string // as caseItem's
 	Answers                                []answerRow
 	Files                                  []fileLink
 	Key                                    []answerRow // the form's summary answers, for the index
@@ -487,7 +497,7 @@ type itemViewT struct {
 // from the page ("" for its own page).
 func itemView(it *caseItem, base string) itemViewT {
 	v := itemViewT{Dir: it.Dir, Href: base + "testimony.html", Source: it.Info.Source, ID: it.Info.ID,
-		Kind: it.M.Kind, Day: it.M.Day, Lang: it.M.Lang}
+		Kind: it.M.Kind, Day: it.M.Day, Lang: it.M.Lang, Withdrawal: it.Withdrawal}
 	for _, k := range answerKeys(it.M) {
 		t := answerShown(it.M, k)
 		row := answerRow{Key: k, Label: answerLabel(it.M, k), Text: t, Long: strings.Contains(t, "\n") || len(t) > 80}
@@ -531,8 +541,9 @@ func itemView(it *caseItem, base string) itemViewT {
 }
 
 type sourceView struct {
-	Name  string
-	Items []itemViewT
+	Name       string
+	Withdrawal string // as caseItem's
+	Items      []itemViewT
 }
 
 type indexViewT struct {
@@ -545,7 +556,7 @@ func indexView(items []*caseItem) indexViewT {
 	var v indexViewT
 	for _, it := range items {
 		if len(v.Sources) == 0 || v.Sources[len(v.Sources)-1].Name != it.Info.Source {
-			v.Sources = append(v.Sources, sourceView{Name: it.Info.Source})
+			v.Sources = append(v.Sources, sourceView{Name: it.Info.Source, Withdrawal: it.Withdrawal})
 		}
 		s := &v.Sources[len(v.Sources)-1]
 		s.Items = append(s.Items, itemView(it, pathEscape(it.Dir)+"/"))

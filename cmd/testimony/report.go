@@ -73,10 +73,29 @@ type analysis struct {
 	Treatment            []count
 	Flights              []group
 	Detentions           []group
+	// Withdrawn are the sources that took their account back, each with
+	// every item of it in the folder; their testimonies are counted and
+	// grouped above like any other, and marked wherever they are shown.
+	Withdrawn []withdrawnGroup
+}
+
+// withdrawnGroup is a source that took its account back and its items.
+type withdrawnGroup struct {
+	withdrawnSource
+	List []*caseItem
 }
 
 func analyse(items []*caseItem) *analysis {
 	a := &analysis{}
+	for _, w := range markWithdrawals(items) {
+		g := withdrawnGroup{withdrawnSource: w}
+		for _, it := range items {
+			if it.Info.Source == w.Source {
+				g.List = append(g.List, it)
+			}
+		}
+		a.Withdrawn = append(a.Withdrawn, g)
+	}
 	var subs []*caseItem
 	sources := map[string]bool{}
 	for _, it := range items {
@@ -309,6 +328,12 @@ func (a *analysis) summary() string {
 		fmt.Fprintf(&b, ", received %s to %s", a.FirstDay, a.LastDay)
 	}
 	b.WriteString("\n")
+	if len(a.Withdrawn) > 0 {
+		fmt.Fprintf(&b, "Taken back by the witness (do not use; marked in report.html): %d sources\n", len(a.Withdrawn))
+		for _, w := range a.Withdrawn {
+			fmt.Fprintf(&b, "  %s: %s on %s, %d items\n", safeText(w.Source), w.Label, w.Day, w.Items)
+		}
+	}
 	top := func(title string, cs []count) {
 		if len(cs) == 0 {
 			return
@@ -432,15 +457,20 @@ var reportPage = template.Must(template.New("report").Funcs(reportFuncs).Parse(`
 <p><a href="index.html">All cases</a></p>
 <h1>Report</h1>
 <p>{{.Submissions}} submissions from {{.Sources}} sources{{if .FirstDay}}, received {{.FirstDay}} to {{.LastDay}}{{end}}. Made {{now}}.</p>
+{{if .Withdrawn}}<h2 class="withdrawn">Taken back by the witness ({{len .Withdrawn}})</h2>
+<p>These witnesses withdrew their consent or asked for deletion with their codename. Do not use or quote their items; they are still counted below, each marked. Deleting is done on the investigator site, where it is audited.</p>
+<table><tr><th>Source</th><th>Request</th><th>Day</th><th>Items</th></tr>
+{{range .Withdrawn}}<tr><td><a href="index.html#{{.Source}}">{{.Source}}</a></td><td class="withdrawn">{{.Label}}</td><td>{{.Day}}</td><td>{{range .List}}<a href="{{href .}}">{{.M.Day}} {{.M.Kind}}</a> <span class="withdrawn">({{.Withdrawal}})</span><br>{{end}}</td></tr>
+{{end}}</table>{{end}}
 <h2>Corroboration</h2>
 <p>Groups of testimonies from different sources that describe the same event: the same deportation date and route, or the same facility at overlapping dates.</p>
 <h3>Shared flights ({{len .Flights}})</h3>
 {{if .Flights}}<table><tr><th>Date and route</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Flights}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}} ({{.M.Day}})</a> {{treatment .M}}<br>{{end}}</td></tr>
+{{range .Flights}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}} ({{.M.Day}})</a>{{with .Withdrawal}} <span class="withdrawn">({{.}})</span>{{end}} {{treatment .M}}<br>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
 <h3>Shared detention ({{len .Detentions}})</h3>
 {{if .Detentions}}<table><tr><th>Facility and dates</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Detentions}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}}</a> {{heldFrom .M}} to {{heldTo .M}}: {{conditions .M}}<br>{{end}}</td></tr>
+{{range .Detentions}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}}</a>{{with .Withdrawal}} <span class="withdrawn">({{.}})</span>{{end}} {{heldFrom .M}} to {{heldTo .M}}: {{conditions .M}}<br>{{end}}</td></tr>
 {{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
 <h2>Charts</h2>
 <p>{{columns "Testimonies received per month" .PerMonth}}</p>

@@ -11,7 +11,7 @@ h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}dt{font-weight:600;margin-top:.6em}dd{margin-left:1em;white-space:pre-wrap}
 .warn{background:#fff3cd;border:1px solid #e0c060;padding:.5em}.gps{color:#a00;font-weight:600}
-.muted{color:#666}.k{color:#555;font-size:.9em}
+.muted{color:#666}.k{color:#555;font-size:.9em}.withdrawn{color:#a00;font-weight:600}
 svg text{font-family:system-ui,sans-serif;font-size:12px}
 </style>`
 
@@ -44,9 +44,10 @@ var indexPage = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYP
 <h1>Cases</h1>
 <p>{{len .Sources}} sources, {{.Submissions}} submissions, {{.Items}} items in all. Search with your browser's find (Ctrl+F). The spreadsheet is <a href="testimonies.csv">testimonies.csv</a>.</p>
 {{range .Sources}}
-<h2 id="{{.Name}}">Source {{.Name}}</h2>
+<h2 id="{{.Name}}">Source {{.Name}}{{with .Withdrawal}} <span class="withdrawn">— {{.}}</span>{{end}}</h2>
+{{with .Withdrawal}}<p class="withdrawn">The witness took their account back ({{.}}): do not use or quote these items; an investigator deletes them on the investigator site if asked.</p>{{end}}
 <table><tr><th>Item</th><th>Key answers</th><th>Attachments</th></tr>
-{{range .Items}}<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span></td>
+{{range .Items}}<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span>{{with .Withdrawal}}<br><span class="withdrawn">{{.}}</span>{{end}}</td>
 <td>{{range .Key}}<span class="k">{{.Label}}:</span> {{.Text}}<br>{{end}}</td>
 <td>{{range .Files}}{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}} <span class="k">(not linked: could run script{{if .Text}}; <a href="{{.Text}}" type="text/plain">as text</a>{{end}})</span>{{end}}{{if .Clean}} (<a href="{{.Clean}}">working copy</a>){{end}}{{if .GPS}} <span class="gps">GPS</span>{{end}}<br>{{end}}</td></tr>
 {{end}}</table>

@@ -455,6 +455,11 @@ func TestPlaintext(t *testing.T) {
 			t.Fatalf("follow-up: %d\n%s", code, page)
 		}
 	}
+	// The second asks for their account to be deleted, with a message.
+	if code, _, page := w.form("/withdraw", url.Values{"lang": {"ru"}, "codename": {codenames[1]}, "request": {"erase"},
+		"message": {m.text("withdrawal")}}); code != http.StatusOK {
+		t.Fatalf("withdrawal: %d\n%s", code, page)
+	}
 	// An investigator logs in, sets a passphrase, replies, and downloads
 	// everything.
 	ic := newPTClient(t, d.inv)

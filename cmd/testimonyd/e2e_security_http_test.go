@@ -634,6 +634,27 @@ func TestSecurityCodenameLookAlike(t *testing.T) {
 		}
 	}
 	secSameTiming(t, took)
+	// A codename with a mistyped word — the right one's, the busy one's, a
+	// wrong one's — gets the "check the words" page: byte for byte the same
+	// for each, headers alike, and it does not echo the words.
+	var check secResp
+	for i, c := range []string{plain, busy, wrongs[0], wrongs[1]} {
+		w := strings.Fields(c)
+		w[i+1] = map[bool]string{true: "zoom", false: "abacus"}[w[i+1] == "abacus"]
+		typo := strings.Join(w, " ")
+		r := ask(typo)
+		if r.status != http.StatusOK || !bytes.Contains(r.body, []byte("These words do not make a codename")) || bytes.Contains(r.body, []byte(typo)) {
+			t.Fatalf("%q: %d, not the check page\n%s", typo, r.status, r.body)
+		}
+		if i == 0 {
+			check = r
+			continue
+		}
+		if !bytes.Equal(r.body, check.body) {
+			t.Errorf("the check pages of two mistyped codenames differ:\n%s\n----\n%s", check.body, r.body)
+		}
+		secSameHeaders(t, "a mistyped codename", r.header, check.header)
+	}
 	secLogsHoldNone(t, d, plain, busy)
 }
 

@@ -474,6 +474,7 @@ var secStateChanging = []string{
 	"witness POST /submit",
 	"witness POST /thread",
 	"witness POST /followup",
+	"witness POST /withdraw",
 	"investigator POST /login",
 	"investigator POST /logout",
 	"investigator POST /passphrase",
