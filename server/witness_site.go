@@ -134,12 +134,6 @@ func (s *Server) renderWitness(w http.ResponseWriter, status int, name, lang str
 	p.Org = s.cfg.Organisation.in(lang)
 	p.Closed = s.Accepting() != nil
 	p.Limit = sizeText(site.lang.t, lang, s.cfg.MaxUpload)
-	if d, ok := p.Data.(threadData); ok {
-		// The thread page's data has a copy of the limit, made by
-		// humanSize without the page's language: give it this one.
-		d.Limit = p.Limit
-		p.Data = d
-	}
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
 		return err

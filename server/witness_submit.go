@@ -58,10 +58,6 @@ func sizeText(t func(lang, key string) string, lang string, n int64) string {
 	return p.Sprint(number.Decimal(v, number.MaxFractionDigits(1))) + "\u00a0" + t(lang, unit)
 }
 
-// humanSize is sizeText in English, for a page that does not have its
-// language's [wPage.Limit] yet.
-func humanSize(n int64) string { return sizeText(translate, defaultLang, n) }
-
 func (s *Server) landing(w http.ResponseWriter, r *http.Request) error {
 	return s.renderWitness(w, http.StatusOK, "landing", s.langOf(r, ""), wPage{})
 }

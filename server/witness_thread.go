@@ -82,7 +82,9 @@ type threadData struct {
 	// WithdrawErr is a message key shown at the withdrawal form.
 	WithdrawErr string
 	Text        string // a follow-up text re-shown after an error
-	Limit       string
+	// FilesLost is set when a follow-up that comes back with an error had
+	// files chosen: a browser cannot be given them back.
+	FilesLost bool
 }
 
 type replyView struct {
@@ -125,7 +127,7 @@ func (s *Server) showThread(w http.ResponseWriter, status int, lang, codename st
 	if err != nil {
 		return err
 	}
-	d.Codename, d.Replies, d.Limit = codename, replies, humanSize(s.cfg.MaxUpload)
+	d.Codename, d.Replies = codename, replies
 	d.Legacy = crypto.IsLegacyCodename(codename)
 	time.Sleep(time.Until(floor))
 	return s.renderWitness(w, status, "thread", lang, wPage{Data: d})
@@ -201,10 +203,10 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	}
 	text := strings.TrimSpace(form.CleanText(up.values.Get("message"))) // controls removed, CRLF made \n
 	if text == "" && up.sink.count() == 0 {
-		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "")
+		return s.showThreadError(w, lang, codename, "w.thread.err.empty", "", false)
 	}
 	if len(text) > form.MaxFieldBytes {
-		return s.showThreadError(w, lang, codename, "error.textlong", "")
+		return s.showThreadError(w, lang, codename, "error.textlong", "", up.sink.count() > 0)
 	}
 	src := crypto.Pseudonym(s.key, codename)
 	rcpt, err := crypto.ReplyRecipient(s.key, codename)
@@ -243,7 +245,7 @@ func codenameRead(v form.Values) bool {
 	return err == nil
 }
 
-func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, text string) error {
+func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, text string, filesLost bool) error {
 	// The message is shown through the page's Message; render by hand to
 	// set it.
 	src := crypto.Pseudonym(s.key, codename)
@@ -257,6 +259,6 @@ func (s *Server) showThreadError(w http.ResponseWriter, lang, codename, msg, tex
 	}
 	return s.renderWitness(w, http.StatusUnprocessableEntity, "thread", lang, wPage{
 		Message: msg,
-		Data:    threadData{Codename: codename, Legacy: crypto.IsLegacyCodename(codename), Replies: replies, Text: text, Limit: humanSize(s.cfg.MaxUpload)},
+		Data:    threadData{Codename: codename, Legacy: crypto.IsLegacyCodename(codename), Replies: replies, Text: text, FilesLost: filesLost},
 	})
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"crypto/sha256"
 	"fmt"
+	"html"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -258,7 +260,14 @@ func TestThreadTimeFloor(t *testing.T) {
 func storeContents(t testing.TB, db *store.DB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "state.db")
-	if _, err := db.BackupFile(path); err != nil {
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Backup(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
@@ -344,5 +353,28 @@ func TestFollowupWithFailingCodenameStoresNothing(t *testing.T) {
 		if storeContents(t, e.db) == before {
 			t.Fatal("a follow-up under the right codename left the store as it was: storeContents sees nothing")
 		}
+	}
+}
+
+// TestFollowupErrorSaysFilesOnlyWhenChosen: a follow-up refused as empty
+// (no text, no file) does not say "choose the files again", and shows the
+// upload limit in the page's language. (A longer text than a field holds
+// is refused with 413 before the handler, files or not.)
+func TestFollowupErrorSaysFilesOnlyWhenChosen(t *testing.T) {
+	e := newWitEnv(t, Config{})
+	c, _ := crypto.NewCodename()
+	ct, body := multipartBody(t, part{name: "lang", body: "ru"}, part{name: "codename", body: c}, part{name: "message", body: " "})
+	st, page := e.post("/followup", ct, body)
+	if st != http.StatusUnprocessableEntity {
+		t.Fatalf("empty follow-up: %d", st)
+	}
+	if strings.Contains(page, html.EscapeString(witnessCatalog(t, "ru")["w.form.refiles"])) {
+		t.Error("\"choose the files again\" shown for a follow-up without files")
+	}
+	if !strings.Contains(page, "500\u00a0МБ") {
+		t.Error("the limit is not in Russian")
+	}
+	if n := len(e.items(crypto.KindFollowup)); n != 0 {
+		t.Errorf("%d follow-ups stored", n)
 	}
 }
