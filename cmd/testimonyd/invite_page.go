@@ -159,7 +159,7 @@ main{max-width:40rem;margin:0 auto;padding:1rem 1.1rem 2rem}
 h1{font-size:1.5rem;line-height:1.25;margin:.4rem 0 .8rem}
 h2{font-size:1.2rem;line-height:1.3;margin:1.8rem 0 .6rem;padding-top:1rem;border-top:1px solid #ccc}
 h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
-a{color:#0645ad}
+a{color:#0645ad;overflow-wrap:anywhere}
 .addr{display:block;margin:.6rem 0;padding:.7rem;background:#f2f2f2;border:2px solid #333;border-radius:.3rem;font:700 1.05rem/1.6 ui-monospace,"DejaVu Sans Mono",monospace;word-break:break-all;color:#111;text-decoration:none}
 #qr{display:block;width:15rem;height:15rem;max-width:100%;margin:1rem auto}
 .v,pre,code{font-family:ui-monospace,"DejaVu Sans Mono",monospace;word-break:break-all}
