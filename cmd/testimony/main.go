@@ -19,6 +19,7 @@ Usage:
     testimony open -i IDENTITY [-o DIR] [--form FILE] FILE...
     testimony report DIR
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
+    testimony verify --server-key KEY BUNDLE...
     testimony version
 
 keygen writes a new age identity file (post-quantum hybrid unless --classic)
@@ -41,6 +42,8 @@ and a corroboration table), with a summary on standard output.
 share re-encrypts ITEMs (.age files or bundles) to a partner's post-quantum
 public keys (a recipients file) as a new bundle OUT, and records it in
 shared.log next to OUT.
+
+` + verifyUsage + `
 `
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -59,6 +62,7 @@ var commands = map[string]func(args []string) error{
 	"open":   runOpen,
 	"report": runReport,
 	"share":  runShare,
+	"verify": runVerify,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }
