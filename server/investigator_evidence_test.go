@@ -10,12 +10,14 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"testimony/bundle"
 	"testimony/records"
+	"testimony/store"
 )
 
 // evidenceEnv is an investigator site whose bundles carry evidence: items
@@ -316,4 +318,43 @@ func TestBundleTamperAuditTruncated(t *testing.T) {
 func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// TestEvidenceNoTimeFinerThanDay: what sealing stores (the day roots
+// bucket) and what a bundle's index.json carries (roots, proofs, listing)
+// hold no time finer than the UTC day: a marker search for the clock's
+// time of day and its Unix time, in seconds and milliseconds, finds none.
+func TestEvidenceNoTimeFinerThanDay(t *testing.T) {
+	e := newEvidenceEnv(t)
+	var stored []byte
+	err := e.db.View(func(tx store.Tx) error {
+		return tx.ForEach(records.BucketDayRoots, nil, func(k, v []byte) error {
+			stored = append(append(stored, k...), v...)
+			return nil
+		})
+	})
+	if err != nil || len(stored) == 0 {
+		t.Fatalf("day roots: %d bytes, %v", len(stored), err)
+	}
+	index := mustIndexBytes(t, e.tar)
+	// The fake clock moved only by whole days: these are every instant
+	// the server could have seen.
+	now := e.clock.Now()
+	markers := []string{now.Format("15:04"), now.Format("T15:"), now.Format("150405")}
+	for d := range 3 {
+		at := now.Add(-time.Duration(d) * 24 * time.Hour)
+		markers = append(markers, strconv.FormatInt(at.Unix(), 10), strconv.FormatInt(at.UnixMilli(), 10))
+	}
+	for name, b := range map[string][]byte{"day roots bucket": stored, "bundle index.json": index} {
+		for _, m := range markers {
+			if bytes.Contains(b, []byte(m)) {
+				t.Errorf("%s holds %q, a time finer than the day", name, m)
+			}
+		}
+	}
+}
+
+func mustIndexBytes(t *testing.T, b []byte) []byte {
+	es := untar(t, b)
+	return es[len(es)-1].body
 }
