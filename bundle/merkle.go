@@ -68,24 +68,50 @@ func TreeRoot(leaves []Hash) Hash {
 	return nodeHash(TreeRoot(leaves[:k]), TreeRoot(leaves[k:]))
 }
 
-// InclusionProof is the audit path of leaf m in the tree over leaves,
-// from the leaf's sibling up to the root's child.
-func InclusionProof(leaves []Hash, m int) ([]Hash, error) {
-	if m < 0 || m >= len(leaves) {
-		return nil, fmt.Errorf("leaf %d of a tree of %d", m, len(leaves))
+// Tree is a Merkle tree kept level by level, so that the proofs of all
+// its leaves cost one pass to build, not one per proof. An RFC 9162 tree
+// is such a tree where a last node without a sibling moves up a level
+// unchanged.
+type Tree struct{ levels [][]Hash }
+
+// NewTree builds the tree over leaf hashes.
+func NewTree(leaves []Hash) *Tree {
+	t := &Tree{levels: [][]Hash{leaves}}
+	for l := leaves; len(l) > 1; {
+		next := make([]Hash, 0, (len(l)+1)/2)
+		for i := 0; i < len(l); i += 2 {
+			if i+1 < len(l) {
+				next = append(next, nodeHash(l[i], l[i+1]))
+			} else {
+				next = append(next, l[i])
+			}
+		}
+		t.levels = append(t.levels, next)
+		l = next
 	}
-	return path(leaves, m), nil
+	return t
 }
 
-func path(leaves []Hash, m int) []Hash {
-	if len(leaves) <= 1 {
-		return nil
+// Proof is the audit path of leaf m, from the leaf's sibling up to the
+// root's child (RFC 9162, 2.1.3.1).
+func (t *Tree) Proof(m int) ([]Hash, error) {
+	if m < 0 || m >= len(t.levels[0]) {
+		return nil, fmt.Errorf("leaf %d of a tree of %d", m, len(t.levels[0]))
 	}
-	k := split(len(leaves))
-	if m < k {
-		return append(path(leaves[:k], m), TreeRoot(leaves[k:]))
+	var p []Hash
+	for _, l := range t.levels[:len(t.levels)-1] {
+		if s := m ^ 1; s < len(l) {
+			p = append(p, l[s])
+		}
+		m >>= 1
 	}
-	return append(path(leaves[k:], m-k), TreeRoot(leaves[:k]))
+	return p, nil
+}
+
+// InclusionProof is the audit path of leaf m in the tree over leaves; to
+// prove many leaves of one tree, use [NewTree].
+func InclusionProof(leaves []Hash, m int) ([]Hash, error) {
+	return NewTree(leaves).Proof(m)
 }
 
 // ErrProof is wrapped by an inclusion proof that does not lead to its root.

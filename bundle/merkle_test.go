@@ -63,6 +63,9 @@ func TestInclusionProofs(t *testing.T) {
 			leaves[i] = LeafHash([]byte(fmt.Sprintf("leaf %d", i)))
 		}
 		root := TreeRoot(leaves)
+		if lv := NewTree(leaves).levels; lv[len(lv)-1][0] != root {
+			t.Fatalf("n=%d: the levelled tree's root differs from TreeRoot", n)
+		}
 		for m := range n {
 			p, err := InclusionProof(leaves, m)
 			if err != nil {

@@ -188,7 +188,7 @@ func BundleEvidence(db *store.DB, items []store.Item, key ed25519.PrivateKey) (*
 			days[r.Root.Day] = i
 		}
 		first := len(all)
-		leavesOf := map[int][]bundle.Hash{}
+		trees := map[int]*bundle.Tree{}
 		for _, it := range items {
 			i, ok := days[it.Day]
 			if !ok {
@@ -200,17 +200,18 @@ func BundleEvidence(db *store.DB, items []store.Item, key ed25519.PrivateKey) (*
 			if !found {
 				continue // not in the root: verify names it
 			}
-			leaves, ok := leavesOf[i]
+			tree, ok := trees[i]
 			if !ok {
-				leaves = make([]bundle.Hash, len(rec.Leaves))
+				leaves := make([]bundle.Hash, len(rec.Leaves))
 				for j, l := range rec.Leaves {
 					if n, err := hex.Decode(leaves[j][:], []byte(l)); err != nil || n != len(leaves[j]) {
 						return &DamagedError{What: "day root of " + rec.Root.Day, Err: fmt.Errorf("bad leaf %d", j)}
 					}
 				}
-				leavesOf[i] = leaves
+				tree = bundle.NewTree(leaves)
+				trees[i] = tree
 			}
-			path, err := bundle.InclusionProof(leaves, m)
+			path, err := tree.Proof(m)
 			if err != nil {
 				return err
 			}

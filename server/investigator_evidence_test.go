@@ -4,11 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -357,4 +359,55 @@ func TestEvidenceNoTimeFinerThanDay(t *testing.T) {
 func mustIndexBytes(t *testing.T, b []byte) []byte {
 	es := untar(t, b)
 	return es[len(es)-1].body
+}
+
+// BenchmarkBundleProofs: the bundle download of BenchmarkBundleDownload
+// (1,000 items of 4 KiB, their day sealed) without evidence (plain, as
+// before signed roots) and with it (proofs: a proof per item, the roots
+// and the signed listing), in the same run. Sealing itself runs in serve's
+// background loop, never on the submit path, so submits pay nothing.
+func BenchmarkBundleProofs(b *testing.B) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{3}, ed25519.SeedSize))
+	e := newInvEnv(b, Config{SigningKey: key})
+	alice := e.addInvestigator("alice")
+	const n, size = 1000, 4 << 10
+	buf := make([]byte, size)
+	for range n {
+		rand.Read(buf)
+		w := e.db.NewItem()
+		w.Write(buf)
+		if _, err := w.Commit(store.Item{Kind: "submission", Day: e.s.today(), Source: src1, Recipients: "0"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e.clock.Add(24 * time.Hour)
+	if _, err := records.Seal(e.db, key, e.s.today()); err != nil {
+		b.Fatal(err)
+	}
+	c := e.client()
+	c.loginReady(alice)
+	form := url.Values{"scope": {"all"}}.Encode()
+	for _, mode := range []string{"plain", "proofs"} {
+		b.Run(mode, func(b *testing.B) {
+			e.s.cfg.SigningKey = nil
+			if mode == "proofs" {
+				e.s.cfg.SigningKey = key
+			}
+			b.SetBytes(n * size)
+			for b.Loop() {
+				req, _ := http.NewRequest("POST", e.ts.URL+"/bundle", strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.AddCookie(c.cookie)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				got, err := io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if err != nil || res.StatusCode != http.StatusOK || got < n*size {
+					b.Fatalf("bundle: %d, %d bytes, %v", res.StatusCode, got, err)
+				}
+			}
+		})
+	}
 }
