@@ -46,8 +46,13 @@ func TestIndexWriterEvidence(t *testing.T) {
 		var lines []string
 		for i := range n {
 			e := Entry{ID: fmt.Sprintf("%032x", i), Kind: "submission", Day: "2026-08-26", Source: "s", Size: 5, SHA256: "ab", Recipients: "r"}
-			if i%2 == 1 {
+			switch i % 4 {
+			case 1:
 				e.Proof = &Proof{Leaf: uint64(i), Path: []string{"00", "11"}}
+			case 2:
+				e.Proof = &Proof{Leaf: 0, Path: []string{}}
+			case 3:
+				e.Proof = &Proof{Leaf: 1 << 40, Path: []string{"<odd \"string\">"}}
 			}
 			idx.Items = append(idx.Items, e)
 			lines = append(lines, e.ID+" "+e.SHA256)
