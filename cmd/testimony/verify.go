@@ -11,7 +11,8 @@ import (
 	"testimony/bundle"
 )
 
-const verifyUsage = `verify checks bundles (.tar from the investigator site) against the
+const verifyUsage = `verify checks bundles (.tar from the investigator site), or case folders
+written by open (from the evidence/ it keeps of each bundle), against the
 server's signing key KEY ("ed25519:" and 64 hex digits, as noted at
 enrolment or from testimonyd status): every item against the signed listing
 and, for days the server has sealed, against its inclusion proof and the
@@ -28,7 +29,7 @@ func runVerify(args []string) error {
 		return err
 	}
 	if *keyText == "" || len(files) == 0 {
-		errorf("verify needs --server-key KEY and at least one bundle")
+		errorf("verify needs --server-key KEY and at least one bundle or case folder")
 		return errUsage
 	}
 	pub, err := bundle.ParseKey(*keyText)
@@ -51,6 +52,9 @@ func runVerify(args []string) error {
 // verifyFile checks one bundle and prints what it found; it reports
 // whether everything held.
 func verifyFile(name string, pub ed25519.PublicKey) bool {
+	if st, err := os.Stat(name); err == nil && st.IsDir() {
+		return verifyFolder(name, pub)
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		errorf("%v", err)
@@ -62,6 +66,11 @@ func verifyFile(name string, pub ed25519.PublicKey) bool {
 		errorf("%s: damaged or truncated bundle: %v", name, err)
 		return false
 	}
+	return report(name, rep)
+}
+
+// report prints what a check found and reports whether everything held.
+func report(name string, rep *bundle.Report) bool {
 	for _, flt := range rep.Faults {
 		printf("%s: FAULT: %s\n", name, flt)
 	}

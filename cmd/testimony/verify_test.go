@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"testimony/bundle"
+	"testimony/crypto"
 	"testimony/records"
 	"testimony/store"
 )
@@ -85,5 +89,67 @@ func TestVerifyCommand(t *testing.T) {
 	}
 	if code, _ := runCaptured("verify", file); code != 2 {
 		t.Errorf("no key: exit %d", code)
+	}
+}
+
+// TestVerifyCaseFolder: open keeps the evidence of a bundle in the case
+// folder (evidence/), verify of the folder holds, and an altered hash in
+// the kept evidence is named.
+func TestVerifyCaseFolder(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, ed25519.SeedSize))
+	pub := bundle.FormatKey(key.Public().(ed25519.PublicKey))
+	id, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := crypto.NewRecipients("test", id.Recipient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "t.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	specs := []*itemSpec{{Day: "2026-11-27", Source: "src", Answers: map[string]crypto.Answer{"story": crypto.TextAnswer("one")}},
+		{Day: "2026-11-28", Source: "src", Answers: map[string]crypto.Answer{"story": crypto.TextAnswer("two")}}}
+	if _, err := storeItems(db, specs, func(*itemSpec) (*crypto.Recipients, error) { return rs, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := records.Seal(db, key, "2026-11-28"); err != nil {
+		t.Fatal(err)
+	}
+	items, _ := db.Items()
+	ev, err := records.BundleEvidence(db, items, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := db.WriteBundleItems(&buf, "2026-11-28", items, ev); err != nil {
+		t.Fatal(err)
+	}
+	tarFile := filepath.Join(dir, "b.tar")
+	os.WriteFile(tarFile, buf.Bytes(), 0o600)
+	cases := filepath.Join(dir, "cases")
+	res, err := openInto([]age.Identity{id.AgeIdentity()}, cases, []string{tarFile})
+	if err != nil || res.failed != 0 {
+		t.Fatalf("open: %v, %+v", err, res)
+	}
+	if code, out := runCaptured("verify", "--server-key", pub, cases); code != 0 || !strings.Contains(out, "OK: 1 items proved") {
+		t.Fatalf("case folder: exit %d:\n%s", code, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(cases, evidenceDir, "*.json"))
+	if len(files) != 1 {
+		t.Fatalf("evidence files: %v", files)
+	}
+	b, _ := os.ReadFile(files[0])
+	var ef evidenceFile
+	json.Unmarshal(b, &ef)
+	ef.Read[0].SHA256 = strings.Repeat("0", 64)
+	b, _ = json.Marshal(ef)
+	os.WriteFile(files[0], b, 0o600)
+	if code, out := runCaptured("verify", "--server-key", pub, cases); code != 1 || !strings.Contains(out, "FAULT: altered item") {
+		t.Errorf("altered evidence: exit %d:\n%s", code, out)
 	}
 }
