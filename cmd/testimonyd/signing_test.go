@@ -4,8 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"testimony/records"
+	"testimony/store"
 )
 
 var signKeyRE = regexp.MustCompile(`ed25519:[0-9a-f]{64}`)
@@ -54,5 +59,43 @@ func TestSigningKeyShown(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, signKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("sign.key not made: %v", err)
+	}
+}
+
+// TestServeSealsDays: serve, started on a data directory made before
+// sign.key existed, makes the key and seals every ended day from the
+// first item's (empty days included) at start-up, leaving today open.
+func TestServeSealsDays(t *testing.T) {
+	rs, _ := testRecipients(t)
+	dir := newDataDir(t)
+	os.Remove(filepath.Join(dir, signKeyFile))
+	plantItems(t, dir, rs, 1<<10, daysAgo(3), daysAgo(1), daysAgo(0))
+	d := startServe(t, dir, nil)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(d.logs.String(), `"msg":"day roots"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no day roots log line:\n%s", d.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(d.logs.String(), `"count":3`) || !strings.Contains(d.logs.String(), "made the signing key") {
+		t.Errorf("serve did not make the key and seal 3 days:\n%s", d.logs.String())
+	}
+	d.stop(t)
+	db, err := store.Open(filepath.Join(dir, dbFile), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var days []string
+	db.View(func(tx store.Tx) error {
+		recs, err := records.DayRoots(tx)
+		for _, r := range recs {
+			days = append(days, r.Root.Day)
+		}
+		return err
+	})
+	if want := []string{daysAgo(3), daysAgo(2), daysAgo(1)}; !slices.Equal(days, want) {
+		t.Errorf("sealed %v, want %v", days, want)
 	}
 }
