@@ -118,15 +118,21 @@ func Check(idx *Index, read []ReadItem, pub ed25519.PublicKey) *Report {
 		}
 	}
 	if !slices.Equal(a, b) {
-		for i := range a {
+		for i := range min(len(a), len(b)) {
 			if a[i] != b[i] {
 				r.fault(FaultReordered, "item %s is where the listing has item %s", b[i], a[i])
 				break
 			}
 		}
+		if len(a) != len(b) {
+			r.fault(FaultAdded, "the listing names an item more than once")
+		}
 	}
 
-	byDay := r.checkChain(idx.Roots, pub, idx.Items)
+	// Against a key other than the listing's, every root fails: do not
+	// search for the days they were moved from.
+	search := idx.Listing == nil || idx.Listing.Key == FormatKey(pub)
+	byDay := r.checkChain(idx.Roots, pub, idx.Items, search)
 	for _, id := range listed {
 		it, ok := got[id]
 		if !ok {
@@ -188,9 +194,10 @@ func checkProof(id, sum string, p *Proof, root DayRoot) error {
 
 // checkChain checks the roots and returns those whose signature holds,
 // by day.
-func (r *Report) checkChain(roots []DayRoot, pub ed25519.PublicKey, items []Entry) map[string]DayRoot {
+func (r *Report) checkChain(roots []DayRoot, pub ed25519.PublicKey, items []Entry, search bool) map[string]DayRoot {
 	byDay := map[string]DayRoot{}
 	var prev *DayRoot
+	bad := 0
 	for i := range roots {
 		rt := roots[i]
 		if _, err := time.Parse(time.DateOnly, rt.Day); err != nil {
@@ -198,7 +205,15 @@ func (r *Report) checkChain(roots []DayRoot, pub ed25519.PublicKey, items []Entr
 			continue
 		}
 		if !rt.SignatureValid(pub) {
-			if d := signedDay(rt, pub, roots, items); d != "" {
+			// Looking for the day a root was moved from costs hundreds of
+			// signature checks: a hostile bundle of many bad roots must not
+			// keep verify busy for hours, so only the first few are.
+			bad++
+			d := ""
+			if search && bad <= maxReplaySearch {
+				d = signedDay(rt, pub, roots, items)
+			}
+			if d != "" {
 				r.fault(FaultReplayed, "the root given for %s is the root of %s", rt.Day, d)
 			} else {
 				r.fault(FaultSignature, "the root of %s is not signed by the server key given", rt.Day)
@@ -236,6 +251,10 @@ func (r *Report) checkChain(roots []DayRoot, pub ed25519.PublicKey, items []Entr
 	return byDay
 }
 
+// maxReplaySearch is how many roots with a bad signature are searched
+// for the day they were signed for.
+const maxReplaySearch = 4
+
 // signedDay finds another day whose root this one is: a root moved to
 // another day keeps the signature of its own.
 func signedDay(rt DayRoot, pub ed25519.PublicKey, roots []DayRoot, items []Entry) string {
@@ -247,12 +266,13 @@ func signedDay(rt DayRoot, pub ed25519.PublicKey, roots []DayRoot, items []Entry
 	for _, e := range items {
 		days[e.Day] = true
 	}
-	// A root from a day this bundle does not otherwise name: try the year
-	// around (a signature check costs tens of microseconds, and only a
-	// failed root pays it).
-	if t, err := time.Parse(time.DateOnly, rt.Day); err == nil {
-		for i := -366; i <= 366; i++ {
-			days[t.AddDate(0, 0, i).Format(time.DateOnly)] = true
+	// A root moved from a day just before the chain: try the month before
+	// its first root.
+	if len(roots) > 0 {
+		if t, err := time.Parse(time.DateOnly, roots[0].Day); err == nil {
+			for i := 1; i <= 31; i++ {
+				days[t.AddDate(0, 0, -i).Format(time.DateOnly)] = true
+			}
 		}
 	}
 	for d := range days {
