@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"encoding/hex"
 	"fmt"
@@ -133,6 +134,24 @@ func Check(idx *Index, read []ReadItem, pub ed25519.PublicKey) *Report {
 	// search for the days they were moved from.
 	search := idx.Listing == nil || idx.Listing.Key == FormatKey(pub)
 	byDay := r.checkChain(idx.Roots, pub, idx.Items, search)
+	// The listing names the last root the server put in: roots cut off
+	// the end (or all of them) would make sealed items look unsealed.
+	if l := idx.Listing; l != nil && l.SignatureValid(idx.Day, pub) {
+		last := ""
+		if r.Last != "" {
+			last = r.Last + " " + byDay[r.Last].Hash()
+		}
+		if l.Last != last {
+			d, _, _ := strings.Cut(l.Last, " ")
+			if d == "" {
+				d = "none"
+			}
+			r.fault(FaultGap, "the signed listing names %s as the last sealed day, the roots given end at %s", d, cmp.Or(r.Last, "none"))
+			if d > r.Last {
+				r.Last = d // items up to that day should have had proofs
+			}
+		}
+	}
 	for _, id := range listed {
 		it, ok := got[id]
 		if !ok {

@@ -89,16 +89,19 @@ type Proof struct {
 
 // Listing is the signed list of a bundle's items.
 type Listing struct {
-	Key   string   `json:"key"`   // the signing key, as [FormatKey] writes it
+	Key string `json:"key"` // the signing key, as [FormatKey] writes it
+	// Last is "DAY HASH" of the last root the bundle carries (its
+	// [DayRoot.Hash]), "" if none: roots cut from a bundle are named.
+	Last  string   `json:"last"`
 	Items []string `json:"items"` // "ID SHA256" per item, in the bundle's order
 	Sig   string   `json:"sig"`   // base64 Ed25519 signature of [Listing.Message]
 }
 
 // Message is the text a listing's signature covers: the format, the
-// bundle's day, then one line per item.
+// bundle's day, the last root, then one line per item.
 func (l Listing) Message(day string) []byte {
 	var b strings.Builder
-	b.WriteString(ListingFormat + "\n" + day + "\n")
+	b.WriteString(ListingFormat + "\n" + day + "\n" + l.Last + "\n")
 	for _, it := range l.Items {
 		b.WriteString(it + "\n")
 	}

@@ -74,6 +74,9 @@ func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 	}
 	if ev != nil && ev.Key != nil {
 		l := Listing{Key: FormatKey(ev.Key.Public().(ed25519.PublicKey)), Items: w.listing}
+		if n := len(ev.Roots); n > 0 {
+			l.Last = ev.Roots[n-1].Day + " " + ev.Roots[n-1].Hash()
+		}
 		if l.Items == nil {
 			l.Items = []string{}
 		}

@@ -58,7 +58,8 @@ func TestIndexWriterEvidence(t *testing.T) {
 			lines = append(lines, e.ID+" "+e.SHA256)
 			w.Add(e)
 		}
-		l := Listing{Key: FormatKey(key.Public().(ed25519.PublicKey)), Items: append([]string{}, lines...)}
+		l := Listing{Key: FormatKey(key.Public().(ed25519.PublicKey)), Items: append([]string{}, lines...),
+			Last: roots[0].Day + " " + roots[0].Hash()}
 		l.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(key, l.Message(idx.Day)))
 		idx.Listing = &l
 		want, err := json.MarshalIndent(idx, "", "  ")

@@ -144,6 +144,7 @@ func TestDeleteAfterSealKeepsProofs(t *testing.T) {
 		idx.Items = append(idx.Items, bundle.Entry{ID: it.ID, Day: it.Day, Size: it.Size, SHA256: bytesHex(sum[:]), Proof: ev.Proofs[it.ID]})
 		idx.Listing.Items = append(idx.Listing.Items, it.ID+" "+bytesHex(sum[:]))
 	}
+	idx.Listing.Last = ev.Roots[0].Day + " " + ev.Roots[0].Hash()
 	idx.Listing.Sig = signListing(key, idx)
 	rep := bundle.Check(idx, read, key.Public().(ed25519.PublicKey))
 	if !rep.OK() || rep.Proved != 4 {

@@ -252,6 +252,21 @@ func TestBundleTamperRootReplayedWhole(t *testing.T) {
 	wantFault(t, e.check(t, retar(t, es)), bundle.FaultReplayed)
 }
 
+// TestBundleTamperRootsCut: the roots taken out of a bundle, so that its
+// sealed items would pass for not yet sealed.
+func TestBundleTamperRootsCut(t *testing.T) {
+	e := newEvidenceEnv(t)
+	for _, keep := range []int{0, 1} {
+		es := untar(t, e.tar)
+		editIndex(t, es, func(idx *bundle.Index) { idx.Roots = idx.Roots[:keep] })
+		rep := e.check(t, retar(t, es))
+		wantFault(t, rep, bundle.FaultGap)
+		if rep.OK() {
+			t.Errorf("%d roots kept: verified", keep)
+		}
+	}
+}
+
 // TestBundleTamperForkedDay: two different roots signed for one day.
 func TestBundleTamperForkedDay(t *testing.T) {
 	e := newEvidenceEnv(t)
