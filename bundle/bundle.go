@@ -3,7 +3,9 @@
 //
 // A bundle is a tar of items/<id>.age, one entry per item (its ciphertext,
 // as the store keeps it), then index.json, an [Index] listing each item's
-// record and the SHA-256 of its bytes. The index comes last so that a
+// record and the SHA-256 of its bytes, and the evidence that the server
+// held them: signed day roots, inclusion proofs and a signed listing
+// (evidence.go, merkle.go). The index comes last so that a
 // bundle can be written as a stream; a reader checks the items against it
 // once it has been read ([Reader.Verify]).
 //
@@ -22,6 +24,11 @@ type Index struct {
 	Format string  `json:"format"`
 	Day    string  `json:"day"` // when the bundle was made, UTC day
 	Items  []Entry `json:"items"`
+	// Roots are the signed day roots the items' proofs need, from the
+	// earliest of their days to the last sealed day (evidence.go).
+	Roots []DayRoot `json:"roots,omitempty"`
+	// Listing is the server's signature of the items and their order.
+	Listing *Listing `json:"listing,omitempty"`
 }
 
 // Entry describes one item of a bundle.
@@ -33,6 +40,7 @@ type Entry struct {
 	Size       int64  `json:"size"`
 	SHA256     string `json:"sha256"` // of the ciphertext
 	Recipients string `json:"recipients"`
+	Proof      *Proof `json:"proof,omitempty"` // none for an item of a day not yet sealed
 }
 
 // ItemPath is the tar path of an item in a bundle.

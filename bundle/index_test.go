@@ -2,6 +2,8 @@ package bundle
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"testing"
@@ -28,6 +30,48 @@ func TestIndexWriterMatchesMarshalIndent(t *testing.T) {
 		}
 		if got := w.Bytes(); !bytes.Equal(got, want) {
 			t.Errorf("%d entries:\n got %q\nwant %q", n, got, want)
+		}
+	}
+}
+
+// TestIndexWriterEvidence: with proofs, roots and a signed listing the
+// index is still byte for byte what json.MarshalIndent writes, and the
+// listing's signature holds.
+func TestIndexWriterEvidence(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	roots := []DayRoot{SignRoot(DayRoot{Day: "2026-08-26", Count: 0, Root: ZeroHash, Audit: "0:" + ZeroHash, Prev: ZeroHash}, key)}
+	for _, n := range []int{0, 1, 4} {
+		idx := Index{Format: Format, Day: "2026-08-27", Items: []Entry{}, Roots: roots}
+		w := NewIndexWriter(idx.Day, n)
+		var lines []string
+		for i := range n {
+			e := Entry{ID: fmt.Sprintf("%032x", i), Kind: "submission", Day: "2026-08-26", Source: "s", Size: 5, SHA256: "ab", Recipients: "r"}
+			switch i % 4 {
+			case 1:
+				e.Proof = &Proof{Leaf: uint64(i), Path: []string{"00", "11"}}
+			case 2:
+				e.Proof = &Proof{Leaf: 0, Path: []string{}}
+			case 3:
+				e.Proof = &Proof{Leaf: 1 << 40, Path: []string{"<odd \"string\">"}}
+			}
+			idx.Items = append(idx.Items, e)
+			lines = append(lines, e.ID+" "+e.SHA256)
+			w.Add(e)
+		}
+		l := Listing{Key: FormatKey(key.Public().(ed25519.PublicKey)), Items: append([]string{}, lines...),
+			Last: roots[0].Day + " " + roots[0].Hash()}
+		l.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(key, l.Message(idx.Day)))
+		idx.Listing = &l
+		want, err := json.MarshalIndent(idx, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := w.BytesWith(&Evidence{Roots: roots, Key: key})
+		if !bytes.Equal(got, want) {
+			t.Errorf("%d entries:\n got %s\nwant %s", n, got, want)
+		}
+		if !l.SignatureValid(idx.Day, key.Public().(ed25519.PublicKey)) {
+			t.Error("listing signature does not hold")
 		}
 	}
 }

@@ -157,3 +157,20 @@ func (b *Reader) Verify() (bad []string, err error) {
 	}
 	return nil, nil
 }
+
+// ReadItem is an item as read from a bundle's tar.
+type ReadItem struct {
+	ID     string
+	SHA256 string
+	Size   int64
+}
+
+// Read returns, after Next returned io.EOF, the items read, in the order
+// of the tar.
+func (b *Reader) Read() []ReadItem {
+	out := make([]ReadItem, 0, len(b.order))
+	for _, id := range b.order {
+		out = append(out, ReadItem{ID: id, SHA256: b.hashes[id], Size: b.sizes[id]})
+	}
+	return out
+}

@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"testimony/internal/atomicfile"
 )
 
 // ServerKey is the server's own secret, kept in a file of its own beside
@@ -17,22 +19,35 @@ import (
 // TOTP secrets at rest. It never decrypts a testimony.
 type ServerKey struct{ k [32]byte }
 
-// ErrKeyExists is returned by [CreateServerKey] when the file exists.
-var ErrKeyExists = errors.New("server key file already exists; refusing to overwrite it")
+// ErrKeyExists is returned by [CreateServerKey] and [CreateSigningKey]
+// when the file exists.
+var ErrKeyExists = errors.New("the key file already exists; refusing to overwrite it")
 
 // CreateServerKey makes a new random key and writes it to path, mode 0600.
 // It refuses to overwrite an existing file.
 func CreateServerKey(path string) (*ServerKey, error) {
 	k := new(ServerKey)
 	rand.Read(k.k[:])
+	if err := writeKeyFile(path, k.k[:]); err != nil {
+		return nil, fmt.Errorf("writing server key %s: %w", path, err)
+	}
+	return k, nil
+}
+
+// writeKeyFile writes a new key file, mode 0600, refusing to overwrite one
+// (an error wrapping [ErrKeyExists]); the file and its directory entry are
+// synced, since a power cut must not lose a key the database already
+// depends on. On an error no file is left: a half-written key would be
+// refused at the next start.
+func writeKeyFile(path string, key []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return nil, fmt.Errorf("%s: %w", path, ErrKeyExists)
+		return ErrKeyExists
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	_, err = f.Write(k.k[:])
+	_, err = f.Write(key)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -40,25 +55,12 @@ func CreateServerKey(path string) (*ServerKey, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = atomicfile.SyncDir(filepath.Dir(path))
 	}
 	if err != nil {
-		// A half-written key would be refused at the next start; leave none.
 		os.Remove(path)
-		return nil, fmt.Errorf("writing server key %s: %w", path, err)
 	}
-	return k, nil
-}
-
-// syncDir makes a new file's directory entry durable: without it, a power
-// cut could lose the key file while the database already depends on it.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return err
 }
 
 // LoadServerKey reads the key file. It refuses a file that others than its

@@ -43,6 +43,7 @@ var recordName = map[string]string{
 	BucketSessions:      "session",
 	BucketSources:       "source record",
 	BucketAuditHead:     "audit log head",
+	BucketDayRoots:      "day root",
 }
 
 // DamagedError is a stored record that does not decode.

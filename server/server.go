@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"io"
 	stdlog "log"
@@ -41,6 +42,10 @@ type Config struct {
 	LoginFailures int
 	// Now is the clock; tests inject a fake one.
 	Now func() time.Time
+	// SigningKey signs the listing of each bundle; the day roots it
+	// signed give the proofs bundles carry (records.Seal). Nil: bundles
+	// carry no evidence.
+	SigningKey ed25519.PrivateKey
 }
 
 func (c Config) withDefaults() Config {

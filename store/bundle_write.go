@@ -18,9 +18,14 @@ import (
 // are those the caller has read (from [DB.Items] or [DB.Item]); an item
 // deleted since gives an error wrapping [ErrNotFound], possibly after part
 // of the bundle was written. Memory use does not depend on the items'
-// sizes.
-func (db *DB) WriteBundleItems(w io.Writer, day string, items []Item) (bundle.Index, error) {
-	return db.writeBundle(w, day, items)
+// sizes. The evidence, if given, goes into index.json (the proofs in the
+// items' entries, the roots and the signed listing after them).
+func (db *DB) WriteBundleItems(w io.Writer, day string, items []Item, ev ...*bundle.Evidence) (bundle.Index, error) {
+	var e *bundle.Evidence
+	if len(ev) > 0 {
+		e = ev[0]
+	}
+	return db.writeBundle(w, day, items, e)
 }
 
 // A bundle is written by two goroutines: one reads the items' chunks from
@@ -149,7 +154,7 @@ func (db *DB) readBundleItems(items []Item, out chan<- *bundleBlock, free chan *
 }
 
 // writeBundle writes the bundle of items (records already read) to w.
-func (db *DB) writeBundle(w io.Writer, day string, items []Item) (bundle.Index, error) {
+func (db *DB) writeBundle(w io.Writer, day string, items []Item, ev *bundle.Evidence) (bundle.Index, error) {
 	idx := bundle.Index{Format: bundle.Format, Day: day, Items: make([]bundle.Entry, 0, len(items))}
 	out := make(chan *bundleBlock, bundleBlocks)
 	free := make(chan *bundleBlock, bundleBlocks)
@@ -188,6 +193,9 @@ func (db *DB) writeBundle(w io.Writer, day string, items []Item) (bundle.Index, 
 			if s.last {
 				e := bundle.Entry{ID: it.ID, Kind: it.Kind, Day: it.Day, Source: it.Source,
 					Size: it.Size, SHA256: hex.EncodeToString(s.sum[:]), Recipients: it.Recipients}
+				if ev != nil {
+					e.Proof = ev.Proofs[it.ID]
+				}
 				idx.Items = append(idx.Items, e)
 				js.Add(e)
 			}
@@ -197,7 +205,7 @@ func (db *DB) writeBundle(w io.Writer, day string, items []Item) (bundle.Index, 
 	if len(idx.Items) != len(items) {
 		return idx, fmt.Errorf("bundle: %d of %d items read", len(idx.Items), len(items))
 	}
-	b := js.Bytes()
+	b := js.BytesWith(ev)
 	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "index.json",
 		Size: int64(len(b)), Mode: 0o600, Format: tar.FormatPAX}); err != nil {
 		return idx, err

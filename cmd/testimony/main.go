@@ -21,6 +21,7 @@ Usage:
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
     testimony annotate --as NAME DIR ITEM|SOURCE CHANGE
     testimony annotations DIR [ITEM|SOURCE]
+    testimony verify --server-key KEY BUNDLE|CASEFOLDER...
     testimony version
 
 keygen writes a new age identity file (post-quantum hybrid unless --classic)
@@ -54,6 +55,8 @@ investigator are kept in DIR/.annotations/NAME.jsonl; put the others' files
 there and every change merges, in any order, to one state.
 
 annotations prints that state: status, assignee, tags, links and notes.
+
+` + verifyUsage + `
 `
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -74,6 +77,7 @@ var commands = map[string]func(args []string) error{
 	"open":        runOpen,
 	"report":      runReport,
 	"share":       runShare,
+	"verify":      runVerify,
 }
 
 func main() { os.Exit(run(os.Args[1:])) }

@@ -648,6 +648,9 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 		o.fail("%s: %v; nothing opened from it", name, err)
 		return
 	}
+	if err == nil {
+		o.keepEvidence(name, idx, br.Read()) // evidence.go: for testimony verify
+	}
 	badSet := map[string]bool{}
 	sort.Strings(bad)
 	for _, id := range bad {

@@ -30,7 +30,8 @@ var sampleConfig string
 const initUsage = `Usage: testimonyd init --data DIR
 
 Creates the data directory DIR (mode 0700) with an empty database, a new
-server key (server.key, mode 0600) and a commented configuration file
+server key (server.key, mode 0600), a signing key for the day roots
+(sign.key, mode 0600) and a commented configuration file
 (testimonyd.toml, the sample of deploy/ with data_dir set to DIR). Refuses to
 overwrite any of them. Run it as the user the service runs as, e.g.
     sudo -u testimony testimonyd init --data /var/lib/testimony`
@@ -49,7 +50,7 @@ func runInit(args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, f := range []string{dbFile, keyFile, configFile} {
+	for _, f := range []string{dbFile, keyFile, signKeyFile, configFile} {
 		if _, err := os.Stat(filepath.Join(abs, f)); err == nil {
 			return fmt.Errorf("init: %s already exists; refusing to overwrite an existing installation", filepath.Join(abs, f))
 		} else if !errors.Is(err, fs.ErrNotExist) {
@@ -69,6 +70,9 @@ func runInit(args []string) error {
 		return err
 	}
 	if _, err := crypto.CreateServerKey(filepath.Join(abs, keyFile)); err != nil {
+		return err
+	}
+	if _, err := crypto.CreateSigningKey(filepath.Join(abs, signKeyFile)); err != nil {
 		return err
 	}
 	db, err := store.Open(filepath.Join(abs, dbFile), store.Options{})
@@ -96,14 +100,15 @@ func runInit(args []string) error {
 	if existed {
 		// Run as root on a directory made for the service's user (by the
 		// Debian package): the files are that user's.
-		for _, f := range []string{keyFile, dbFile, configFile} {
+		for _, f := range []string{keyFile, signKeyFile, dbFile, configFile} {
 			if err := matchOwner(filepath.Join(abs, f), abs); err != nil {
 				return err
 			}
 		}
 	}
 	atomicfile.SyncDir(abs)
-	outf("created %s: %s, %s, %s\n", abs, dbFile, keyFile, configFile)
+	outf("created %s: %s, %s, %s, %s\n", abs, dbFile, keyFile, signKeyFile, configFile)
+	outf("server signing key (investigators note it at enrolment): %s\n", publicSigningKey(abs))
 	outf("next: add an investigator (testimonyd investigator add), then\n    testimonyd serve --config %s\n", filepath.Join(abs, configFile))
 	return nil
 }

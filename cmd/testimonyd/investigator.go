@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
+	"testimony/bundle"
 	"testimony/crypto"
 	"testimony/records"
 )
@@ -48,6 +50,7 @@ type enrolmentJSON struct {
 	*records.Enrolment
 	Recipient      string `json:"recipient,omitempty"`
 	KeyFingerprint string `json:"key_fingerprint,omitempty"`
+	ServerKey      string `json:"server_key,omitempty"` // signs the day roots: for testimony verify
 }
 
 func runInvestigator(args []string) error {
@@ -187,14 +190,25 @@ func runInvestigator(args []string) error {
 			return fmt.Errorf("--qr-png: %v", err)
 		}
 	}
+	serverKey := ""
+	if sub == "add" {
+		sk, _, err := loadSigningKey(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		serverKey = bundle.FormatKey(sk.Public().(ed25519.PublicKey))
+	}
 	if *asJSON {
-		j := enrolmentJSON{Enrolment: e}
+		j := enrolmentJSON{Enrolment: e, ServerKey: serverKey}
 		if recipient != "" {
 			j.Recipient, j.KeyFingerprint = recipient, crypto.Fingerprint(recipient)
 		}
 		return writeJSON(out, j)
 	}
 	printEnrolment(out, sub, e, recipient)
+	if serverKey != "" {
+		fmt.Fprintf(out, "\nThe server's signing key, for the investigator to note and keep (testimony verify --server-key):\n    %s\n", serverKey)
+	}
 	return nil
 }
 

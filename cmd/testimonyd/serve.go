@@ -54,6 +54,13 @@ func runServe(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%v (run \"testimonyd init --data %s\" first?)", err, cfg.DataDir)
 	}
+	signKey, made, err := loadSigningKey(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	if made {
+		log.Info("made the signing key of the day roots", "file", signKeyFile)
+	}
 	db, err := openStoreForServe(cfg)
 	if err != nil {
 		return err
@@ -62,7 +69,9 @@ func runServe(args []string) error {
 	if err := server.CheckWitnessSite(cfg.DataDir); err != nil {
 		return fmt.Errorf("cannot start: %w", err)
 	}
-	srv, err := server.New(cfg.serverConfig(), db, key, log)
+	scfg := cfg.serverConfig()
+	scfg.SigningKey = signKey
+	srv, err := server.New(scfg, db, key, log)
 	if err != nil {
 		return err
 	}
@@ -94,6 +103,7 @@ func runServe(args []string) error {
 		inv: server.NewHTTPServer(srv.InvestigatorHandler()), il: il,
 		console: &control{db: db, cfg: cfg, log: log, now: time.Now}, ctl: ctl,
 		shutdownTimeout: 10 * time.Second,
+		sealer:          &sealer{db: db, key: signKey, now: time.Now, log: log},
 	}
 	if cfg.RetentionDays > 0 {
 		sv.retentionEvery = retentionEvery
@@ -112,6 +122,8 @@ type services struct {
 	retentionEvery time.Duration
 	// shutdownTimeout bounds the wait for requests in flight at shutdown.
 	shutdownTimeout time.Duration
+	// sealer, if set, seals the ended days at start and every sealEvery.
+	sealer *sealer
 }
 
 // run serves until a signal comes on stop or a listener fails, and then
@@ -134,6 +146,10 @@ func (s *services) run(stop <-chan os.Signal) error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if s.sealer != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.sealer.run(ctx, sealEvery) }()
+	}
 	if s.retentionEvery > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.console.retain(ctx, s.retentionEvery) }()

@@ -43,6 +43,9 @@ type statusReport struct {
 	// AuditHead is the audit log's head, COUNT:HASH, for investigators to
 	// note and check later with "audit verify --head".
 	AuditHead string `json:"audit_head,omitempty"`
+	// SigningKey is the public key that signs the day roots, for
+	// investigators to note and pass to "testimony verify --server-key".
+	SigningKey string `json:"signing_key,omitempty"`
 }
 
 func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
@@ -84,6 +87,7 @@ func computeStatus(db *store.DB, cfg settings) (statusReport, error) {
 	if head.Count > 0 {
 		st.AuditHead = head.String()
 	}
+	st.SigningKey = publicSigningKey(cfg.DataDir)
 	rs, err := crypto.NewRecipients("recipient set (investigators and escrow)", keys...)
 	if err != nil {
 		st.RecipientsErr = err.Error()
@@ -182,6 +186,11 @@ func printStatus(st statusReport) {
 		head = "none (no entries)"
 	}
 	outf("audit head      %s\n", head)
+	sk := st.SigningKey
+	if sk == "" {
+		sk = "none yet (serve makes it)"
+	}
+	outf("signing key     %s\n", sk)
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
