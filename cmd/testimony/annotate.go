@@ -54,11 +54,7 @@ func runAnnotate(args []string) error {
 		errorf("%v", err)
 		return errUsage
 	}
-	ops, err := readLogs(root)
-	if err != nil {
-		return err
-	}
-	st, err := annotations.Merge(ops)
+	st, err := mergedLogs(root)
 	if err != nil {
 		return err
 	}
@@ -188,6 +184,15 @@ func readLogs(root *os.Root) ([]*annotations.Op, error) {
 	return all, nil
 }
 
+// mergedLogs merges every author's log in the folder.
+func mergedLogs(root *os.Root) (*annotations.State, error) {
+	ops, err := readLogs(root)
+	if err != nil {
+		return nil, err
+	}
+	return annotations.Merge(ops)
+}
+
 // runAnnotations prints the merged state of a case folder's annotations,
 // of every annotated target or of one.
 func runAnnotations(args []string) error {
@@ -205,11 +210,7 @@ func runAnnotations(args []string) error {
 		return err
 	}
 	defer root.Close()
-	ops, err := readLogs(root)
-	if err != nil {
-		return err
-	}
-	st, err := annotations.Merge(ops)
+	st, err := mergedLogs(root)
 	if err != nil {
 		return err
 	}
