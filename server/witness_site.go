@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"testimony/crypto"
 	"testimony/form"
 	"testimony/records"
 	"testimony/store"
@@ -180,8 +181,15 @@ func (s *Server) witnessCSS(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// putSourceIfAbsent prepares the record of a source, dated today, for the
-// commit of its item (records.PutSourceIfAbsent).
-func (s *Server) putSourceIfAbsent(pseudonym, replyRecipient string) (func(store.Tx) error, error) {
-	return records.PutSourceIfAbsent(pseudonym, records.Source{ReplyRecipient: replyRecipient, Day: s.today()})
+// sourceOf returns the pseudonym of codename's source and the update that
+// stores its record (its reply key, dated today) unless it exists, for the
+// commit of the source's item (records.PutSourceIfAbsent).
+func (s *Server) sourceOf(codename string) (string, func(store.Tx) error, error) {
+	src := crypto.Pseudonym(s.key, codename)
+	rcpt, err := crypto.ReplyRecipient(s.key, codename)
+	if err != nil {
+		return "", nil, err
+	}
+	put, err := records.PutSourceIfAbsent(src, records.Source{ReplyRecipient: rcpt, Day: s.today()})
+	return src, put, err
 }

@@ -118,12 +118,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	src := crypto.Pseudonym(s.key, codename)
-	rcpt, err := crypto.ReplyRecipient(s.key, codename)
-	if err != nil {
-		return err
-	}
-	putSource, err := s.putSourceIfAbsent(src, rcpt)
+	src, putSource, err := s.sourceOf(codename)
 	if err != nil {
 		return err
 	}

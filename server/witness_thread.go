@@ -208,12 +208,7 @@ func (s *Server) followup(w http.ResponseWriter, r *http.Request) error {
 	if len(text) > form.MaxFieldBytes {
 		return s.showThreadError(w, lang, codename, "error.textlong", "", up.sink.count() > 0)
 	}
-	src := crypto.Pseudonym(s.key, codename)
-	rcpt, err := crypto.ReplyRecipient(s.key, codename)
-	if err != nil {
-		return err
-	}
-	putSource, err := s.putSourceIfAbsent(src, rcpt)
+	src, putSource, err := s.sourceOf(codename)
 	if err != nil {
 		return err
 	}

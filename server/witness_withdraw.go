@@ -64,12 +64,7 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) error {
 	if len(text) > form.MaxFieldBytes {
 		return s.showThread(w, http.StatusUnprocessableEntity, lang, codename, threadData{WithdrawErr: "error.textlong"})
 	}
-	src := crypto.Pseudonym(s.key, codename)
-	rcpt, err := crypto.ReplyRecipient(s.key, codename)
-	if err != nil {
-		return err
-	}
-	putSource, err := s.putSourceIfAbsent(src, rcpt)
+	src, putSource, err := s.sourceOf(codename)
 	if err != nil {
 		return err
 	}
