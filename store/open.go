@@ -34,28 +34,16 @@ type Options struct {
 
 	// Test hooks, set only by this package's tests; zero values pick the
 	// defaults.
-	maxBatchSize  int           // see defaultMaxBatchSize
-	maxBatchDelay time.Duration // see defaultMaxBatchDelay
-	chunksPerTx   int           // see defaultChunksPerTx
-	migrateStep   int           // see defaultMigrateStep
+	maxBatchSize int // see defaultMaxBatchSize
+	chunksPerTx  int // see defaultChunksPerTx
+	migrateStep  int // see defaultMigrateStep
 }
 
-// defaultMaxBatchSize and defaultMaxBatchDelay are how many commits, and
-// for how long, concurrent commits of small items wait to share one
-// transaction and its fsync (bbolt's MaxBatchSize and MaxBatchDelay). A
-// batch runs when it fills or when its timer ends, whichever comes first.
-// bbolt's own defaults (see [bolt.DB.MaxBatchSize]) suit a thousand
-// writers at once: with the few dozen a server has, a batch never fills,
-// and every commit waits out the timer, which is slower than a plain
-// transaction each. A size about the number of concurrent writers fills
-// and runs at once; the delay need only cover the time those writers take
-// to arrive: a longer one holds a batch that will not fill, a shorter one
-// splits one that would have, and each part pays its own fsync
-// (BenchmarkStoreWrite4KiB compares them).
-const (
-	defaultMaxBatchSize  = 32
-	defaultMaxBatchDelay = 2 * time.Millisecond
-)
+// defaultMaxBatchSize is how many concurrent commits of small items may
+// share one transaction and its fsync (see [DB.batch]): enough for every
+// witness a busy server serves at once, few enough that one transaction
+// stays small.
+const defaultMaxBatchSize = 256
 
 // DB is an open store.
 type DB struct {
@@ -64,11 +52,14 @@ type DB struct {
 	fill       float64 // FillPercent of the chunks bucket: chunksFill
 	smallChunk int     // see smallChunkFor
 	maxSize    int     // Options.MaxSize
-	// chunksPerTx is how many full chunks an ItemWriter flushes at once,
-	// and migrateStep how many records one transaction of a migration
-	// moves: the defaults, or what a test set in Options.
-	chunksPerTx int
-	migrateStep int
+	// maxBatchSize is how many commits share a transaction at most,
+	// chunksPerTx how many full chunks an ItemWriter flushes at once, and
+	// migrateStep how many records one transaction of a migration moves:
+	// the defaults, or what a test set in Options.
+	maxBatchSize int
+	chunksPerTx  int
+	migrateStep  int
+	group        groupCommit // see batch
 	// capLock is held shared by every write transaction, and alone by a
 	// deletion that runs with the size cap lifted (see updateFreeing).
 	capLock sync.RWMutex
@@ -88,9 +79,6 @@ func Open(path string, o Options) (db *DB, err error) {
 	}
 	if o.maxBatchSize == 0 {
 		o.maxBatchSize = defaultMaxBatchSize
-	}
-	if o.maxBatchDelay == 0 {
-		o.maxBatchDelay = defaultMaxBatchDelay
 	}
 	if o.chunksPerTx == 0 {
 		o.chunksPerTx = defaultChunksPerTx
@@ -138,10 +126,8 @@ func Open(path string, o Options) (db *DB, err error) {
 	case err != nil:
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}
-	b.MaxBatchSize = o.maxBatchSize
-	b.MaxBatchDelay = o.maxBatchDelay
 	db = &DB{bolt: b, path: path, fill: chunksFill, smallChunk: smallChunkFor(b.Info().PageSize, chunksFill), maxSize: o.MaxSize,
-		chunksPerTx: o.chunksPerTx, migrateStep: o.migrateStep}
+		maxBatchSize: o.maxBatchSize, chunksPerTx: o.chunksPerTx, migrateStep: o.migrateStep}
 	if !o.ReadOnly {
 		err = db.migrate()
 		if err == nil {

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -174,8 +173,9 @@ func TestRewriteBatchRetry(t *testing.T) {
 	runs.Store(0) // rewrite ran each on want
 
 	// A batch of two: this commit, then a call that fails, which makes
-	// bbolt run the batch again without it.
-	db.bolt.MaxBatchSize, db.bolt.MaxBatchDelay = 2, 10*time.Second
+	// the committer run the commit again without it. The committer is
+	// held back until both are pending.
+	held := holdCommitter(db)
 	var commits atomic.Int32
 	done := make(chan error, 1)
 	go func() {
@@ -185,9 +185,13 @@ func TestRewriteBatchRetry(t *testing.T) {
 		})
 		done <- err
 	}()
-	time.Sleep(300 * time.Millisecond) // the commit joins the batch first
+	held.wait(t, 1) // the commit first, so that it runs before the failure
 	boom := errors.New("boom")
-	if err := db.batch(func(*bolt.Tx) error { return boom }); !errors.Is(err, boom) {
+	failed := make(chan error, 1)
+	go func() { failed <- db.batch(func(*bolt.Tx) error { return boom }) }()
+	held.wait(t, 2)
+	held.start()
+	if err := <-failed; !errors.Is(err, boom) {
 		t.Errorf("the failing call: %v", err)
 	}
 	if err := <-done; err != nil {

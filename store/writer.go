@@ -152,8 +152,9 @@ func (w *ItemWriter) flush() error {
 	db, id := w.db, w.id
 	done := make(chan error, 1)
 	w.flushed = done
-	// A transaction of its own, not a batch: a batch of one waits out
-	// MaxBatchDelay, and a flush is large enough to need no company.
+	// A transaction of its own, not a batch: a flush is large enough to
+	// need no company, and the small commits sharing its transaction would
+	// wait for its pages to be written.
 	go func() {
 		done <- mapFull(db.update(func(tx *bolt.Tx) error {
 			if err := tx.Bucket(bucketPending).Put(id, nil); err != nil {
