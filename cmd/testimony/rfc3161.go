@@ -79,7 +79,7 @@ type signedData struct {
 	EncapContentInfo encapContentInfo
 	Certificates     asn1.RawValue `asn1:"optional,tag:0"`
 	CRLs             asn1.RawValue `asn1:"optional,tag:1"`
-	SignerInfos      []signerInfo `asn1:"set"`
+	SignerInfos      []signerInfo  `asn1:"set"`
 }
 
 type signerInfo struct {
@@ -432,4 +432,3 @@ func checkTSA(t *token, pool *x509.CertPool) error {
 	}
 	return nil
 }
-
