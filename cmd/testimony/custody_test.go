@@ -148,11 +148,23 @@ func TestCustodyLog(t *testing.T) {
 	}
 	good, _ := os.ReadFile(log)
 	lines := strings.SplitAfter(strings.TrimSuffix(string(good), "\n"), "\n")
+	// An entry of another case folder's log, by the same key, with the
+	// same number: signed, but not this log's.
+	otherDir := t.TempDir()
+	for _, action := range []string{"open", "share"} {
+		if err := appendCustody(otherDir, key, action, []string{"ffff"}, "elsewhere"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ob, _ := os.ReadFile(filepath.Join(otherDir, custodyName))
+	otherLines := strings.SplitAfter(strings.TrimSuffix(string(ob), "\n"), "\n")
 	tampers := []struct {
 		name, log, want string
 	}{
 		{"removed", lines[0] + lines[2], custodyRemoved},
 		{"altered", lines[0] + strings.Replace(lines[1], `"share"`, `"open"`, 1) + lines[2], custodyAltered},
+		{"last altered", lines[0] + lines[1] + strings.Replace(lines[2], `"export"`, `"share"`, 1), custodyAltered},
+		{"replaced", lines[0] + otherLines[1] + "\n" + lines[2], custodyAltered},
 		{"reordered", lines[0] + strings.TrimSuffix(lines[2], "\n") + "\n" + lines[1], custodyReordered},
 	}
 	for _, tc := range tampers {

@@ -102,6 +102,11 @@ func TestExportPackage(t *testing.T) {
 		b[10] ^= 1
 		os.WriteFile(p, b, 0o600)
 	}, pkgAltered)
+	tamper("statement altered", func(dir string) {
+		p := filepath.Join(dir, "statement.html")
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, bytes.Replace(b, []byte("sha256sum -c"), []byte("sha256sum -x"), 1), 0o600)
+	}, pkgAltered)
 	tamper("file added", func(dir string) {
 		os.WriteFile(filepath.Join(dir, "originals/attachments/02-extra.jpg"), []byte("x"), 0o600)
 	}, pkgAdded)

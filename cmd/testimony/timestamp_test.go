@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -142,7 +144,14 @@ func TestTimestamps(t *testing.T) {
 	}
 	os.WriteFile(rootsFiles[0], good, 0o600)
 	tok, _ := os.ReadFile(tokens[0])
-	for _, at := range []int{len(tok) / 3, len(tok) / 2, len(tok) - 10} {
+	// A byte of the imprint (in the TSTInfo, which the signature covers
+	// by its digest), of the certificates, of the signature.
+	sum := sha256.Sum256(good)
+	imprint := bytes.Index(tok, sum[:])
+	if imprint < 0 {
+		t.Fatal("the token does not hold the roots file's hash")
+	}
+	for _, at := range []int{imprint + 3, len(tok) / 2, len(tok) - 10} {
 		bad := append([]byte(nil), tok...)
 		bad[at] ^= 0x01
 		os.WriteFile(tokens[0], bad, 0o600)
