@@ -623,7 +623,7 @@ mkdir /tmp/check &amp;&amp; age -d -i KEY.txt item.age | tar -x -C /tmp/check &a
 {{range .Tokens}}openssl ts -verify -data timestamps/{{rootsOf .}} -in {{.}} -CAfile TSA-CA.pem
 openssl ts -reply -in {{.}} -text    # the authority's time and policy
 {{end}}</pre>
-<p>KEY.txt is an identity the item was encrypted to (an investigator's or an escrow key); TSA-CA.pem is the certificate of the authority's CA, got from the authority itself.
+<p>KEY.txt is an identity the item was encrypted to (an investigator's or an escrow key), which needs age 1.3 or later; TSA-CA.pem is the certificate of the authority's CA, got from the authority itself.
 The inclusion proof, the chain of roots and the custody log's signatures are checked by the group's offline tool:
 <code>testimony verify --server-key {{.ServerKey}}{{if .Tokens}} --tsa-ca TSA-CA.pem{{end}} THIS-FOLDER</code>,
 and by anyone following the formats in its docs/design.md.</p>

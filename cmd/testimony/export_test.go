@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,11 @@ func TestExportPackage(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "plain.tar")
 	if out, err := runTool(pkg, ageBin, "-d", "-i", f.identity, "-o", plain, "item.age"); err != nil {
 		t.Fatalf("age -d: %v\n%s", err, out)
+	}
+	// The pipeline statement.html gives, as it stands.
+	pipe := fmt.Sprintf("%s -d -i %s item.age | tar -xO manifest.json | cmp - originals/manifest.json", ageBin, f.identity)
+	if out, err := runTool(pkg, "sh", "-c", pipe); err != nil {
+		t.Errorf("%s: %v\n%s", pipe, err, out)
 	}
 	x := t.TempDir()
 	if out, err := runTool(x, "tar", "-xf", plain); err != nil {
