@@ -92,7 +92,7 @@ func loadSignKey(identities []string) (ed25519.PrivateKey, bool) {
 }
 
 // today is the UTC day; tests set it.
-var today = func() string { return time.Now().UTC().Format(time.DateOnly) }
+var custodyDay = func() string { return time.Now().UTC().Format(time.DateOnly) }
 
 // appendCustody appends a signed entry to dir's custody log. Appends are
 // serialised with a lock on the log, so that two commands at once do not
@@ -113,7 +113,7 @@ func appendCustody(dir string, key ed25519.PrivateKey, action string, items []st
 	if items == nil {
 		items = []string{}
 	}
-	e := custodyEntry{Format: custodyFormat, N: n + 1, Prev: prev, Day: today(), Action: action,
+	e := custodyEntry{Format: custodyFormat, N: n + 1, Prev: prev, Day: custodyDay(), Action: action,
 		Items: slices.Sorted(slices.Values(items)), Note: note,
 		Key: bundle.FormatKey(key.Public().(ed25519.PublicKey))}
 	e.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(key, e.message()))

@@ -83,10 +83,10 @@ func newEvidenceFixture(t *testing.T) *evidenceFixture {
 	return f
 }
 
-func setToday(t *testing.T, day string) {
-	old := today
-	today = func() string { return day }
-	t.Cleanup(func() { today = old })
+func setCustodyDay(t *testing.T, day string) {
+	old := custodyDay
+	custodyDay = func() string { return day }
+	t.Cleanup(func() { custodyDay = old })
 }
 
 // TestKeygenSigningKey: keygen -o writes the signing key beside the
@@ -123,7 +123,7 @@ func TestKeygenSigningKey(t *testing.T) {
 // folder checks the log, and an entry removed, altered or moved is named
 // (and the exit status says so).
 func TestCustodyLog(t *testing.T) {
-	setToday(t, "2026-12-01")
+	setCustodyDay(t, "2026-12-01")
 	f := newEvidenceFixture(t)
 	log := filepath.Join(f.cases, custodyName)
 	b, err := os.ReadFile(log)
@@ -257,7 +257,7 @@ func TestEvidenceNoTimeFinerThanDay(t *testing.T) {
 }
 
 // runTool runs a stock tool in dir and returns its output.
-func runTool(dir string, name string, args ...string) (string, error) {
+func runStockTool(dir string, name string, args ...string) (string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()

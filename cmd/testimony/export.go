@@ -143,7 +143,7 @@ func runExport(args []string) error {
 		return err
 	}
 	st := statement{Item: ev.Item, ServerKey: ev.ServerKey, Originals: originals, Tokens: tokens,
-		InvestigatorKey: bundle.FormatKey(signKey.Public().(ed25519.PublicKey)), Day: today()}
+		InvestigatorKey: bundle.FormatKey(signKey.Public().(ed25519.PublicKey)), Day: custodyDay()}
 	if len(ev.Roots) > 0 {
 		st.FirstRoot, st.LastRoot = ev.Roots[0].Day, ev.Roots[len(ev.Roots)-1].Day
 	}

@@ -23,7 +23,7 @@ import (
 // whole, and a changed original, a file added to the package, or an entry
 // removed from its custody log are each named.
 func TestExportPackage(t *testing.T) {
-	setToday(t, "2026-12-01")
+	setCustodyDay(t, "2026-12-01")
 	f := newEvidenceFixture(t)
 	a := newTestTSA(t)
 	stampCaseFolder(t, f, a)
@@ -36,21 +36,21 @@ func TestExportPackage(t *testing.T) {
 			t.Fatalf("%s is needed (coreutils, tar, diffutils)", tool)
 		}
 	}
-	if out, err := runTool(pkg, "sha256sum", "-c", "--strict", "SHA256SUMS"); err != nil {
+	if out, err := runStockTool(pkg, "sha256sum", "-c", "--strict", "SHA256SUMS"); err != nil {
 		t.Fatalf("sha256sum -c: %v\n%s", err, out)
 	}
 	ageBin := testutil.Age(t)
 	plain := filepath.Join(t.TempDir(), "plain.tar")
-	if out, err := runTool(pkg, ageBin, "-d", "-i", f.identity, "-o", plain, "item.age"); err != nil {
+	if out, err := runStockTool(pkg, ageBin, "-d", "-i", f.identity, "-o", plain, "item.age"); err != nil {
 		t.Fatalf("age -d: %v\n%s", err, out)
 	}
 	// The pipeline statement.html gives, as it stands.
 	pipe := fmt.Sprintf("%s -d -i %s item.age | tar -xO manifest.json | cmp - originals/manifest.json", ageBin, f.identity)
-	if out, err := runTool(pkg, "sh", "-c", pipe); err != nil {
+	if out, err := runStockTool(pkg, "sh", "-c", pipe); err != nil {
 		t.Errorf("%s: %v\n%s", pipe, err, out)
 	}
 	x := t.TempDir()
-	if out, err := runTool(x, "tar", "-xf", plain); err != nil {
+	if out, err := runStockTool(x, "tar", "-xf", plain); err != nil {
 		t.Fatalf("tar -x: %v\n%s", err, out)
 	}
 	for _, p := range []string{"manifest.json", "attachments/01-photo_1.jpg"} {
@@ -68,7 +68,7 @@ func TestExportPackage(t *testing.T) {
 		t.Fatalf("tokens in the package: %v", tokens)
 	}
 	tok, _ := filepath.Rel(pkg, tokens[0])
-	if out, err := runTool(pkg, "openssl", "ts", "-verify", "-data", filepath.Join("timestamps", rootsOf(tok)), "-in", tok, "-CAfile", a.ca); err != nil || !strings.Contains(out, "Verification: OK") {
+	if out, err := runStockTool(pkg, "openssl", "ts", "-verify", "-data", filepath.Join("timestamps", rootsOf(tok)), "-in", tok, "-CAfile", a.ca); err != nil || !strings.Contains(out, "Verification: OK") {
 		t.Errorf("openssl ts -verify: %v\n%s", err, out)
 	}
 	page, _ := os.ReadFile(filepath.Join(pkg, "statement.html"))

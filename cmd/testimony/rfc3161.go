@@ -97,7 +97,7 @@ type issuerAndSerial struct {
 	Serial *big.Int
 }
 
-type attribute struct {
+type cmsAttribute struct {
 	Type   asn1.ObjectIdentifier
 	Values asn1.RawValue `asn1:"set"`
 }
@@ -107,7 +107,7 @@ type messageImprint struct {
 	HashedMessage []byte
 }
 
-type accuracy struct {
+type tsAccuracy struct {
 	Seconds int `asn1:"optional"`
 	Millis  int `asn1:"optional,tag:0"`
 	Micros  int `asn1:"optional,tag:1"`
@@ -119,7 +119,7 @@ type tstInfo struct {
 	MessageImprint messageImprint
 	SerialNumber   *big.Int
 	GenTime        time.Time        `asn1:"generalized"`
-	Accuracy       accuracy         `asn1:"optional"`
+	Accuracy       tsAccuracy       `asn1:"optional"`
 	Ordering       bool             `asn1:"optional"`
 	Nonce          *big.Int         `asn1:"optional"`
 	TSA            asn1.RawValue    `asn1:"optional,explicit,tag:0"`
@@ -147,9 +147,9 @@ type signingCertV1 struct {
 	Policies asn1.RawValue `asn1:"optional"`
 }
 
-// token is a timestamp token as read and its signature checked against
+// tsToken is a timestamp token as read and its signature checked against
 // the certificate it carries.
-type token struct {
+type tsToken struct {
 	Hash         crypto.Hash // of the message imprint
 	Imprint      []byte
 	Time         time.Time // the TSA's
@@ -174,7 +174,7 @@ func unmarshalDER(b []byte, v any, params string) error {
 // name a TSTInfo and hold its hash, and the signature over them holds
 // under the signer's certificate, which the token must carry (the query
 // asks for it: openssl ts -query -cert). Whom to trust is [checkTSA]'s.
-func parseToken(b []byte) (*token, error) {
+func parseToken(b []byte) (*tsToken, error) {
 	raw := b
 	var resp timeStampResp
 	if err := unmarshalDER(b, &resp, ""); err == nil {
@@ -259,7 +259,7 @@ func parseToken(b []byte) (*token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the message imprint: %v", err)
 	}
-	return &token{Hash: ih, Imprint: info.MessageImprint.HashedMessage, Time: info.GenTime.UTC(),
+	return &tsToken{Hash: ih, Imprint: info.MessageImprint.HashedMessage, Time: info.GenTime.UTC(),
 		Signer: signer, Certificates: certs}, nil
 }
 
@@ -332,15 +332,15 @@ func signatureAlgorithm(oid asn1.ObjectIdentifier, digest crypto.Hash) (x509.Sig
 	return 0, fmt.Errorf("signature algorithm %v is not supported (RSA PKCS #1 v1.5, ECDSA or Ed25519 are)", oid)
 }
 
-type attributes []attribute
+type signedAttrs []cmsAttribute
 
-func parseAttributes(raw asn1.RawValue) (attributes, error) {
+func parseAttributes(raw asn1.RawValue) (signedAttrs, error) {
 	if len(raw.FullBytes) == 0 || raw.Class != asn1.ClassContextSpecific || !raw.IsCompound {
 		return nil, fmt.Errorf("%w: no signed attributes", errTokenStructure)
 	}
-	var out attributes
+	var out signedAttrs
 	for rest := raw.Bytes; len(rest) > 0; {
-		var a attribute
+		var a cmsAttribute
 		var err error
 		if rest, err = asn1.Unmarshal(rest, &a); err != nil {
 			return nil, fmt.Errorf("%w: signed attributes: %v", errTokenStructure, err)
@@ -356,7 +356,7 @@ func parseAttributes(raw asn1.RawValue) (attributes, error) {
 }
 
 // one reads the single value of attribute oid into v.
-func (as attributes) one(oid asn1.ObjectIdentifier, v any) error {
+func (as signedAttrs) one(oid asn1.ObjectIdentifier, v any) error {
 	for _, a := range as {
 		if a.Type.Equal(oid) {
 			return unmarshalDER(a.Values.Bytes, v, "")
@@ -368,7 +368,7 @@ func (as attributes) one(oid asn1.ObjectIdentifier, v any) error {
 // checkSigningCert checks that the signed attributes name the signer's
 // certificate (RFC 3161, 2.4.1), so that no other certificate of the same
 // key passes for it.
-func (as attributes) checkSigningCert(signer *x509.Certificate) error {
+func (as signedAttrs) checkSigningCert(signer *x509.Certificate) error {
 	var v2 signingCertV2
 	if err := as.one(oidSigningCertV2, &v2); err == nil && len(v2.Certs) > 0 {
 		alg := v2.Certs[0].HashAlgorithm.Algorithm
@@ -398,7 +398,7 @@ func (as attributes) checkSigningCert(signer *x509.Certificate) error {
 }
 
 // checkImprint checks that the token stamps data.
-func checkImprint(t *token, data []byte) error {
+func checkImprint(t *tsToken, data []byte) error {
 	h := t.Hash.New()
 	h.Write(data)
 	if !bytes.Equal(h.Sum(nil), t.Imprint) {
@@ -411,7 +411,7 @@ func checkImprint(t *token, data []byte) error {
 // whose certificate chains to one of the CAs in pool, valid at the time
 // it gives, with the timeStamping purpose alone, marked critical (RFC
 // 3161, 2.3).
-func checkTSA(t *token, pool *x509.CertPool) error {
+func checkTSA(t *tsToken, pool *x509.CertPool) error {
 	s := t.Signer
 	if !slices.Equal(s.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageTimeStamping}) || len(s.UnknownExtKeyUsage) > 0 {
 		return fmt.Errorf("the signer %q is not a timestamping authority's certificate (extended key usage timeStamping only)", s.Subject)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"testimony/bundle"
 )
 
 // testTSA is a throwaway timestamping authority made with openssl: a CA,
@@ -223,7 +226,7 @@ func TestTimestampTokenChecks(t *testing.T) {
 			t.Fatal(err)
 		}
 		c, _ := x509.ParseCertificate(der)
-		err = checkTSA(&token{Signer: c, Certificates: []*x509.Certificate{c}, Time: tc.at}, pool)
+		err = checkTSA(&tsToken{Signer: c, Certificates: []*x509.Certificate{c}, Time: tc.at}, pool)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v, want ok=%v", tc.name, err, tc.ok)
 		}
@@ -263,4 +266,32 @@ func tokenSeeds() [][]byte {
 		}
 	}
 	return out
+}
+
+// TestTimestampRootsWithGap: a roots file of days far apart (bundles
+// opened weeks apart) is stamped and checked: each root is signed, the
+// days between are no fault; a root not the server's still is.
+func TestTimestampRootsWithGap(t *testing.T) {
+	a := newTestTSA(t)
+	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, ed25519.SeedSize))
+	pub := key.Public().(ed25519.PublicKey)
+	zero := "0:" + bundle.ZeroHash
+	r1 := bundle.SignRoot(bundle.DayRoot{Day: "2026-11-01", Root: bundle.ZeroHash, Audit: zero, Prev: bundle.ZeroHash}, key)
+	r2 := bundle.SignRoot(bundle.DayRoot{Day: "2026-11-20", Root: bundle.ZeroHash, Audit: zero, Prev: bundle.ZeroHash}, key)
+	pool, err := loadCAs([]string{a.ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		roots []bundle.DayRoot
+		ok    bool
+	}{{[]bundle.DayRoot{r1, r2}, true}, {[]bundle.DayRoot{r1, {Day: "2026-11-02", Sig: r2.Sig}}, false}} {
+		b, _ := marshalRoots(&bundle.RootsFile{Format: bundle.RootsFormat, Key: bundle.FormatKey(pub), Roots: tc.roots})
+		file := writeTemp(t, b)
+		tsr, _ := os.ReadFile(a.stamp(t, file))
+		c, faults := checkTimestamp(b, tsr, pool, pub)
+		if (len(faults) == 0) != tc.ok || c == nil {
+			t.Errorf("roots %v: %v %v", tc.roots, c, faults)
+		}
+	}
 }
