@@ -76,16 +76,9 @@ func verifyFolder(dir string, pub ed25519.PublicKey) bool {
 	sort.Strings(files)
 	ok := true
 	for _, f := range files {
-		b, err := os.ReadFile(f)
-		var ev evidenceFile
-		if err == nil {
-			err = json.Unmarshal(b, &ev)
-		}
-		if err == nil && (ev.Format != evidenceFormat || ev.Index == nil) {
-			err = fmt.Errorf("not an evidence file of format %s", evidenceFormat)
-		}
+		ev, err := readEvidenceFile(f)
 		if err != nil {
-			errorf("%s: %v", f, err)
+			errorf("%v", err)
 			ok = false
 			continue
 		}
@@ -94,4 +87,20 @@ func verifyFolder(dir string, pub ed25519.PublicKey) bool {
 		}
 	}
 	return ok
+}
+
+// readEvidenceFile reads one file of a case folder's evidence/.
+func readEvidenceFile(name string) (*evidenceFile, error) {
+	b, err := os.ReadFile(name)
+	var ev evidenceFile
+	if err == nil {
+		err = json.Unmarshal(b, &ev)
+	}
+	if err == nil && (ev.Format != evidenceFormat || ev.Index == nil) {
+		err = fmt.Errorf("not an evidence file of format %s", evidenceFormat)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return &ev, nil
 }

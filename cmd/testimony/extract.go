@@ -23,6 +23,7 @@ import (
 // ready to move to its place once its derived files are written.
 type extracted struct {
 	tmp, final string
+	id         string
 	done       chan error // the derived files' outcome
 	waited     bool
 	err        error
@@ -123,7 +124,7 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 	}
 	// The derived files (pages, working copies) are written by another
 	// goroutine while the next item is decrypted.
-	x := &extracted{tmp: tmp, final: final, done: make(chan error, 1)}
+	x := &extracted{tmp: tmp, final: final, id: ref.id, done: make(chan error, 1)}
 	o.jobs <- func() { x.done <- derive() }
 	return x
 }
@@ -248,4 +249,5 @@ func (o *opener) place(what string, x *extracted) {
 		return
 	}
 	o.res.opened++
+	o.res.ids = append(o.res.ids, x.id)
 }

@@ -21,12 +21,19 @@ Usage:
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
     testimony annotate --as NAME DIR ITEM|SOURCE CHANGE
     testimony annotations DIR [ITEM|SOURCE]
-    testimony verify --server-key KEY BUNDLE|CASEFOLDER...
+    testimony verify --server-key KEY [--tsa-ca FILE] [--investigator-key KEY] BUNDLE|CASEFOLDER|PACKAGE...
+    testimony roots export DIR|BUNDLE -o ROOTS
+    testimony roots import DIR ROOTS TOKEN.tsr
+    testimony export -i IDENTITY -o OUT DIR ITEM BUNDLE...
     testimony version
 
 keygen writes a new age identity file (post-quantum hybrid unless --classic)
 to FILE, or to standard output, and prints its public key on standard error.
-It never overwrites a file.
+It never overwrites a file. With -o FILE it also writes FILE.sign, your
+Ed25519 signing key for the custody log, and prints its public key;
+--sign-key-for IDENTITY makes only that, for an existing identity file.
+open, share and export then record what they did in the case folder's
+custody.log (share: beside OUT), signed with it.
 
 open decrypts items (.age) and bundles (.tar from the investigator site)
 with the identities in IDENTITY into DIR (default "cases"): one folder per
@@ -57,6 +64,10 @@ there and every change merges, in any order, to one state.
 annotations prints that state: status, assignee, tags, links and notes.
 
 ` + verifyUsage + `
+
+` + rootsUsage + `
+
+` + exportUsage + `
 `
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -75,7 +86,9 @@ var commands = map[string]func(args []string) error{
 	"annotations": runAnnotations,
 	"keygen":      runKeygen,
 	"open":        runOpen,
+	"export":      runExport,
 	"report":      runReport,
+	"roots":       runRoots,
 	"share":       runShare,
 	"verify":      runVerify,
 }

@@ -58,9 +58,15 @@ func runOpen(args []string) error {
 	if err != nil {
 		return err
 	}
+	signKey, sign := loadSignKey(idFiles) // custody.go
 	res, err := openInto(ids, *dir, files)
 	if err != nil {
 		return err
+	}
+	if sign && len(res.ids) > 0 {
+		if err := appendCustody(*dir, signKey, "open", res.ids, "opened from "+fileNames(files)); err != nil {
+			warnf("%d items opened but not recorded in %s: %v", len(res.ids), filepath.Join(*dir, custodyName), err)
+		}
 	}
 	infof("%d opened, %d already in %s, %d failed", res.opened, res.skipped, *dir, res.failed)
 	if res.failed > 0 {
@@ -89,6 +95,7 @@ func readIdentities(files []string) ([]age.Identity, error) {
 // openResult counts what open did.
 type openResult struct {
 	opened, skipped, failed int
+	ids                     []string // the items opened, for the custody log
 }
 
 // opener decrypts items into one output folder. Every path it creates goes
@@ -288,7 +295,7 @@ func (info *itemInfo) active(file string) *activeNote {
 // where the file goes, and broke every later open of the folder (issue
 // 17). Compared without case, for the file
 // systems of macOS and Windows.
-var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", partialDir}
+var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", custodyName, partialDir}
 
 // sourceFolder is the folder name of a source pseudonym. A pseudonym
 // named like a file of the folder's root gets "source-" before it (the

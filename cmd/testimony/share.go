@@ -108,6 +108,16 @@ func runShare(args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s written, but not recorded in %s: %v", *out, logName, err)
 	}
+	if signKey, ok := loadSignKey(idFiles); ok { // custody.go
+		var shared []string
+		for _, it := range sh.items {
+			shared = append(shared, it.entry.ID)
+		}
+		note := fmt.Sprintf("re-encrypted to %s (%s) as %s", sh.fingerprint, filepath.Base(*rfile), filepath.Base(*out))
+		if err := appendCustody(sh.dir, signKey, "share", shared, note); err != nil {
+			return fmt.Errorf("%s written, but not recorded in %s: %v", *out, filepath.Join(sh.dir, custodyName), err)
+		}
+	}
 	infof("shared %d items in %s, recorded in %s", len(sh.items), *out, logName)
 	return nil
 }

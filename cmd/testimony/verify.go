@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"testimony/bundle"
 )
@@ -19,11 +20,21 @@ and, for days the server has sealed, against its inclusion proof and the
 day's signed root; the roots against each other (one per day, each naming
 the one before, the audit log only growing). Each fault is named. Items of
 a day not yet sealed are listed apart: download again after the day ends.
+A case folder's custody.log is checked too (each entry signed, numbered
+and chained: one removed, altered or moved is named; --investigator-key
+KEY accepts only entries signed by such keys), and with --tsa-ca FILE the
+timestamp tokens imported into it (roots import). An evidence package
+(export) is checked whole: SHA256SUMS, the originals against the
+manifest, the ciphertext against its proof and roots, the custody log
+and the tokens.
 The exit status is 0 only if everything held.`
 
 func runVerify(args []string) error {
 	fs := newFlags("verify")
 	keyText := fs.String("server-key", "", "the server's signing key, as noted at enrolment")
+	var opt verifyOptions
+	fs.Var(&opt.tsaCAs, "tsa-ca", "check timestamp tokens against the TSA CA certificate in `FILE` (PEM); repeatable")
+	fs.Var(&opt.custodyKeys, "investigator-key", "accept custody entries signed by `KEY` only (as keygen printed it); repeatable")
 	files, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -37,9 +48,17 @@ func runVerify(args []string) error {
 		errorf("--server-key: %v", err)
 		return errUsage
 	}
+	for i, k := range opt.custodyKeys {
+		p, err := bundle.ParseKey(k)
+		if err != nil {
+			errorf("--investigator-key: %v", err)
+			return errUsage
+		}
+		opt.custodyKeys[i] = bundle.FormatKey(p)
+	}
 	failed := false
 	for _, name := range files {
-		if !verifyFile(name, pub) {
+		if !verifyFile(name, pub, &opt) {
 			failed = true
 		}
 	}
@@ -49,11 +68,23 @@ func runVerify(args []string) error {
 	return nil
 }
 
+// verifyOptions are verify's checks beyond the server's key.
+type verifyOptions struct {
+	tsaCAs      multiFlag // PEM files of the TSA CAs trusted
+	custodyKeys multiFlag // the investigators' keys custody entries may be signed by; any if none
+}
+
 // verifyFile checks one bundle and prints what it found; it reports
 // whether everything held.
-func verifyFile(name string, pub ed25519.PublicKey) bool {
+func verifyFile(name string, pub ed25519.PublicKey, opt *verifyOptions) bool {
 	if st, err := os.Stat(name); err == nil && st.IsDir() {
-		return verifyFolder(name, pub)
+		if isPackage(name) { // export.go
+			return verifyPackage(name, pub, opt)
+		}
+		ok := verifyFolder(name, pub)
+		ok = verifyCustody(name, opt.custodyKeys) && ok                                  // custody.go
+		ok = verifyTimestamps(filepath.Join(name, timestampsDir), opt.tsaCAs, pub) && ok // timestamp.go
+		return ok
 	}
 	f, err := os.Open(name)
 	if err != nil {
