@@ -387,9 +387,13 @@ func (c *corroboration) detentions(ts []*told) []group {
 				return
 			}
 			place := c.placeReason(form.DetentionPlace, its, its[0].place, func(t *told) string { return t.placeRaw })
+			period := from.String()
+			if to.String() != period {
+				period += " to " + to.String()
+			}
 			span := reason{Field: fieldLabel(form.DetentionFrom, c.lang) + " / " + fieldLabel(form.DetentionTo, c.lang),
-				Value: fmt.Sprintf("overlapping, %s to %s", from, to), Written: spellings(its, func(t *told) string { return t.heldRaw })}
-			g.What, g.Why = fmt.Sprintf("%s, %s to %s", place.Value, from, to), []reason{place, span}
+				Value: "overlapping, " + period, Written: spellings(its, func(t *told) string { return t.heldRaw })}
+			g.What, g.Why = place.Value+", "+period, []reason{place, span}
 			out = append(out, *g)
 		}
 		var cur []*told
