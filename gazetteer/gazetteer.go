@@ -22,13 +22,18 @@
 // center" or "аэропорт" dropped), and are then compared:
 //
 //  1. the whole answer with every name and alias of those kinds;
-//  2. else every run of its words, longest first, so that a facility
-//     written with its town ("Krome, Майами") or an airport with its city
-//     ("Москва (Шереметьево)") is found; an airport found beside its city
-//     wins over the city;
-//  3. else, for a run of at least [FuzzyMin] letters, a name or alias at
-//     one edit (a letter added, dropped, changed or two swapped) — only
-//     when that gives a single place.
+//  2. else the whole answer, when it has at least [FuzzyMin] letters,
+//     with the names at one edit (a letter added, dropped, changed or two
+//     swapped) — only when that gives a single place;
+//  3. else every shorter run of its words, longest first, so that a
+//     facility written with its town ("Krome, Майами") or an airport
+//     with its city ("Москва (Шереметьево)") is found; an airport found
+//     beside its city wins over the city, and a place found only by words
+//     that are the town of another place found gives way to it;
+//  4. else those runs at one edit, as in 2.
+//
+// A run must give a single place: two ("Krome, then Stewart") leave the
+// answer not known.
 //
 // An answer that gives no place, or more than one, is not known: it keeps
 // its words, and groups only with answers that normalise alike.
@@ -332,23 +337,30 @@ func (g *Gazetteer) ResolveCountry(s string) Match {
 // rules of the package comment; "" for none or several.
 func (g *Gazetteer) find(n string, kinds []string) (string, bool) {
 	if ids := g.lookup(n, kinds); len(ids) > 0 {
-		found := map[string]bool{}
+		found := map[string][]string{}
 		for _, id := range ids {
-			found[id] = true
+			found[id] = []string{n}
 		}
 		return g.one(found), false
+	}
+	// A misspelt name whole, before its words: "South Texas Faimly
+	// Residential" is Dilley, not the "South Texas" of its first words.
+	if ids := g.near(n, kinds); len(ids) > 0 {
+		found := map[string][]string{}
+		for _, id := range ids {
+			found[id] = []string{n}
+		}
+		id := g.one(found)
+		return id, id != ""
 	}
 	words := strings.Split(n, " ")
 	if len(words) > maxWords {
 		return "", false
 	}
 	for _, fuzzy := range []bool{false, true} {
-		found := map[string]bool{}
+		found := map[string][]string{} // id → the runs that found it
 		used := make([]bool, len(words))
-		for l := len(words); l >= 1; l-- {
-			if l == len(words) && !fuzzy {
-				continue // the whole answer was looked up above
-			}
+		for l := len(words) - 1; l >= 1; l-- {
 		spans:
 			for i := 0; i+l <= len(words); i++ {
 				for _, u := range used[i : i+l] {
@@ -367,7 +379,7 @@ func (g *Gazetteer) find(n string, kinds []string) (string, bool) {
 					continue
 				}
 				for _, id := range ids {
-					found[id] = true
+					found[id] = append(found[id], run)
 				}
 				for j := i; j < i+l; j++ {
 					used[j] = true
@@ -384,22 +396,30 @@ func (g *Gazetteer) find(n string, kinds []string) (string, bool) {
 	return "", false
 }
 
-// one returns the single place among found, a city given beside one of
-// its airports counting as that airport; "" when there are none or
-// several.
-func (g *Gazetteer) one(found map[string]bool) string {
+// one returns the single place among found (each with the runs of words
+// that found it), "" when there are none or several. A place found only
+// by words that are the town of another place found is that town, not a
+// place of its own ("La Palma, Eloy" is La Palma, not also the Eloy
+// Detention Center), and a city found beside one of its airports is that
+// airport ("Москва (Шереметьево)").
+func (g *Gazetteer) one(found map[string][]string) string {
 	var ids []string
 	for id := range found {
 		ids = append(ids, id)
 	}
 	if len(ids) > 1 {
 		ids = slices.DeleteFunc(ids, func(id string) bool {
-			c := g.byID[id]
-			if c.Kind != City {
-				return false
-			}
+			p := g.byID[id]
 			for other := range found {
-				if o := g.byID[other]; o.Kind == Airport && strings.EqualFold(o.City, c.Name["en"]) {
+				o := g.byID[other]
+				if other == id || o.City == "" {
+					continue
+				}
+				if p.Kind == City && o.Kind == Airport && strings.EqualFold(o.City, p.Name["en"]) {
+					return true
+				}
+				town := Normalise(o.City)
+				if !slices.ContainsFunc(found[id], func(run string) bool { return run != town }) {
 					return true
 				}
 			}

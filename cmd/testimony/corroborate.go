@@ -20,8 +20,8 @@ import (
 //   - a flight: the same departure, transit and arrival, and the same day
 //     of deportation;
 //   - an arrival: the same arrival airport and day, whatever the witnesses
-//     said of departure and transit — unless the sources are all already
-//     in one flight group;
+//     said of departure and transit — unless the sources that give the
+//     day are all already in one flight group;
 //   - a detention: the same facility, and held at overlapping times (a
 //     chain of overlaps makes one group).
 //
@@ -332,7 +332,7 @@ func (c *corroboration) arrivals(ts []*told, flights []group) []group {
 		for i, ds := range gs {
 			its := toldOf(ds)
 			g := makeGroup(its, func(m *crypto.Manifest) string { return reportShown(m, form.FlightTreatment, c.lang) })
-			if g == nil || withinOne(g, flights) {
+			if g == nil || withinOne(daySources(ds), flights) {
 				continue
 			}
 			why := []reason{
@@ -347,16 +347,34 @@ func (c *corroboration) arrivals(ts []*told, flights []group) []group {
 	return out
 }
 
-// withinOne reports whether every source of g is in one of the groups.
-func withinOne(g *group, groups []group) bool {
+// daySources are the sources of the entries that give a day; all of them
+// when none does (a group of one month).
+func daySources(ds []dated) []string {
+	var day, all []string
+	for _, d := range ds {
+		all = append(all, d.t.it.Info.Source)
+		if d.w.prec == precDay {
+			day = append(day, d.t.it.Info.Source)
+		}
+	}
+	if len(day) == 0 {
+		return all
+	}
+	return day
+}
+
+// withinOne reports whether the sources are all in one of the groups. An
+// arrival group is left out when the sources that give its day are: one
+// that only adds witnesses who remember the month tells nothing new.
+func withinOne(sources []string, groups []group) bool {
 	for _, o := range groups {
 		in := map[string]bool{}
 		for _, r := range o.Rows {
 			in[r.Source] = true
 		}
 		all := true
-		for _, r := range g.Rows {
-			all = all && in[r.Source]
+		for _, s := range sources {
+			all = all && in[s]
 		}
 		if all {
 			return true
