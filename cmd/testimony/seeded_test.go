@@ -60,8 +60,8 @@ func TestSeededGroups(t *testing.T) {
 		from := day("2000-01-01", i/len(facilities)*12) // each stay its own 12-day slot
 		add(map[string]string{
 			"facility": spell(r, fac, false), "detention_from": writeDate(r, from), "detention_to": writeDate(r, day(from, 10)),
-			"deport_date": writeDate(r, day("2030-01-01", i)), // each flight its own day
-			"depart_airport": spell(r, departures[r.IntN(len(departures))], false),
+			"deport_date":     writeDate(r, day("2030-01-01", i)), // each flight its own day
+			"depart_airport":  spell(r, departures[r.IntN(len(departures))], false),
 			"transit_country": spell(r, countries[r.IntN(len(countries))], false),
 			"arrival_airport": spell(r, arrivals[r.IntN(len(arrivals))], false),
 		})
