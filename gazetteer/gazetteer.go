@@ -109,6 +109,9 @@ type Gazetteer struct {
 	// runes, for the one-edit search.
 	exact map[string]map[string][]string
 	fuzzy map[string]map[int][]alias
+	// longest is the most words of a normalised name: no longer run of
+	// an answer's words can match one.
+	longest int
 }
 
 type alias struct {
@@ -263,6 +266,7 @@ func (g *Gazetteer) index() error {
 				continue
 			}
 			seen[n] = true
+			g.longest = max(g.longest, strings.Count(n, " ")+1)
 			ids := g.exact[p.Kind][n]
 			if len(ids) > 0 && ids[0] != p.ID {
 				return fmt.Errorf("gazetteer: %q names both %s and %s", s, ids[0], p.ID)
@@ -360,7 +364,7 @@ func (g *Gazetteer) find(n string, kinds []string) (string, bool) {
 	for _, fuzzy := range []bool{false, true} {
 		found := map[string][]string{} // id → the runs that found it
 		used := make([]bool, len(words))
-		for l := len(words) - 1; l >= 1; l-- {
+		for l := min(len(words)-1, g.longest); l >= 1; l-- {
 		spans:
 			for i := 0; i+l <= len(words); i++ {
 				for _, u := range used[i : i+l] {
