@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -203,6 +204,9 @@ func byDate(es []dated) ([][]dated, []when) {
 // order; nil when fewer than two sources. note gives what an item told of
 // the event (treatment, conditions), shown with its source.
 func makeGroup(ts []*told, note func(*crypto.Manifest) string) *group {
+	if len(ts) < 2 || !slices.ContainsFunc(ts[1:], func(t *told) bool { return t.it.Info.Source != ts[0].it.Info.Source }) {
+		return nil // one source: most of the folder, so before any work
+	}
 	g := &group{}
 	idx := map[string]int{}
 	for _, t := range ts {
