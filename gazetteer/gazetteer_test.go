@@ -244,3 +244,23 @@ func FuzzResolve(f *testing.F) {
 		g.ResolveCountry(s)
 	})
 }
+
+// TestFuzzyAmbiguous: a misspelling one edit from the names of two places
+// names neither.
+func TestFuzzyAmbiguous(t *testing.T) {
+	g, err := Default().With([]byte(`{"format":"testimony-gazetteer/v1","places":[
+		{"id":"one","kind":"facility","name":{"en":"Lindenwald"}},
+		{"id":"two","kind":"facility","name":{"en":"Lindenwold"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := g.Resolve("Lindenwald", Facility); m.Place == nil || m.Place.ID != "one" || m.Fuzzy {
+		t.Errorf("exact: %+v", m)
+	}
+	if m := g.Resolve("Lindenwuld", Facility); m.Place != nil {
+		t.Errorf("one edit from both: %+v", m.Place)
+	}
+	if m := g.Resolve("Lindenwaldd", Facility); m.Place == nil || m.Place.ID != "one" || !m.Fuzzy {
+		t.Errorf("one edit from one: %+v", m)
+	}
+}
