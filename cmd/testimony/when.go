@@ -117,6 +117,11 @@ func parseWhen(s string) (when, bool) {
 		if len(nums[0]) == 4 {
 			return makeWhen(nums[0], nums[1], nums[2])
 		}
+		if strings.Contains(s, "/") {
+			// 03/04/2025 is the 3rd of April in Europe and March 4th in
+			// the United States: not read.
+			return when{}, false
+		}
 		return makeWhen(nums[2], nums[1], nums[0])
 	}
 	return when{}, false
