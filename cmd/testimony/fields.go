@@ -95,7 +95,27 @@ func answer(m *crypto.Manifest, key string) string {
 
 // formDef is a form as this tool reads it; its lookups take a nil form
 // (one not known) for a form without fields.
-type formDef struct{ *form.Form }
+type formDef struct {
+	*form.Form
+	// roles maps a report role to its field's key: the report asks for
+	// them several times per item, and form.ReportKey walks the form.
+	roles map[string]string
+}
+
+func newFormDef(f *form.Form) *formDef {
+	d := &formDef{Form: f, roles: map[string]string{}}
+	for _, fl := range f.Answers() {
+		if fl.Report != "" {
+			if _, ok := d.roles[fl.Report]; !ok {
+				d.roles[fl.Report] = fl.Key
+			}
+		}
+	}
+	return d
+}
+
+// ReportKey returns the key of the field with a report role, or "".
+func (f *formDef) ReportKey(role string) string { return f.roles[role] }
 
 type formKey struct {
 	id      string
@@ -103,7 +123,7 @@ type formKey struct {
 }
 
 // defaultForm is the site's own questionnaire.
-var defaultForm = &formDef{form.Default()}
+var defaultForm = newFormDef(form.Default())
 
 // forms are the questionnaires known: the default, and those given with
 // open --form.
@@ -116,7 +136,7 @@ func addForm(b []byte) (*formDef, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &formDef{f}
+	d := newFormDef(f)
 	forms[formKey{f.ID, f.Version}] = d
 	return d, nil
 }

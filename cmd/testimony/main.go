@@ -17,7 +17,7 @@ const usage = `testimony: the investigator's offline tool
 Usage:
     testimony keygen [-o FILE] [--classic]
     testimony open -i IDENTITY [-o DIR] [--form FILE] FILE...
-    testimony report DIR
+    testimony report [--lang en|ru|uk|es] [--gazetteer FILE] DIR
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
     testimony annotate --as NAME DIR ITEM|SOURCE CHANGE
     testimony annotations DIR [ITEM|SOURCE]

@@ -2,21 +2,27 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html"
 	"html/template"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"testimony/crypto"
 	"testimony/form"
+	"testimony/gazetteer"
 )
 
 func runReport(args []string) error {
 	fl := newFlags("report")
+	lang := fl.String("lang", "en", "the language of the charts' and tables' labels: en, ru, uk or es")
+	gazFile := fl.String("gazetteer", "", "a gazetteer `FILE` laid over the shipped one (else DIR/gazetteer.json, if there is one)")
 	pos, err := parseInterleaved(fl, args)
 	if err != nil {
 		return err
@@ -25,17 +31,25 @@ func runReport(args []string) error {
 		errorf("report needs one folder, written by open")
 		return errUsage
 	}
+	if form.Default().Title[*lang] == "" {
+		errorf("report --lang %q: the questionnaire has no such language (en, ru, uk, es)", *lang)
+		return errUsage
+	}
 	dir := pos[0]
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
+	gaz, err := loadGazetteer(root, *gazFile)
+	if err != nil {
+		return err
+	}
 	items, err := loadCases(root)
 	if err != nil {
 		return err
 	}
-	a := analyse(items)
+	a := analyseWith(items, *lang, gaz)
 	var page bytes.Buffer
 	if err := reportPage.Execute(&page, a); err != nil {
 		return err
@@ -43,35 +57,76 @@ func runReport(args []string) error {
 	if err := replaceFile(root, "report.html", page.Bytes()); err != nil {
 		return err
 	}
+	var groups bytes.Buffer
+	if err := writeGroupsCSV(&groups, a); err != nil {
+		return err
+	}
+	if err := replaceFile(root, "corroboration.csv", groups.Bytes()); err != nil {
+		return err
+	}
 	printf("%s", a.summary())
-	printf("Wrote %s\n", filepath.Join(dir, "report.html"))
+	printf("Wrote %s and %s\n", filepath.Join(dir, "report.html"), filepath.Join(dir, "corroboration.csv"))
 	return nil
+}
+
+// loadGazetteer is the shipped gazetteer with the group's file laid over
+// it: the one named, else the folder's gazetteer.json when there is one.
+func loadGazetteer(root *os.Root, name string) (*gazetteer.Gazetteer, error) {
+	var b []byte
+	var err error
+	switch {
+	case name != "":
+		b, err = os.ReadFile(name)
+	default:
+		name = "gazetteer.json"
+		b, err = root.ReadFile(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return gazetteer.Default(), nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	g, err := gazetteer.Default().With(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", name, err)
+	}
+	return g, nil
 }
 
 // count is one bar of a chart.
 type count struct {
 	Label string
 	N     int
+	// Written are the answers counted, as the witnesses wrote them (the
+	// commonest first, at most five), when the label is not theirs.
+	Written []string
 }
 
 // group is a set of testimonies from different sources that describe the
-// same event: one flight, or one facility at overlapping times.
+// same event (corroborate.go).
 type group struct {
-	What    string
-	Items   []*caseItem
+	What    string      // the event, as normalised
+	Why     []reason    // the answers that matched
+	Items   []*caseItem // the items that gave them
 	Sources int
+	Rows    []groupRow // one per source
 }
 
 // analysis is what report finds in a case folder.
 type analysis struct {
+	Lang                 string
 	Submissions, Sources int
 	FirstDay, LastDay    string
 	PerMonth             []count
+	Undated              int // submissions that give no month of events
 	Facilities           []count
 	Transit              []count
 	Conditions           []count
 	Treatment            []count
+	Titles               map[string]string // chart titles, by report role
 	Flights              []group
+	Arrivals             []group
 	Detentions           []group
 	// Withdrawn are the sources that took their account back, each with
 	// every item of it in the folder; their testimonies are counted and
@@ -85,8 +140,11 @@ type withdrawnGroup struct {
 	List []*caseItem
 }
 
-func analyse(items []*caseItem) *analysis {
-	a := &analysis{}
+// analyse reports in English with the shipped gazetteer.
+func analyse(items []*caseItem) *analysis { return analyseWith(items, "en", gazetteer.Default()) }
+
+func analyseWith(items []*caseItem, lang string, gaz *gazetteer.Gazetteer) *analysis {
+	a := &analysis{Lang: lang, Titles: map[string]string{}}
 	for _, w := range markWithdrawals(items) {
 		g := withdrawnGroup{withdrawnSource: w}
 		for _, it := range items {
@@ -111,26 +169,65 @@ func analyse(items []*caseItem) *analysis {
 			a.LastDay = it.M.Day
 		}
 	}
+	n := newNamer(gaz, lang)
 	a.Submissions, a.Sources = len(subs), len(sources)
-	a.PerMonth = perMonth(subs)
-	a.Facilities = tally(subs, form.DetentionPlace)
-	a.Transit = tally(subs, form.FlightVia)
-	a.Conditions = tally(subs, form.DetentionConditions)
-	a.Treatment = tally(subs, form.FlightTreatment)
-	a.Flights = flightGroups(subs)
-	a.Detentions = detentionGroups(subs)
+	a.PerMonth, a.Undated = perMonth(subs)
+	a.Facilities = tallyPlaces(subs, form.DetentionPlace, n)
+	a.Transit = tallyPlaces(subs, form.FlightVia, n)
+	a.Conditions = tallyChoices(subs, form.DetentionConditions, lang)
+	a.Treatment = tallyChoices(subs, form.FlightTreatment, lang)
+	for _, role := range []string{form.DetentionPlace, form.FlightVia, form.DetentionConditions, form.FlightTreatment} {
+		a.Titles[role] = chartTitle(role, lang)
+	}
+	c := &corroboration{n: n, lang: lang}
+	ts := tellings(items, n)
+	a.Flights = c.flights(ts)
+	a.Arrivals = c.arrivals(ts, a.Flights)
+	a.Detentions = c.detentions(ts)
 	return a
 }
 
-// perMonth counts submissions by the month they were received, with the
-// empty months in between.
-func perMonth(subs []*caseItem) []count {
+// chartTitle is the title of the chart of the answers with the role: the
+// question's section and label in the investigator's language, from the
+// site's questionnaire.
+func chartTitle(role, lang string) string {
+	key := defaultForm.ReportKey(role)
+	for _, sec := range defaultForm.Sections {
+		for _, f := range sec.Fields {
+			if f.Key == key {
+				return sec.Title.In(lang) + ": " + f.Label.In(lang)
+			}
+		}
+	}
+	return role
+}
+
+// eventMonth is the month of the events a testimony tells: of its
+// deportation, else of the start of its detention; false when it gives
+// neither at month precision.
+func eventMonth(m *crypto.Manifest) (string, bool) {
+	for _, role := range []string{form.FlightDate, form.DetentionFrom} {
+		if w, ok := parseWhen(strings.TrimSpace(reportAnswer(m, role))); ok && w.prec >= precMonth {
+			return w.from.Format("2006-01"), true
+		}
+	}
+	return "", false
+}
+
+// perMonth counts submissions by the month of the events they tell, with
+// the empty months in between, and says how many give no month.
+func perMonth(subs []*caseItem) ([]count, int) {
 	n := map[string]int{}
+	undated := 0
 	for _, it := range subs {
-		n[it.M.Day[:7]]++
+		if m, ok := eventMonth(it.M); ok {
+			n[m]++
+		} else {
+			undated++
+		}
 	}
 	if len(n) == 0 {
-		return nil
+		return nil, undated
 	}
 	var months []string
 	for m := range n {
@@ -142,179 +239,121 @@ func perMonth(subs []*caseItem) []count {
 	var out []count
 	if err1 != nil || err2 != nil || last.Sub(first) > 50*366*24*time.Hour {
 		for _, m := range months {
-			out = append(out, count{m, n[m]})
+			out = append(out, count{Label: m, N: n[m]})
 		}
-		return out
+		return out, undated
 	}
 	for t := first; !t.After(last); t = t.AddDate(0, 1, 0) {
 		m := t.Format("2006-01")
-		out = append(out, count{m, n[m]})
+		out = append(out, count{Label: m, N: n[m]})
 	}
+	return out, undated
+}
+
+// tallyPlaces counts the places the answers with the role name, as the
+// gazetteer finds them (an unknown name by its normalised words), most
+// frequent first; each bar is labelled with the place's name in the
+// investigator's language and keeps the spellings it counted.
+func tallyPlaces(subs []*caseItem, role string, n *namer) []count {
+	counts := map[string]int{}
+	written := map[string]map[string]int{}
+	match := map[string]gazetteer.Match{}
+	for _, it := range subs {
+		for _, v := range reportValues(it.M, role) {
+			m := n.resolve(role, v)
+			if m.Key == "" {
+				continue
+			}
+			if written[m.Key] == nil {
+				written[m.Key] = map[string]int{}
+				match[m.Key] = m
+			}
+			written[m.Key][m.Written]++
+			counts[m.Key]++
+		}
+	}
+	var out []count
+	for k, c := range counts {
+		w := byFrequency(written[k])
+		label := w[0]
+		if p := match[k].Place; p != nil {
+			label = p.In(n.lang)
+		}
+		out = append(out, count{Label: label, N: c, Written: w[:min(len(w), 5)]})
+	}
+	sortCounts(out)
 	return out
 }
 
-// norm folds the spelling differences of free-text answers.
-func norm(s string) string {
-	return strings.ToLower(strings.Join(strings.Fields(s), " "))
-}
-
-// tally counts the values of the answers with a report role, most
-// frequent first; for a multiple-choice answer each choice counts.
-func tally(subs []*caseItem, role string) []count {
+// tallyChoices counts the choices of the answers with the role, each by
+// its label in the investigator's language (a value the form does not
+// list as it is), most frequent first.
+func tallyChoices(subs []*caseItem, role, lang string) []count {
 	n := map[string]int{}
-	spellings := map[string]map[string]int{}
 	for _, it := range subs {
+		f := readingForm(it.M).field(readingForm(it.M).ReportKey(role))
 		for _, v := range reportValues(it.M, role) {
-			k := norm(v)
-			if k == "" {
-				continue
+			if v = strings.Join(strings.Fields(v), " "); v != "" {
+				n[optionLabel(f, v, lang)]++
 			}
-			if spellings[k] == nil {
-				spellings[k] = map[string]int{}
-			}
-			spellings[k][strings.Join(strings.Fields(v), " ")]++
-			n[k]++
 		}
 	}
 	var out []count
 	for k, c := range n {
-		out = append(out, count{mostCommon(spellings[k]), c})
+		out = append(out, count{Label: k, N: c})
 	}
+	sortCounts(out)
+	return out
+}
+
+// optionLabel is the label of the field's choice v in lang; v itself when
+// the form does not list it.
+func optionLabel(f *form.Field, v, lang string) string {
+	if f != nil {
+		for _, o := range f.Options {
+			if o.Value == v {
+				if s := o.Label.In(lang); s != "" {
+					return s
+				}
+			}
+		}
+	}
+	return v
+}
+
+// reportShown is the answer with the role, each choice by its label in
+// lang, joined with "; ".
+func reportShown(m *crypto.Manifest, role, lang string) string {
+	f := readingForm(m).field(readingForm(m).ReportKey(role))
+	vals := reportValues(m, role)
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, optionLabel(f, v, lang))
+	}
+	return strings.Join(out, "; ")
+}
+
+func sortCounts(out []count) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].N != out[j].N {
 			return out[i].N > out[j].N
 		}
 		return out[i].Label < out[j].Label
 	})
-	return out
 }
 
-// mostCommon returns the most frequent key, the first in sort order on a tie.
-func mostCommon(n map[string]int) string {
-	best, first := "", true
-	for s, c := range n {
-		if first || c > n[best] || c == n[best] && s < best {
-			best, first = s, false
-		}
+// byFrequency lists the keys, most frequent first, then in sort order.
+func byFrequency(n map[string]int) []string {
+	out := make([]string, 0, len(n))
+	for s := range n {
+		out = append(out, s)
 	}
-	return best
-}
-
-func distinctSources(items []*caseItem) int {
-	s := map[string]bool{}
-	for _, it := range items {
-		s[it.Info.Source] = true
-	}
-	return len(s)
-}
-
-// flightGroups groups submissions that give the same deportation date and
-// route (departure, transit, arrival), from at least two sources: the
-// answers of the fields with the flight report roles of each item's form.
-func flightGroups(subs []*caseItem) []group {
-	byKey := map[string][]*caseItem{}
-	var keys []string
-	for _, it := range subs {
-		date := strings.TrimSpace(reportAnswer(it.M, form.FlightDate))
-		dep, arr := reportAnswer(it.M, form.FlightFrom), reportAnswer(it.M, form.FlightTo)
-		if date == "" || norm(dep) == "" || norm(arr) == "" {
-			continue
+	sort.Slice(out, func(i, j int) bool {
+		if n[out[i]] != n[out[j]] {
+			return n[out[i]] > n[out[j]]
 		}
-		k := date + "\x00" + norm(dep) + "\x00" + norm(reportAnswer(it.M, form.FlightVia)) + "\x00" + norm(arr)
-		if byKey[k] == nil {
-			keys = append(keys, k)
-		}
-		byKey[k] = append(byKey[k], it)
-	}
-	sort.Strings(keys)
-	var out []group
-	for _, k := range keys {
-		its := byKey[k]
-		if distinctSources(its) < 2 {
-			continue
-		}
-		route := spelling(its, form.FlightFrom)
-		if t := spelling(its, form.FlightVia); t != "" {
-			route += " → " + t
-		}
-		route += " → " + spelling(its, form.FlightTo)
-		out = append(out, group{What: spelling(its, form.FlightDate) + ", " + route, Items: its, Sources: distinctSources(its)})
-	}
-	return out
-}
-
-// spelling is how most items of a group write the answer with a report
-// role (the first in sort order on a tie), since witnesses write the same
-// place differently.
-func spelling(its []*caseItem, role string) string {
-	n := map[string]int{}
-	for _, it := range its {
-		n[strings.Join(strings.Fields(reportAnswer(it.M, role)), " ")]++
-	}
-	return mostCommon(n)
-}
-
-type stay struct {
-	it       *caseItem
-	from, to time.Time
-}
-
-// detentionGroups groups submissions that name the same facility with
-// overlapping detention dates (overlap chains join a group), from at
-// least two sources: the answers of the fields with the detention report
-// roles of each item's form.
-func detentionGroups(subs []*caseItem) []group {
-	byFacility := map[string][]stay{}
-	label := map[string]string{}
-	var facilities []string
-	for _, it := range subs {
-		f := norm(reportAnswer(it.M, form.DetentionPlace))
-		from, err := time.Parse(time.DateOnly, strings.TrimSpace(reportAnswer(it.M, form.DetentionFrom)))
-		if f == "" || err != nil {
-			continue
-		}
-		to, err := time.Parse(time.DateOnly, strings.TrimSpace(reportAnswer(it.M, form.DetentionTo)))
-		if err != nil || to.Before(from) {
-			to = from
-		}
-		if _, ok := label[f]; !ok {
-			label[f] = strings.TrimSpace(reportAnswer(it.M, form.DetentionPlace))
-			facilities = append(facilities, f)
-		}
-		byFacility[f] = append(byFacility[f], stay{it, from, to})
-	}
-	sort.Strings(facilities)
-	var out []group
-	for _, f := range facilities {
-		stays := byFacility[f]
-		sort.SliceStable(stays, func(i, j int) bool { return stays[i].from.Before(stays[j].from) })
-		flush := func(c []stay, end time.Time) {
-			var its []*caseItem
-			for _, s := range c {
-				its = append(its, s.it)
-			}
-			if distinctSources(its) < 2 {
-				return
-			}
-			what := fmt.Sprintf("%s, %s to %s", label[f], c[0].from.Format(time.DateOnly), end.Format(time.DateOnly))
-			out = append(out, group{What: what, Items: its, Sources: distinctSources(its)})
-		}
-		var cur []stay
-		var end time.Time
-		for _, s := range stays {
-			if len(cur) > 0 && s.from.After(end) {
-				flush(cur, end)
-				cur = nil
-			}
-			if len(cur) == 0 || s.to.After(end) {
-				end = s.to
-			}
-			cur = append(cur, s)
-		}
-		if len(cur) > 0 {
-			flush(cur, end)
-		}
-	}
+		return out[i] < out[j]
+	})
 	return out
 }
 
@@ -360,6 +399,10 @@ func (a *analysis) summary() string {
 	for _, g := range a.Flights {
 		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", safeText(g.What), len(g.Items), g.Sources)
 	}
+	fmt.Fprintf(&b, "Shared arrival (same arrival airport and date, not one route, 2+ sources): %d\n", len(a.Arrivals))
+	for _, g := range a.Arrivals {
+		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", safeText(g.What), len(g.Items), g.Sources)
+	}
 	fmt.Fprintf(&b, "Shared detention (same facility, overlapping dates, 2+ sources): %d\n", len(a.Detentions))
 	for _, g := range a.Detentions {
 		fmt.Fprintf(&b, "  %s: %d testimonies from %d sources\n", safeText(g.What), len(g.Items), g.Sources)
@@ -378,7 +421,7 @@ func barChart(title string, cs []count) template.HTML {
 		for _, c := range cs[maxBars-1:] {
 			rest += c.N
 		}
-		cs = append(cs[:maxBars-1:maxBars-1], count{fmt.Sprintf("%d others", len(cs)-maxBars+1), rest})
+		cs = append(cs[:maxBars-1:maxBars-1], count{Label: fmt.Sprintf("%d others", len(cs)-maxBars+1), N: rest})
 	}
 	const labelW, barW, rowH, top = 260, 420, 22, 28
 	maxN := 1
@@ -400,24 +443,31 @@ func barChart(title string, cs []count) template.HTML {
 			label = string(r[:37]) + "…"
 		}
 		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+15, html.EscapeString(label))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#3b6ea5"/>`, labelW, y+3, max(w, 1), rowH-6)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#3b6ea5">`, labelW, y+3, max(w, 1), rowH-6)
+		if len(c.Written) > 0 {
+			// The answers counted, as the witnesses wrote them.
+			fmt.Fprintf(&b, `<title>%s</title>`, html.EscapeString("as written: "+strings.Join(c.Written, "; ")))
+		}
+		b.WriteString(`</rect>`)
 		fmt.Fprintf(&b, `<text x="%d" y="%d">%d</text>`, labelW+max(w, 1)+5, y+15, c.N)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
-// columnChart draws vertical bars in the given order (months).
-func columnChart(title string, cs []count) template.HTML {
-	const colW, plotH, top, bottom, left = 28, 200, 28, 60, 40
+// columnChart draws vertical bars in the given order (months), under a
+// title and a line that says what is counted.
+func columnChart(title, note string, cs []count) template.HTML {
+	const colW, plotH, top, bottom, left = 28, 200, 46, 60, 40
 	maxN := 1
 	for _, c := range cs {
 		maxN = max(maxN, c.N)
 	}
-	w := left + colW*max(len(cs), 1) + 20
+	w := max(left+colW*max(len(cs), 1)+20, 7*utf8.RuneCountInString(note))
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img" aria-label="%s">`, w, top+plotH+bottom, html.EscapeString(title))
+	fmt.Fprintf(&b, `<svg width="%d" height="%d" role="img" aria-label="%s">`, w, top+plotH+bottom, html.EscapeString(title+". "+note))
 	fmt.Fprintf(&b, `<text x="0" y="16" font-weight="bold">%s</text>`, html.EscapeString(title))
+	fmt.Fprintf(&b, `<text x="0" y="34" font-size="12">%s</text>`, html.EscapeString(note))
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#999"/>`, left, top+plotH, w-10, top+plotH)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%d</text>`, left-4, top+10, maxN)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">0</text>`, left-4, top+plotH)
@@ -436,21 +486,30 @@ func columnChart(title string, cs []count) template.HTML {
 
 func itemHref(it *caseItem) string { return pathEscape(it.Dir) + "/testimony.html" }
 
+// monthsNote says what the per-month chart counts.
+func monthsNote(undated int) string {
+	t := "By the month of the events told: the deportation date, else the start of detention; not the day received."
+	if undated > 0 {
+		t += fmt.Sprintf(" %d give no month.", undated)
+	}
+	return t
+}
+
 var reportFuncs = template.FuncMap{
 	"bars":    barChart,
 	"columns": columnChart,
 	"href":    itemHref,
-	// The answers of an item's fields with the report roles the
-	// corroboration tables show.
-	"treatment":  func(m *crypto.Manifest) string { return reportAnswer(m, form.FlightTreatment) },
-	"conditions": func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionConditions) },
-	"heldFrom":   func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionFrom) },
-	"heldTo":     func(m *crypto.Manifest) string { return reportAnswer(m, form.DetentionTo) },
-	"now":        func() string { return time.Now().UTC().Format(time.DateOnly) },
+	"months":  monthsNote,
+	"now":     func() string { return time.Now().UTC().Format(time.DateOnly) },
 }
 
-var reportPage = template.Must(template.New("report").Funcs(reportFuncs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+// groupTable is the table of one kind of group.
+const groupTable = `{{define "groups"}}{{if .}}<table><tr><th>Event</th><th>Why</th><th>Sources</th><th>Testimonies</th></tr>
+{{range .}}<tr><td>{{.What}}</td><td>{{range .Why}}<b>{{.Field}}</b>: {{.Value}}<br><span class="muted">as written: {{range $i, $w := .Written}}{{if $i}}; {{end}}“{{$w}}”{{end}}</span><br>{{end}}</td><td>{{.Sources}}</td><td>{{range .Rows}}{{.Source}}:{{range .Items}} <a href="{{href .}}">{{.M.Day}} {{.M.Kind}}</a>{{end}}{{with .Withdrawal}} <span class="withdrawn">({{.}})</span>{{end}}{{with .Note}} — {{.}}{{end}}<br>{{end}}</td></tr>
+{{end}}</table>{{else}}<p class="muted">None.</p>{{end}}{{end}}`
+
+var reportPage = template.Must(template.Must(template.New("report").Funcs(reportFuncs).Parse(groupTable)).Parse(`<!DOCTYPE html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8">
 <meta name="referrer" content="no-referrer">
 <title>Testimony report</title>` + pageStyle + `</head>
 <body>
@@ -463,20 +522,21 @@ var reportPage = template.Must(template.New("report").Funcs(reportFuncs).Parse(`
 {{range .Withdrawn}}<tr><td><a href="index.html#{{.Source}}">{{.Source}}</a></td><td class="withdrawn">{{.Label}}</td><td>{{.Day}}</td><td>{{range .List}}<a href="{{href .}}">{{.M.Day}} {{.M.Kind}}</a> <span class="withdrawn">({{.Withdrawal}})</span><br>{{end}}</td></tr>
 {{end}}</table>{{end}}
 <h2>Corroboration</h2>
-<p>Groups of testimonies from different sources that describe the same event: the same deportation date and route, or the same facility at overlapping dates.</p>
+<p>Groups of sources whose answers describe the same event. Places are compared as the gazetteer names them (a name it does not know by its words, case, accents and punctuation aside), dates at the precision the witness gave: a month matches any day in it. Each group says which answers matched and how each witness wrote them; a source counts once, whatever its follow-ups. Also in corroboration.csv.</p>
 <h3>Shared flights ({{len .Flights}})</h3>
-{{if .Flights}}<table><tr><th>Date and route</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Flights}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}} ({{.M.Day}})</a>{{with .Withdrawal}} <span class="withdrawn">({{.}})</span>{{end}} {{treatment .M}}<br>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
+<p class="muted">The same departure, transit and arrival, on the same day.</p>
+{{template "groups" .Flights}}
+<h3>Shared arrival ({{len .Arrivals}})</h3>
+<p class="muted">The same arrival airport on the same day, where the witnesses differ on departure or transit.</p>
+{{template "groups" .Arrivals}}
 <h3>Shared detention ({{len .Detentions}})</h3>
-{{if .Detentions}}<table><tr><th>Facility and dates</th><th>Sources</th><th>Testimonies</th></tr>
-{{range .Detentions}}<tr><td>{{.What}}</td><td>{{.Sources}}</td><td>{{range .Items}}<a href="{{href .}}">{{.Info.Source}}</a>{{with .Withdrawal}} <span class="withdrawn">({{.}})</span>{{end}} {{heldFrom .M}} to {{heldTo .M}}: {{conditions .M}}<br>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="muted">None.</p>{{end}}
+<p class="muted">The same facility, at overlapping times (a chain of overlaps is one group). A stay given only by its year is not grouped.</p>
+{{template "groups" .Detentions}}
 <h2>Charts</h2>
-<p>{{columns "Testimonies received per month" .PerMonth}}</p>
-<p>{{bars "Testimonies per detention facility" .Facilities}}</p>
-<p>{{bars "Testimonies per transit country" .Transit}}</p>
-<p>{{bars "Conditions reported in detention" .Conditions}}</p>
-<p>{{bars "Treatment reported on the flight" .Treatment}}</p>
+<p>{{columns "Testimonies per month of the events told" (months .Undated) .PerMonth}}</p>
+<p>{{bars (index .Titles "detention.place") .Facilities}}</p>
+<p>{{bars (index .Titles "flight.via") .Transit}}</p>
+<p>{{bars (index .Titles "detention.conditions") .Conditions}}</p>
+<p>{{bars (index .Titles "flight.treatment") .Treatment}}</p>
 </body></html>
 `))
