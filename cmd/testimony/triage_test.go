@@ -12,9 +12,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"testimony/annotations"
 	"testimony/crypto"
+	"testimony/internal/testutil"
 )
 
 // hostileAccount is an answer that would run as a page or act on a
@@ -371,4 +375,146 @@ func TestTriagePages30k(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("cases.db: %d bytes", st.Size())
+}
+
+// BenchmarkTriage30k times rebuilding a case folder of 30,000 submissions
+// (about 33,000 items) as open does after opening them: testimonies.csv,
+// the pages, the item pages and cases.db (writeIndex), against the
+// baseline of reading the same folder and writing only testimonies.csv,
+// which is what open did before the pages scaled. Each round starts as
+// after an open: the item pages are those open wrote. It reports the
+// largest page, and how long cases.db took of it.
+func BenchmarkTriage30k(b *testing.B) {
+	const n = 30000
+	dir, _ := triageFolder(b, n)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	items, err := loadCases(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The item pages as open leaves them, before the index rewrites them.
+	openPages := func() {
+		for _, it := range items {
+			var page bytes.Buffer
+			if err := itemPage.Execute(&page, itemView(it, "")); err != nil {
+				b.Fatal(err)
+			}
+			if err := replaceDerived(root, it.Dir+"/testimony.html", page.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("baseline", func(b *testing.B) {
+		for b.Loop() {
+			items, err := loadCases(root)
+			if err != nil || len(items) == 0 {
+				b.Fatal(err)
+			}
+			var csvBuf bytes.Buffer
+			if err := writeCSV(&csvBuf, items); err != nil {
+				b.Fatal(err)
+			}
+			if err := replaceFile(root, "testimonies.csv", csvBuf.Bytes()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ours", func(b *testing.B) {
+		largest := 0
+		for b.Loop() {
+			b.StopTimer()
+			openPages()
+			b.StartTimer()
+			if err := writeIndex(root); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		for _, name := range append([]string{"index.html"}, mustGlob(b, dir, triageDir+"/*.html")...) {
+			st, err := os.Stat(filepath.Join(dir, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			largest = max(largest, int(st.Size()))
+		}
+		b.ReportMetric(float64(largest)/1024, "largest-page-KiB")
+		// cases.db alone, from the same in-memory folder.
+		st, err := mergedLogs(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tv := newTriage(items, st)
+		tv.writePages(root)
+		t0 := time.Now()
+		if err := writeCasesDB(root, tv); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(time.Since(t0).Seconds(), "casesdb-s")
+	})
+}
+
+func mustGlob(b *testing.B, dir, pattern string) []string {
+	m, err := fs.Glob(os.DirFS(dir), pattern)
+	if err != nil || len(m) == 0 {
+		b.Fatalf("glob %s: %q, %v", pattern, m, err)
+	}
+	return m
+}
+
+// TestTriagePagesInBrowser follows the pages' links in Chromium with
+// scripts off, from file://: the overview, a status list, its next page,
+// a case, and back to the overview. Skipped without chromium.
+func TestTriagePagesInBrowser(t *testing.T) {
+	ctx := testutil.Chromium(t)
+	dir, _ := triageFolder(t, 900)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := writeIndex(root); err != nil {
+		t.Fatal(err)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
+	}
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		if err == nil {
+			os.WriteFile(filepath.Join(t.ArtifactDir(), strings.ReplaceAll(what, " ", "-")+".jpg"), shot, 0o644)
+		}
+	}
+	step("overview", chromedp.Navigate("file://"+filepath.Join(dir, "index.html")), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := text("h1"); h != "Cases" {
+		t.Errorf("overview h1 %q", h)
+	}
+	step("status new", chromedp.Click(chromedp.CSS(`a[href="triage/status-new-1.html"]`)), chromedp.WaitVisible(chromedp.CSS("p.pager")))
+	if h := text("h1"); h != "Status new" {
+		t.Errorf("status page h1 %q", h)
+	}
+	step("next page", chromedp.Click(chromedp.CSS(`p.pager a[href="../triage/status-new-2.html"]`)), chromedp.WaitVisible(chromedp.CSS("p.pager b")))
+	if p := text("p.pager b"); p != "2" {
+		t.Errorf("after next, the pager marks page %q", p)
+	}
+	step("a case", chromedp.Click(chromedp.CSS(`table tr td a[href$="testimony.html"]`)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := text("h2"); h != "Case" {
+		t.Errorf("the item page's first section is %q", h)
+	}
+	step("back to the overview", chromedp.Click(chromedp.CSS(`a[href="../../index.html"]`)), chromedp.WaitVisible(chromedp.CSS("h1")))
+	if h := text("h1"); h != "Cases" {
+		t.Errorf("back link led to %q", h)
+	}
 }
