@@ -155,7 +155,17 @@ func writeCasesDB(root *os.Root, tv *triage) (err error) {
 			return fmt.Errorf("%s: %v", p, err)
 		}
 	}
-	if _, err := db.Exec(casesSchema); err != nil {
+	// The tables first, the indexes once the rows are in: building an
+	// index at the end is faster than keeping it up row by row.
+	var tables, indexes []string
+	for _, stmt := range strings.SplitAfter(casesSchema, ";\n") {
+		if strings.HasPrefix(stmt, "CREATE INDEX") {
+			indexes = append(indexes, stmt)
+		} else if strings.TrimSpace(stmt) != "" {
+			tables = append(tables, stmt)
+		}
+	}
+	if _, err := db.Exec(strings.Join(tables, "")); err != nil {
 		return fmt.Errorf("cases.db schema: %v", err)
 	}
 	tx, err := db.Begin()
@@ -165,6 +175,9 @@ func writeCasesDB(root *os.Root, tv *triage) (err error) {
 	defer tx.Rollback()
 	if err := fillCasesDB(tx, tv); err != nil {
 		return fmt.Errorf("cases.db: %v", err)
+	}
+	if _, err := tx.Exec(strings.Join(indexes, "")); err != nil {
+		return fmt.Errorf("cases.db indexes: %v", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return err
@@ -182,28 +195,61 @@ func writeCasesDB(root *os.Root, tv *triage) (err error) {
 	return root.Rename(tmp, casesDB)
 }
 
-// inserter prepares one INSERT per table.
+// inserter adds rows to the tables, insertBatch rows to a statement: a
+// statement per row costs more than SQLite's own work on it.
 type inserter struct {
-	tx    *sql.Tx
-	stmts map[string]*sql.Stmt
-	err   error
+	tx      *sql.Tx
+	stmts   map[string]*sql.Stmt // "table/rows"
+	pending map[string][]any
+	cols    map[string]int
+	err     error
 }
+
+const insertBatch = 256
 
 func (in *inserter) add(table string, vals ...any) {
 	if in.err != nil {
 		return
 	}
-	st := in.stmts[table]
+	in.cols[table] = len(vals)
+	in.pending[table] = append(in.pending[table], vals...)
+	if len(in.pending[table]) >= insertBatch*len(vals) {
+		in.flush(table)
+	}
+}
+
+// flush inserts the rows pending for table.
+func (in *inserter) flush(table string) {
+	vals, cols := in.pending[table], in.cols[table]
+	if in.err != nil || len(vals) == 0 {
+		return
+	}
+	rows := len(vals) / cols
+	key := fmt.Sprintf("%s/%d", table, rows)
+	st := in.stmts[key]
 	if st == nil {
-		q := "INSERT INTO " + table + " VALUES (" + strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",") + ")"
+		one := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+		q := "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(one+",", rows), ",")
 		if st, in.err = in.tx.Prepare(q); in.err != nil {
 			return
 		}
-		in.stmts[table] = st
+		in.stmts[key] = st
 	}
 	if _, err := st.Exec(vals...); err != nil {
 		in.err = fmt.Errorf("%s: %v", table, err)
 	}
+	in.pending[table] = vals[:0]
+}
+
+// done flushes every table and closes the statements.
+func (in *inserter) done() error {
+	for _, t := range sortedKeys(in.pending) {
+		in.flush(t)
+	}
+	for _, st := range in.stmts {
+		st.Close()
+	}
+	return in.err
 }
 
 // null gives SQL NULL for an empty string.
@@ -215,12 +261,7 @@ func null(s string) any {
 }
 
 func fillCasesDB(tx *sql.Tx, tv *triage) error {
-	in := &inserter{tx: tx, stmts: map[string]*sql.Stmt{}}
-	defer func() {
-		for _, st := range in.stmts {
-			st.Close()
-		}
-	}()
+	in := &inserter{tx: tx, stmts: map[string]*sql.Stmt{}, pending: map[string][]any{}, cols: map[string]int{}}
 	in.add("meta", "schema_version", casesVersion)
 	in.add("meta", "tool_version", version)
 	for _, src := range sortedKeys(tv.threads) {
@@ -290,7 +331,7 @@ func fillCasesDB(tx *sql.Tx, tv *triage) error {
 	for p, op := range history {
 		in.add("annotation_history", p+1, op.Author, op.Seq, op.Clock, op.Day, op.Target, op.Kind, null(op.Value))
 	}
-	return in.err
+	return in.done()
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -30,7 +30,7 @@ const itemParts = `{{define "head"}}<!DOCTYPE html>
 {{with .Withdrawal}}<p class="withdrawn">The witness took their account back ({{.}}): do not use or quote this item.</p>{{end}}
 {{if .GPSAny}}<p class="warn gps">An image of this item holds GPS location data: it may identify the witness. Use the working copies (.clean) for any sharing.</p>{{end}}
 {{end}}{{define "answers"}}<h2>Answers</h2>
-{{if .Answers}}<dl>{{range .Answers}}<dt>{{.Label}} <span class="k">({{.Key}})</span></dt><dd>{{.Text}}</dd>
+{{if .Answers}}<dl>{{range .Answers}}<dt>{{vis .Label}} <span class="k">({{vis .Key}})</span></dt><dd>{{vis .Text}}</dd>
 {{end}}</dl>{{else}}<p class="muted">No answers.</p>{{end}}
 <h2>Attachments</h2>
 {{if .Files}}<table><tr><th>Original (evidence, untouched)</th><th>Size</th><th>Type</th><th>Working copy</th><th>Metadata</th></tr>
@@ -40,22 +40,38 @@ const itemParts = `{{define "head"}}<!DOCTYPE html>
 {{end}}</table>{{else}}<p class="muted">No attachments.</p>{{end}}
 {{end}}{{define "files"}}{{range .}}{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}} <span class="k">(not linked: could run script{{if .Text}}; <a href="{{.Text}}" type="text/plain">as text</a>{{end}})</span>{{end}}{{if .Clean}} (<a href="{{.Clean}}">working copy</a>){{end}}{{if .GPS}} <span class="gps">GPS</span>{{end}}<br>{{end}}{{end}}`
 
-var itemPage = template.Must(template.New("item").Funcs(funcs).Parse(itemParts + `{{template "head" .}}{{template "answers" .}}</body></html>
+// pageFuncs are funcs and vis, which makes the control, bidi and
+// separator characters of a witness's text visible (visible, triage.go).
+var pageFuncs = func() template.FuncMap {
+	m := template.FuncMap{"vis": visible}
+	for k, f := range funcs {
+		m[k] = f
+	}
+	return m
+}()
+
+// itemPage is the page open writes with the item alone. It is, byte for
+// byte, the page the index writes for an item without annotations whose
+// source has no other item (casePageTemplate), so the index rewrites only
+// the pages that changed.
+var itemPage = template.Must(template.New("item").Funcs(pageFuncs).Parse(itemParts + `{{template "head" .}}<h2>Case</h2>
+<p>Status <b>new</b> · assigned to nobody</p>
+{{template "answers" .}}<h2>Annotation history</h2>
+<p class="muted">No annotations yet.</p>
+</body></html>
 `))
 
 // casePageTemplate is an item's page as the index writes it: the state of
 // its case, the item, its source's thread, and who did what.
-var casePageTemplate = template.Must(template.New("case").Funcs(funcs).Parse(itemParts + `{{template "head" .}}
-<h2>Case</h2>
+var casePageTemplate = template.Must(template.New("case").Funcs(pageFuncs).Parse(itemParts + `{{template "head" .}}<h2>Case</h2>
 <p>Status <b>{{.Mark.Status}}</b> · assigned to {{with .Mark.Assignee}}<b>{{.}}</b>{{else}}nobody{{end}}{{with .Mark.Tags}} · tags: {{range $i, $t := .}}{{if $i}}, {{end}}<span class="tag">{{$t}}</span>{{end}}{{end}}{{with .Links}} · linked to: {{range $i, $l := .}}{{if $i}}, {{end}}{{$l}}{{end}}{{end}}</p>
 {{with .Notes}}<dl>{{range .}}<dt>Note by {{.Author}} on {{.Day}}</dt><dd>{{.Text}}</dd>
-{{end}}</dl>{{end}}
-{{template "answers" .}}
-<h2>The source's thread</h2>
-{{if .Thread}}<table><tr><th>Item</th><th>Message</th><th>Attachments</th></tr>
+{{end}}</dl>
+{{end}}{{template "answers" .}}{{if gt (len .Thread) 1}}<h2>The source's thread</h2>
+<table><tr><th>Item</th><th>Message</th><th>Attachments</th></tr>
 {{range .Thread}}<tr class="thread"><td>{{if .Self}}<b>{{.Day}} {{.Kind}}</b> (this page){{else}}<a href="{{.Href}}">{{.Day}} {{.Kind}}</a>{{end}}<br><span class="k">{{.ID8}}</span></td><td class="text">{{.Text}}</td><td>{{template "files" .Files}}</td></tr>
-{{end}}</table>{{end}}
-<h2>Annotation history</h2>
+{{end}}</table>
+{{end}}<h2>Annotation history</h2>
 {{if .History}}<p class="muted">Every change to this item and to its source, in the order the merge applies them.</p>
 <table><tr><th>Day</th><th>Who</th><th>On</th><th>Change</th><th>Value</th></tr>
 {{range .History}}<tr class="op"><td>{{.Day}}</td><td>{{.Author}}</td><td>{{.On}}</td><td>{{.Kind}}</td><td class="text">{{.Value}}</td></tr>
@@ -111,7 +127,7 @@ var sourceHeadTemplate = template.Must(template.New("sourcehead").Parse(`<h2 id=
 {{end}}<table><tr><th>Item</th><th>Case</th><th>Key answers</th><th>Attachments</th></tr>
 `))
 
-var sourceRowTemplate = template.Must(template.New("sourcerow").Funcs(funcs).Parse(itemParts + `<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span>{{with .Withdrawal}}<br><span class="withdrawn">{{.}}</span>{{end}}</td>` +
+var sourceRowTemplate = template.Must(template.New("sourcerow").Funcs(pageFuncs).Parse(itemParts + `<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span>{{with .Withdrawal}}<br><span class="withdrawn">{{.}}</span>{{end}}</td>` +
 	`<td>{{.Status}}{{with .Assignee}}<br>{{.}}{{end}}{{range .Tags}}<br><span class="k">{{.}}</span>{{end}}</td>` +
 	`<td>{{range .Key}}<span class="k">{{.Label}}:</span> {{.Text}}<br>{{end}}</td>` +
 	`<td>{{template "files" .Files}}{{with .MoreFiles}}{{.}} more on its page{{end}}</td></tr>

@@ -151,6 +151,7 @@ type triage struct {
 	// sourcePage is the page of the by-source listing where a source
 	// starts, as a path from the folder's root.
 	sourcePage map[string]string
+	rows       []string // cachedRow
 }
 
 func newTriage(items []*caseItem, st *annotations.State) *triage {
@@ -518,9 +519,24 @@ func (tv *triage) caseListing(facetName string, g facetGroup) *listing {
 	}
 	l := &listing{name: facetName + "-" + g.File, title: what + " " + visible(g.Key), about: about, tail: "</table>\n"}
 	for _, i := range g.items {
-		l.rows = append(l.rows, listRow{group: "all", head: caseHead, render: func(base string) string { return tv.caseRow(i, base) }})
+		l.rows = append(l.rows, listRow{group: "all", head: caseHead, render: func(base string) string { return tv.cachedRow(i, base) }})
 	}
 	return l
+}
+
+// cachedRow is caseRow, rendered once for the pages of triage/: a
+// submission is in three or more lists.
+func (tv *triage) cachedRow(i int, base string) string {
+	if base != "../" {
+		return tv.caseRow(i, base)
+	}
+	if tv.rows == nil {
+		tv.rows = make([]string, len(tv.items))
+	}
+	if tv.rows[i] == "" {
+		tv.rows[i] = tv.caseRow(i, base)
+	}
+	return tv.rows[i]
 }
 
 func caseHead(string) string {
@@ -633,10 +649,6 @@ type casePageT struct {
 func (tv *triage) casePage(i int) casePageT {
 	it := tv.items[i]
 	v := casePageT{itemViewT: itemView(it, ""), Mark: tv.marks[i]}
-	for j := range v.Answers {
-		v.Answers[j].Text = visible(v.Answers[j].Text)
-		v.Answers[j].Label = visible(v.Answers[j].Label)
-	}
 	for _, j := range tv.threads[it.Info.Source] {
 		o := tv.items[j]
 		e := threadEntry{Href: "../" + pathEscape(path.Base(o.Dir)) + "/testimony.html", Kind: o.M.Kind, Day: o.M.Day,
