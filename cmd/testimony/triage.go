@@ -368,6 +368,17 @@ func (tv *triage) writePages(root *os.Root) error {
 			return err
 		}
 	}
+	// triage/ is replaced whole: it must be ours. A source an older open
+	// named "triage" (before the name was reserved) is a folder of item
+	// folders; ours holds only pages.
+	if ents, err := fs.ReadDir(root.FS(), triageDir); err == nil {
+		for _, e := range ents {
+			if e.IsDir() {
+				return fmt.Errorf("%s/ holds folders (%s): it is a source's, not the pages'; rename it to source-%s and run index again",
+					triageDir, e.Name(), triageDir)
+			}
+		}
+	}
 	old := "." + triageDir + "-old-" + randHex()
 	if err := root.Rename(triageDir, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -564,3 +564,25 @@ func TestItemPageSameAsIndexWrites(t *testing.T) {
 		t.Error("an annotated item's page is not the index's own")
 	}
 }
+
+// TestTriageDirOfASource: a source folder named triage, from an open
+// before the name was reserved, is never replaced by the pages.
+func TestTriageDirOfASource(t *testing.T) {
+	dir, _ := triageFolder(t, 50)
+	item := filepath.Join(dir, triageDir, "2026-01-01-submission-aaaaaaaa")
+	if err := os.MkdirAll(item, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(item, "testimony.txt"), []byte("evidence"), 0o600)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if err := writeIndex(root); err == nil || !strings.Contains(err.Error(), "source-triage") {
+		t.Errorf("writeIndex over a source named triage: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(item, "testimony.txt")); err != nil || string(b) != "evidence" {
+		t.Errorf("the source's item is gone: %v", err)
+	}
+}
