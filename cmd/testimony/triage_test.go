@@ -586,3 +586,13 @@ func TestTriageDirOfASource(t *testing.T) {
 		t.Errorf("the source's item is gone: %v", err)
 	}
 }
+
+// TestTriageNamesReserved: a source named like the pages' folder or the
+// database goes into source-NAME, as one named index.html does.
+func TestTriageNamesReserved(t *testing.T) {
+	for _, name := range []string{"triage", "TRIAGE", "cases.db"} {
+		if got := sourceFolder(name); !strings.HasPrefix(got, "source-") {
+			t.Errorf("source %q goes into %q", name, got)
+		}
+	}
+}
