@@ -483,7 +483,7 @@ func mustGlob(b *testing.B, dir, pattern string) []string {
 // scripts off, from file://: the overview, a status list, its next page,
 // a case, and back to the overview. Skipped without chromium.
 func TestTriagePagesInBrowser(t *testing.T) {
-	ctx := testutil.Chromium(t)
+	ctx := testutil.Chromium(t, chromedp.WindowSize(1280, 1000))
 	dir, _ := triageFolder(t, 900)
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -506,9 +506,11 @@ func TestTriagePagesInBrowser(t *testing.T) {
 		if err := chromedp.Do(ctx, actions...); err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		shot, err := chromedp.Run(ctx, chromedp.FullScreenshot(80))
+		// The first screen of each page (a whole list is thousands of
+		// pixels long), kept with go test -artifacts.
+		shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		if err == nil {
-			os.WriteFile(filepath.Join(t.ArtifactDir(), strings.ReplaceAll(what, " ", "-")+".jpg"), shot, 0o644)
+			os.WriteFile(filepath.Join(t.ArtifactDir(), strings.ReplaceAll(what, " ", "-")+".png"), shot, 0o644)
 		}
 	}
 	step("overview", chromedp.Navigate("file://"+filepath.Join(dir, "index.html")), chromedp.WaitVisible(chromedp.CSS("h1")))
