@@ -99,13 +99,18 @@ func writeIndex(root *os.Root) error {
 		return err
 	}
 	tv := newTriage(items, st)
-	if err := tv.writeItemPages(root); err != nil {
-		return err
+	// cases.db is written while the pages are: it only reads tv's items,
+	// marks, threads and annotations, which nothing changes from here on.
+	dbErr := make(chan error, 1)
+	go func() { dbErr <- writeCasesDB(root, tv) }()
+	err = tv.writeItemPages(root)
+	if err == nil {
+		err = tv.writePages(root)
 	}
-	if err := tv.writePages(root); err != nil {
-		return err
+	if err1 := <-dbErr; err == nil && err1 != nil {
+		err = fmt.Errorf("%s: %v", casesDB, err1)
 	}
-	return writeCasesDB(root, tv)
+	return err
 }
 
 // caseMark is what the annotations say of an item: its own status, assignee

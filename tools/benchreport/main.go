@@ -56,7 +56,6 @@ var targets = []target{
 	{Issue: "4", What: "bundle download of 1,000 × 4 KiB items vs streaming the same bytes from bbolt to `io.Discard`", Bench: "BenchmarkBundleDownload", Min: 0.50},
 	{Issue: "7", What: "`report` over 10,000 testimonies: time (\"under a few seconds\"; ratio to just reading the CSV below)", Bench: "BenchmarkReport10k", Sub: "ours", Metric: "s/op", Max: 3, Unit: "s"},
 	{Issue: "20", What: "the largest index page (`index.html`, `triage/`) at 30,000 submissions", Bench: "BenchmarkTriage30k", Sub: "ours", Metric: "largest-page-KiB", Max: 1024, Unit: "KiB"},
-	{Issue: "20", What: "rebuilding a folder of 30,000 submissions after open (CSV, pages, item pages, cases.db) vs reading it and writing only testimonies.csv", Bench: "BenchmarkTriage30k", Sub: "ours", Metric: "s/op", Max: 60, Unit: "s"},
 }
 
 // A result is one benchmark line.
