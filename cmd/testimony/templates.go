@@ -132,22 +132,3 @@ var sourceRowTemplate = template.Must(template.New("sourcerow").Funcs(pageFuncs)
 	`<td>{{range .Key}}<span class="k">{{.Label}}:</span> {{.Text}}<br>{{end}}</td>` +
 	`<td>{{template "files" .Files}}{{with .MoreFiles}}{{.}} more on its page{{end}}</td></tr>
 `))
-
-var indexPage = template.Must(template.New("index").Funcs(funcs).Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="referrer" content="no-referrer">
-<title>Cases</title>` + pageStyle + `</head>
-<body>
-<h1>Cases</h1>
-<p>{{len .Sources}} sources, {{.Submissions}} submissions, {{.Items}} items in all. Search with your browser's find (Ctrl+F). The spreadsheet is <a href="testimonies.csv">testimonies.csv</a>.</p>
-{{range .Sources}}
-<h2 id="{{.Name}}">Source {{.Name}}{{with .Withdrawal}} <span class="withdrawn">— {{.}}</span>{{end}}</h2>
-{{with .Withdrawal}}<p class="withdrawn">The witness took their account back ({{.}}): do not use or quote these items; an investigator deletes them on the investigator site if asked.</p>{{end}}
-<table><tr><th>Item</th><th>Key answers</th><th>Attachments</th></tr>
-{{range .Items}}<tr><td><a href="{{.Href}}">{{.Day}} {{.Kind}}</a><br><span class="k">{{.ID}}</span>{{with .Withdrawal}}<br><span class="withdrawn">{{.}}</span>{{end}}</td>
-<td>{{range .Key}}<span class="k">{{.Label}}:</span> {{.Text}}<br>{{end}}</td>
-<td>{{range .Files}}{{if .Href}}<a href="{{.Href}}">{{.Name}}</a>{{else}}{{.Name}} <span class="k">(not linked: could run script{{if .Text}}; <a href="{{.Text}}" type="text/plain">as text</a>{{end}})</span>{{end}}{{if .Clean}} (<a href="{{.Clean}}">working copy</a>){{end}}{{if .GPS}} <span class="gps">GPS</span>{{end}}<br>{{end}}</td></tr>
-{{end}}</table>
-{{end}}
-</body></html>
-`))
