@@ -344,39 +344,82 @@ func (t *tx) Last(bucket string) ([]byte, []byte, error) {
 }
 
 // scan calls fn with the last message of each subject matching filters,
-// in no particular order, until none is left.
+// in no particular order. It stops at the last message that matched when
+// it began (or after, if that one is replaced meanwhile): the consumer
+// delivers in stream order.
 func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn func(jetstream.Msg) error) error {
-	c, err := s.st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	var end uint64
+	for _, f := range filters {
+		seq, err := s.lastSeq(ctx, f)
+		if err != nil {
+			return err
+		}
+		end = max(end, seq)
+	}
+	if end == 0 {
+		return nil
+	}
+	// An ephemeral consumer of its own, in memory on one server, that
+	// the server drops once idle; pulled without waiting, so that the
+	// scan ends with what the stream holds.
+	c, err := s.st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubjects:    filters,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
 		HeadersOnly:       headersOnly,
 		InactiveThreshold: 10 * time.Second,
+		MemoryStorage:     true,
+		Replicas:          1,
 	})
 	if err != nil {
 		return mapErr(err)
 	}
+	defer func() {
+		dctx, cancel := s.ctx()
+		defer cancel()
+		s.st.DeleteConsumer(dctx, c.CachedInfo().Name)
+	}()
 	if c.CachedInfo().NumPending == 0 {
 		return nil
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(256))
-	if err != nil {
-		return mapErr(err)
-	}
-	defer it.Stop()
 	for {
-		m, err := it.Next(jetstream.NextContext(ctx))
+		batch, err := c.FetchNoWait(256)
 		if err != nil {
 			return mapErr(err)
 		}
-		if err := fn(m); err != nil {
-			return err
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			if err := fn(m); err != nil {
+				return err
+			}
+			meta, err := m.Metadata()
+			if err != nil {
+				return err
+			}
+			if meta.NumPending == 0 || meta.Sequence.Stream >= end {
+				return nil
+			}
 		}
-		meta, err := m.Metadata()
-		if err != nil {
-			return err
+		if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) && n == 0 && ctx.Err() == nil {
+			// The consumer is on another server, whose interest in its pull
+			// requests has not reached ours yet.
+			time.Sleep(5 * time.Millisecond)
+			continue
+		} else if err != nil {
+			return mapErr(err)
 		}
-		if meta.NumPending == 0 {
-			return nil
+		if n == 0 {
+			if err := ctx.Err(); err != nil {
+				return mapErr(err)
+			}
+			info, err := c.Info(ctx)
+			if err != nil {
+				return mapErr(err)
+			}
+			if info.NumPending == 0 {
+				return nil
+			}
 		}
 	}
 }
