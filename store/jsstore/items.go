@@ -28,7 +28,7 @@ const chunkSize = 512 << 10
 // acknowledged: its memory, and how far it runs ahead of the cluster.
 const maxInFlight = 4
 
-func (s *Store) itemSubject(id string) string  { return s.pfx + ".i." + id }
+func (s *Store) itemSubject(id string) string    { return s.pfx + ".i." + id }
 func (s *Store) pendingSubject(id string) string { return s.pfx + ".p." + id }
 func (s *Store) chunksFilter(id string) string   { return s.pfx + ".c." + id + ".>" }
 func (s *Store) chunkSubject(id string, seq int) string {
