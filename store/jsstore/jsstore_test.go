@@ -43,4 +43,5 @@ func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, maxBytes int64) store.Store {
 		return openOn(t, nodes, Options{MaxBytes: maxBytes})
 	})
+	t.Run("BatchAllOrNothing", func(t *testing.T) { testBatchAllOrNothing(t, nodes) })
 }
