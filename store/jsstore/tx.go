@@ -245,7 +245,6 @@ func (t *tx) Delete(bucket string, key []byte) error {
 // entry is a record listed.
 type entry struct {
 	key, value []byte
-	seq        uint64
 }
 
 // list returns the records of bucket whose keys begin with prefix, in key
