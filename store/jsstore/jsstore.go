@@ -202,8 +202,13 @@ func (s *Store) full(ctx context.Context, adding int64) error {
 	return nil
 }
 
-// errConflict is a batch refused by an expected-sequence check.
-var errConflict = errors.New("a concurrent update changed what the transaction read")
+// errConflict is a batch refused by an expected-sequence check; errBusy,
+// one refused because another batch checking or writing the same subject
+// was still in flight (it may pass once that one is applied).
+var (
+	errConflict = errors.New("a concurrent update changed what the transaction read")
+	errBusy     = errors.New("a concurrent update of the same key is in flight")
+)
 
 // mapErr maps the client's and the server's errors onto the store's.
 func mapErr(err error) error {
@@ -213,8 +218,12 @@ func mapErr(err error) error {
 	var api *jetstream.APIError
 	if errors.As(err, &api) {
 		switch {
-		case api.ErrorCode == 10071 || api.ErrorCode == 10164: // wrong last sequence
+		case api.ErrorCode == 10071: // wrong last sequence: it changed
 			return fmt.Errorf("%w: %v", errConflict, err)
+		case api.ErrorCode == 10164:
+			// A batch in flight has a check or a write on the same
+			// subject: the server refuses to decide until it is applied.
+			return fmt.Errorf("%w: %w: %v", errConflict, errBusy, err)
 		case strings.Contains(api.Description, "maximum bytes") || strings.Contains(api.Description, "resource limits"):
 			return fmt.Errorf("%w: %v", store.ErrFull, err)
 		case api.Code == 503 || api.Code == 408 || api.Code == 429 || api.ErrorCode == 10176:

@@ -44,4 +44,5 @@ func TestConformance(t *testing.T) {
 		return openOn(t, nodes, Options{MaxBytes: maxBytes})
 	})
 	t.Run("BatchAllOrNothing", func(t *testing.T) { testBatchAllOrNothing(t, nodes) })
+	t.Logf("Update ran fn again %d times after a conflict", retries.Load())
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -67,6 +69,9 @@ func (s *Store) update(fn func(store.Tx) error, extra func(*tx) error, capped bo
 			time.Sleep(time.Duration(attempt) * 2 * time.Millisecond)
 		}
 		err = s.attempt(fn, extra, capped)
+		if errors.Is(err, errConflict) {
+			retries.Add(1)
+		}
 		if !errors.Is(err, errConflict) {
 			return err
 		}
@@ -96,7 +101,18 @@ func (s *Store) attempt(fn func(store.Tx) error, extra func(*tx) error, capped b
 			return err
 		}
 	}
-	return s.publishBatch(ctx, t.batch())
+	// A batch refused only because another on the same keys was in flight
+	// goes again as it is, after a short random pause: if what it read
+	// has changed by then, its checks say so (errConflict without
+	// errBusy) and fn runs again.
+	msgs := t.batch()
+	for {
+		err := s.publishBatch(ctx, msgs)
+		if !errors.Is(err, errBusy) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(1+rand.IntN(4000)) * time.Microsecond)
+	}
 }
 
 // batch is the transaction's atomic batch: first a check for each key
@@ -422,3 +438,6 @@ func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn
 		}
 	}
 }
+
+// retries counts the attempts Update ran again after a conflict, for tests.
+var retries atomic.Int64

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Open) {
 		{"Abort", testAbort},
 		{"CommitWith", testCommitWith},
 		{"ConcurrentCommitWith", testConcurrentCommitWith},
+		{"SharedReadCommits", testSharedReadCommits},
 		{"Rewrite", testRewrite},
 		{"Bundle", testBundle},
 		{"SizeCap", testSizeCap},
@@ -575,6 +576,32 @@ func testConcurrentCommitWith(t *testing.T, open Open) {
 		}
 		return nil
 	}))
+}
+
+// testSharedReadCommits: many items committed at once, each reading one
+// key that none writes (as every witness item's commit reads its
+// recipient set) and writing its own: all succeed, however they overlap.
+func testSharedReadCommits(t *testing.T, open Open) {
+	s := open(t, 0)
+	must(t, s.Update(func(tx store.Tx) error { return tx.Put("sets", []byte("fp"), []byte("keys")) }))
+	const n = 32
+	run(t, n, func(i int) error {
+		w := s.NewItem()
+		defer w.Abort()
+		if _, err := w.Write(pattern(i, 4<<10)); err != nil {
+			return err
+		}
+		_, err := w.CommitWith(store.Item{Kind: "submission"}, func(tx store.Tx) error {
+			if _, err := tx.Get("sets", []byte("fp")); err != nil {
+				return err
+			}
+			return tx.Put("sources", fmt.Appendf(nil, "p%d", i), []byte("x"))
+		})
+		return err
+	})
+	if items, err := s.Items(); err != nil || len(items) != n {
+		t.Errorf("%d items, %v; want %d", len(items), err, n)
+	}
 }
 
 func testRewrite(t *testing.T, open Open) {
