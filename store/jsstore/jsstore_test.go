@@ -18,6 +18,10 @@ var streams atomic.Int64
 
 // openOn opens a store on a new stream of the cluster's, R3.
 func openOn(t *testing.T, nodes []*testutil.NATSNode, o Options) *Store {
+	return openTB(t, nodes, o)
+}
+
+func openTB(t testing.TB, nodes []*testutil.NATSNode, o Options) *Store {
 	t.Helper()
 	for _, nd := range nodes {
 		o.URLs = append(o.URLs, nd.URL)
