@@ -359,9 +359,8 @@ func (t *tx) Last(bucket string) ([]byte, []byte, error) {
 }
 
 // scan calls fn with the last message of each subject matching filters,
-// in no particular order. It stops at the last message that matched when
-// it began (or after, if that one is replaced meanwhile): the consumer
-// delivers in stream order.
+// in no particular order (not the stream's), until the consumer has none
+// pending.
 func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn func(jetstream.Msg) error) error {
 	var end uint64
 	for _, f := range filters {
@@ -412,7 +411,7 @@ func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn
 			if err != nil {
 				return err
 			}
-			if meta.NumPending == 0 || meta.Sequence.Stream >= end {
+			if meta.NumPending == 0 {
 				return nil
 			}
 		}
