@@ -1,6 +1,7 @@
 package jsstore
 
 import (
+	"io"
 	"testing"
 
 	"testimony/internal/testutil"
@@ -47,5 +48,27 @@ func BenchmarkUpload64MiB(b *testing.B) {
 		b.StopTimer()
 		s.Delete(it.ID)
 		b.StartTimer()
+	}
+}
+
+// BenchmarkRead20KiB reads a small item back, one at a time: a record and
+// a chunk, each a request to the stream's leader.
+func BenchmarkRead20KiB(b *testing.B) {
+	s := openTB(b, testutil.NATSCluster(b, 3), Options{})
+	w := s.NewItem()
+	w.Write(make([]byte, 20<<10))
+	it, err := w.Commit(store.Item{Kind: "submission"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(it.Size)
+	for b.Loop() {
+		_, r, err := s.Open(it.ID)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
