@@ -80,29 +80,6 @@ func TestItemRoundTrip(t *testing.T) {
 	}
 }
 
-func TestItemWriterMisuse(t *testing.T) {
-	db := openTemp(t, Options{})
-	w := db.newWriter()
-	w.Write([]byte("x"))
-	if _, err := w.Commit(Item{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte("y")); err == nil {
-		t.Error("Write after Commit succeeded")
-	}
-	if _, err := w.Commit(Item{}); err == nil {
-		t.Error("second Commit succeeded")
-	}
-	w.Abort() // no effect after Commit
-	if got := readItem(t, db, w.ID()); string(got) != "x" {
-		t.Errorf("Abort after Commit changed the item: %q", got)
-	}
-	a, b := db.newWriter(), db.newWriter()
-	if a.ID() == b.ID() || len(a.ID()) != 2*idLen {
-		t.Errorf("ids %q and %q", a.ID(), b.ID())
-	}
-}
-
 // TestAbort: an aborted item is invisible and its chunks are gone at once;
 // a writer that never commits leaves chunks that the next Open removes.
 func TestAbort(t *testing.T) {

@@ -359,23 +359,33 @@ func (t *tx) Last(bucket string) ([]byte, []byte, error) {
 }
 
 // scan calls fn with the last message of each subject matching filters,
-// in no particular order (not the stream's), until the consumer has none
-// pending.
+// in no particular order (not the stream's).
+//
+// The consumer may sit on a follower, whose copy of the stream can lag
+// the leader's by the writes acknowledged last. So the scan ends only
+// once the consumer has nothing pending and has delivered the filters'
+// last message as the leader knows it, or a later one (that message is
+// the last of its subject, so a consumer that has not reached it has not
+// caught up); with the leader asked again when it seems not to have, for
+// that message may have been purged since.
 func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn func(jetstream.Msg) error) error {
-	var end uint64
-	for _, f := range filters {
-		seq, err := s.lastSeq(ctx, f)
-		if err != nil {
-			return err
+	lastOf := func() (uint64, error) {
+		var end uint64
+		for _, f := range filters {
+			seq, err := s.lastSeq(ctx, f)
+			if err != nil {
+				return 0, err
+			}
+			end = max(end, seq)
 		}
-		end = max(end, seq)
+		return end, nil
 	}
-	if end == 0 {
-		return nil
+	end, err := lastOf()
+	if err != nil || end == 0 {
+		return err
 	}
 	// An ephemeral consumer of its own, in memory on one server, that
-	// the server drops once idle; pulled without waiting, so that the
-	// scan ends with what the stream holds.
+	// the server drops once idle; pulled without waiting.
 	c, err := s.st.CreateConsumer(ctx, jetstream.ConsumerConfig{
 		FilterSubjects:    filters,
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
@@ -393,10 +403,24 @@ func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn
 		defer cancel()
 		s.st.DeleteConsumer(dctx, c.CachedInfo().Name)
 	}()
-	if c.CachedInfo().NumPending == 0 {
-		return nil
+	var seen uint64 // the highest stream sequence delivered
+	pending := c.CachedInfo().NumPending
+	// caughtUp reports whether the scan has seen all there is.
+	caughtUp := func() (bool, error) {
+		if pending > 0 {
+			return false, nil
+		}
+		if seen >= end {
+			return true, nil
+		}
+		var err error
+		end, err = lastOf()
+		return seen >= end, err
 	}
 	for {
+		if done, err := caughtUp(); done || err != nil {
+			return err
+		}
 		batch, err := c.FetchNoWait(256)
 		if err != nil {
 			return mapErr(err)
@@ -411,15 +435,12 @@ func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn
 			if err != nil {
 				return err
 			}
-			if meta.NumPending == 0 {
-				return nil
-			}
+			seen = max(seen, meta.Sequence.Stream)
+			pending = meta.NumPending
 		}
-		if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) && n == 0 && ctx.Err() == nil {
+		if err := batch.Error(); errors.Is(err, nats.ErrNoResponders) && n == 0 {
 			// The consumer is on another server, whose interest in its pull
-			// requests has not reached ours yet.
-			time.Sleep(5 * time.Millisecond)
-			continue
+			// requests has not reached ours yet: below, wait a little.
 		} else if err != nil {
 			return mapErr(err)
 		}
@@ -427,13 +448,12 @@ func (s *Store) scan(ctx context.Context, filters []string, headersOnly bool, fn
 			if err := ctx.Err(); err != nil {
 				return mapErr(err)
 			}
+			time.Sleep(5 * time.Millisecond)
 			info, err := c.Info(ctx)
 			if err != nil {
 				return mapErr(err)
 			}
-			if info.NumPending == 0 {
-				return nil
-			}
+			pending = info.NumPending
 		}
 	}
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Open) {
 		{"Items", testItems},
 		{"Visibility", testVisibility},
 		{"Abort", testAbort},
+		{"WriterMisuse", testWriterMisuse},
 		{"CommitWith", testCommitWith},
 		{"ConcurrentCommitWith", testConcurrentCommitWith},
 		{"SharedReadCommits", testSharedReadCommits},
@@ -111,12 +112,37 @@ func testRecords(t *testing.T, open Open) {
 		if err := tx.ForEach("nothing", nil, func(k, _ []byte) error { t.Errorf("key %q", k); return nil }); err != nil {
 			t.Errorf("ForEach of a missing bucket: %v", err)
 		}
+		stop := errors.New("stop")
+		n := 0
+		if err := tx.ForEach("things", nil, func(_, _ []byte) error { n++; return stop }); err != stop || n != 1 {
+			t.Errorf("ForEach did not stop at fn's first error: %v after %d", err, n)
+		}
 		k, v, err := tx.Last("things")
 		if err != nil || string(k) != "b2" || string(v) != "v-b2" {
 			t.Errorf("Last = %q %q %v", k, v, err)
 		}
 		if _, _, err := tx.Last("nothing"); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("Last of a missing bucket: %v", err)
+		}
+		return nil
+	}))
+	// Get returns a copy that outlives the transaction.
+	var kept []byte
+	must(t, s.View(func(tx store.Tx) (err error) { kept, err = tx.Get("things", []byte("a1")); return err }))
+	if string(kept) != "v-a1" {
+		t.Errorf("a value read in View, after it: %q", kept)
+	}
+	// Last of a bucket emptied; deleting in a missing bucket is no error.
+	must(t, s.Update(func(tx store.Tx) error { return tx.Put("empty", []byte("a"), []byte("1")) }))
+	must(t, s.Update(func(tx store.Tx) error {
+		if err := tx.Delete("nobucket", []byte("x")); err != nil {
+			return err
+		}
+		return tx.Delete("empty", []byte("a"))
+	}))
+	must(t, s.View(func(tx store.Tx) error {
+		if _, _, err := tx.Last("empty"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Last of an emptied bucket: %v", err)
 		}
 		return nil
 	}))
@@ -167,14 +193,27 @@ func testRecords(t *testing.T, open Open) {
 	}))
 }
 
+// testReadOnlyView: writing in View is an error (not a panic), whether
+// or not the bucket exists, and stores nothing.
 func testReadOnlyView(t *testing.T, open Open) {
 	s := open(t, 0)
-	err := s.View(func(tx store.Tx) error { return tx.Put("b", []byte("k"), []byte("v")) })
-	if err == nil {
-		t.Fatal("Put in View succeeded")
+	must(t, s.Update(func(tx store.Tx) error { return tx.Put("exists", []byte("k"), []byte("v")) }))
+	for _, b := range []string{"exists", "missing"} {
+		must(t, s.View(func(tx store.Tx) error {
+			if err := tx.Put(b, []byte("k"), []byte("v2")); err == nil {
+				t.Errorf("Put in View on %s succeeded", b)
+			}
+			if err := tx.Delete(b, []byte("k")); b == "exists" && err == nil {
+				t.Errorf("Delete in View on %s succeeded", b)
+			}
+			return nil
+		}))
 	}
 	must(t, s.View(func(tx store.Tx) error {
-		if _, err := tx.Get("b", []byte("k")); !errors.Is(err, store.ErrNotFound) {
+		if v, err := tx.Get("exists", []byte("k")); err != nil || string(v) != "v" {
+			t.Errorf("after writes in View: %q, %v", v, err)
+		}
+		if _, err := tx.Get("missing", []byte("k")); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("a Put in View was stored: %v", err)
 		}
 		return nil
@@ -502,6 +541,35 @@ func testAbort(t *testing.T, open Open) {
 	}
 	if b := read(t, s, keep.ID); !bytes.Equal(b, pattern(2, 1000)) {
 		t.Error("another item changed")
+	}
+}
+
+// testWriterMisuse: a writer refuses use after its commit; ids are 32 hex
+// characters, different for each writer.
+func testWriterMisuse(t *testing.T, open Open) {
+	s := open(t, 0)
+	w := s.NewItem()
+	w.Write([]byte("x"))
+	if _, err := w.Commit(store.Item{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("y")); err == nil {
+		t.Error("Write after Commit succeeded")
+	}
+	if _, err := w.Commit(store.Item{}); err == nil {
+		t.Error("second Commit succeeded")
+	}
+	if err := w.Rewrite(0, 1, func([]byte) error { return nil }); err == nil {
+		t.Error("Rewrite after Commit succeeded")
+	}
+	if got := read(t, s, w.ID()); string(got) != "x" {
+		t.Errorf("item after misuse: %q", got)
+	}
+	a, b := s.NewItem(), s.NewItem()
+	defer a.Abort()
+	defer b.Abort()
+	if _, err := hex.DecodeString(a.ID()); err != nil || a.ID() == b.ID() || len(a.ID()) != 32 {
+		t.Errorf("ids %q and %q", a.ID(), b.ID())
 	}
 }
 
