@@ -91,7 +91,10 @@ type Store struct {
 	pending  time.Duration
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store         = (*Store)(nil)
+	_ store.BackendWriter = (*writer)(nil)
+)
 
 // tombstoneTTL is how long a tombstone stays before its subject is empty.
 const tombstoneTTL = "1m"
