@@ -235,14 +235,20 @@ func (w *writer) CommitWith(it store.Item, fn func(store.Tx) error) (store.Item,
 		return store.Item{}, errors.New("commit after commit or abort")
 	}
 	w.done = true
+	// An item of one chunk goes into the commit's batch, chunk and record
+	// together: no pending mark, no round trip of its own.
+	var small *nats.Msg
 	err := w.err
-	if err == nil && len(w.buf) > 0 {
+	if err == nil {
 		err = w.applyRewrites()
-		if err == nil {
-			err = w.publish()
-		}
-	} else if err == nil {
-		err = w.applyRewrites()
+	}
+	switch {
+	case err != nil:
+	case w.chunks == 0 && len(w.buf) > 0:
+		small = newMsg(w.s.chunkSubject(w.id, 0), w.buf)
+		w.chunks = 1
+	case len(w.buf) > 0:
+		err = w.publish()
 	}
 	if err == nil {
 		err = w.waitAcks(0)
@@ -259,9 +265,14 @@ func (w *writer) CommitWith(it store.Item, fn func(store.Tx) error) (store.Item,
 	}
 	subj := w.s.itemSubject(w.id)
 	err = w.s.update(fn, func(t *tx) error {
-		if _, err := t.read(subj); err != nil {
-			return err
+		// The id is new and random: its subjects are expected empty,
+		// without a read to see it.
+		if small != nil {
+			t.seen[small.Subject] = 0
+			t.writes[small.Subject] = small
+			t.order = append(t.order, small.Subject)
 		}
+		t.seen[subj] = 0
 		t.writes[subj] = newMsg(subj, rec)
 		t.order = append(t.order, subj)
 		return nil
