@@ -135,8 +135,9 @@ type BackendWriter interface {
 var (
 	// ErrUnavailable is returned when the store cannot be reached, or too
 	// few of its replicas are up to accept a write (no quorum), within
-	// the backend's time-out. The change was not made; a later try may
-	// succeed. The server answers 503.
+	// the backend's time-out. A write that fails so may still be applied
+	// later, whole (the cluster's leader may hold it until the quorum is
+	// back): its outcome is unknown, never partial. The server answers 503.
 	ErrUnavailable = errors.New("the store is unavailable")
 	// ErrConflict is returned by Update when concurrent updates of the same
 	// keys kept refusing its writes after every retry. The change was not

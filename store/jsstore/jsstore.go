@@ -157,17 +157,36 @@ func Open(o Options) (*Store, error) {
 	if o.MaxBytes > 0 {
 		cfg.MaxBytes = o.MaxBytes + reserve(o.MaxBytes)
 	}
-	ctx, cancel := s.ctx()
-	defer cancel()
-	if s.st, err = js.CreateOrUpdateStream(ctx, cfg); err != nil {
+	if s.st, err = s.makeStream(cfg); err != nil {
 		nc.Close()
-		return nil, mapErr(fmt.Errorf("making stream %s: %w", o.Stream, err))
+		return nil, err
 	}
 	if _, err := s.removeOrphans(); err != nil {
 		nc.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// makeStream makes or updates the stream. A cluster just started may not
+// yet know all its servers ("no suitable peers for placement"), or have
+// a meta leader: it tries again for a few time-outs.
+func (s *Store) makeStream(cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
+	defer cancel()
+	for {
+		st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+		if err == nil {
+			return st, nil
+		}
+		err = mapErr(fmt.Errorf("making stream %s: %w", cfg.Name, err))
+		var api *jetstream.APIError
+		retry := errors.Is(err, store.ErrUnavailable) || errors.As(err, &api) && api.ErrorCode == 10005
+		if !retry || ctx.Err() != nil {
+			return nil, err
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }
 
 // reserve is the room kept above MaxBytes for deletions and logouts: the
