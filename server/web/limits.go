@@ -81,19 +81,12 @@ func limitListener(l net.Listener, maxConns int) net.Listener {
 	return netutil.LimitListener(l, connLimit(maxConns))
 }
 
-// reqState is what Harden keeps in a request's context: its body's
+// reqState is what Harden keeps of a request for its reply: its body's
 // deadline reader (nil for a request without a body).
 type reqState struct {
 	body *bodyDeadline
 }
 
-type reqKey struct{}
-
-// stateOf returns the request's state, or nil outside Harden.
-func stateOf(r *http.Request) *reqState {
-	st, _ := r.Context().Value(reqKey{}).(*reqState)
-	return st
-}
 
 // bodyUnread reports whether the request has a body that was not read to
 // its end.

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"mime"
@@ -58,7 +57,7 @@ func (s *Site) Harden(next http.Handler) http.Handler {
 		rs := &reqState{}
 		// A copy of the request: net/http looks at its own's Body, which
 		// must stay its own, to choose how to end the connection.
-		r = r.WithContext(context.WithValue(r.Context(), reqKey{}, rs))
+		r = r.WithContext(r.Context())
 		if r.ContentLength != 0 { // a body, of known length or chunked
 			window := s.Limits.formWindow()
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
