@@ -23,7 +23,7 @@ type caseRow struct {
 	Seen, Replied bool
 	InSet         string // "yes", "no" or "unknown"
 	// Withdrawal is what the item's source asked with their codename
-	// (witness_withdraw.go): crypto.KindWithdrawal, crypto.KindErasure,
+	// (package witness, withdraw.go): crypto.KindWithdrawal, crypto.KindErasure,
 	// or "" if nothing.
 	Withdrawal string
 }

@@ -62,6 +62,9 @@ func Routes() []web.Route {
 func (s *Site) Handler() http.Handler {
 	hs := make([]http.Handler, len(routes))
 	for i, rt := range routes {
+		if (rt.Access == web.Public) != (rt.h != nil) || (rt.Access == web.Public) == (rt.a != nil) {
+			panic("investigator: route " + rt.Path + ": a public route has h, one that needs a session a")
+		}
 		var h web.HandlerFunc
 		switch rt.Access {
 		case web.Public:

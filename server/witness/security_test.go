@@ -38,7 +38,29 @@ func witnessPages(t *testing.T, e *witEnv) map[string]string {
 	_, pages["POST /thread (unknown word)"] = e.login(strings.Replace(codename, " ", "<b>x</b> ", 1), "en")
 	_, pages["POST /withdraw"] = e.withdraw(codename, "withdraw", "<script>alert(1)</script>", "uk")
 	_, pages["POST /withdraw (no choice)"] = e.withdraw(codename, "", "", "es")
+	checkEveryRouteWalked(t, pages)
 	return pages
+}
+
+// checkEveryRouteWalked fails unless pages (keyed "METHOD /path…") hold a
+// page of every route of the site's table: a route added to the table
+// that the walk misses fails the tests that use the walk, so that its
+// pages get their checks too.
+func checkEveryRouteWalked(t *testing.T, pages map[string]string) {
+	t.Helper()
+	for _, r := range Routes() {
+		found := false
+		for k := range pages {
+			p := strings.TrimPrefix(k, r.Method+" ")
+			if p != k && (p == r.Path || strings.HasPrefix(p, r.Path+"?") || strings.HasPrefix(p, r.Path+" (")) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			t.Errorf("route %s %s of the table has no page in witnessPages: add it to the walk", r.Method, r.Path)
+		}
+	}
 }
 
 // TestWitnessPagesShipNoScript walks every witness page: no script, no

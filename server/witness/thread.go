@@ -78,7 +78,7 @@ type threadData struct {
 	Replies  []replyView
 	Sent     bool
 	// Requested is the kind of the withdrawal just stored, for its
-	// notice (witness_withdraw.go).
+	// notice (withdraw.go).
 	Requested string
 	// WithdrawErr is a message key shown at the withdrawal form.
 	WithdrawErr string
