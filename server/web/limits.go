@@ -87,7 +87,6 @@ type reqState struct {
 	body *bodyDeadline
 }
 
-
 // bodyUnread reports whether the request has a body that was not read to
 // its end.
 func (st *reqState) bodyUnread() bool { return st != nil && st.body != nil && !st.body.eof }
