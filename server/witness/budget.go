@@ -16,11 +16,11 @@ import (
 // multipart reader's, a part's header, the spool's encryption and copy
 // buffers), and textCost bytes for each byte of text it keeps (the value
 // as read and as a string; the manifest is built from them at the end).
-// An upload that finds the budget spent waits up to uploadWait for its
-// base, then gets a 503 "busy" page; one whose text does not fit gets it
-// at once (the wait is the site's lim.uploadWait). With the defaults, about a thousand uploads without much text
-// fit — as many as the witness listener's connections — or some 128 with
-// a full megabyte of text each. Streamed uploads hold an item writer's
+// An upload that finds the budget spent waits up to the site's
+// lim.uploadWait for its base, then gets a 503 "busy" page; one whose text
+// does not fit gets it at once. With the defaults, about a thousand
+// uploads without much text fit — as many as the witness listener's
+// connections — or some 128 with a full megabyte of text each. Streamed uploads hold an item writer's
 // buffers besides, bounded by streamSlots.
 const (
 	uploadBudget      = 256 << 20
