@@ -515,8 +515,8 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 // TestSecurityInvestigatorRoutesNeedSession: every route of the
 // investigator table that needs a session (web.Session, web.Ready), asked
 // without one, sends a GET to the login page and refuses a POST from our
-// own page with 401, and never shows the route's page; the public routes
-// answer without one. A route added to the table is checked with it.
+// own page with 401, and never shows the route's page; the public pages
+// open without one. A route added to the table is checked with it.
 func TestSecurityInvestigatorRoutesNeedSession(t *testing.T) {
 	d, _, _ := secServeWith(t, []string{"nosession"})
 	n := 0
@@ -531,8 +531,10 @@ func TestSecurityInvestigatorRoutesNeedSession(t *testing.T) {
 			res = secDo(t, secRequest(t, "POST", d.inv+r.path(), "application/x-www-form-urlencoded", []byte("confirm=yes&message=x"), "", "Sec-Fetch-Site", "same-origin"))
 		}
 		if r.access == web.Public {
-			if res.status == http.StatusUnauthorized || res.location() == "/login" {
-				t.Errorf("public route %s %s refused without a session: %d %q", r.method, r.pattern, res.status, res.location())
+			// A public page opens without a session (a login post
+			// without credentials fails as a login does: not checked).
+			if r.method == "GET" && res.status != http.StatusOK {
+				t.Errorf("public route GET %s without a session: %d %q, want 200", r.pattern, res.status, res.location())
 			}
 			continue
 		}
