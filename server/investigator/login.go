@@ -270,6 +270,12 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
+	// The stand-in hash, made at the first login if no login page was
+	// shown before: ahead of the argon2id slot and the login's time.
+	dummy, err := s.dummyHash()
+	if err != nil {
+		return err
+	}
 	name := r.PostForm.Get("account")
 	pass := r.PostForm.Get("passphrase")
 	code := strings.ReplaceAll(strings.TrimSpace(r.PostForm.Get("code")), " ", "")
@@ -307,12 +313,7 @@ func (s *Site) login(w http.ResponseWriter, r *http.Request) error {
 		release()
 		return err
 	}
-	hash, err := s.dummyHash()
-	if err != nil {
-		release()
-		return err
-	}
-	secret := s.dummyTOTP
+	hash, secret := dummy, s.dummyTOTP
 	if acc != nil {
 		hash = acc.Passphrase
 		if sec, err := s.accounts().OpenTOTP(name, acc.TOTP); err == nil {
