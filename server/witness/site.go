@@ -74,6 +74,8 @@ type Site struct {
 	streams chan struct{}
 	// uploads is the memory budget of uploads (budget.go).
 	uploads *memBudget
+	// receipts are the receipt's parts by language (receipt.go).
+	receipts receipts
 }
 
 // limits are the site's time and size limits that tests change on their
@@ -220,6 +222,12 @@ type wPage struct {
 // checked by pageLang). The page is rendered to memory first, so a template
 // error becomes a clean error page, not half a page.
 func (s *Site) renderWitness(w http.ResponseWriter, status int, name, lang string, p wPage) error {
+	return s.render(w, status, name, lang, p, s.Accepting() != nil)
+}
+
+// render is renderWitness with the service's state given: closed while it
+// is not accepting testimonies.
+func (s *Site) render(w http.ResponseWriter, status int, name, lang string, p wPage, closed bool) error {
 	t := s.pages[name]
 	if t == nil {
 		return fmt.Errorf("no witness template %q", name)
@@ -230,19 +238,25 @@ func (s *Site) renderWitness(w http.ResponseWriter, status int, name, lang strin
 	}
 	p.Langs = s.lang.langLinks(lang, name, p.Path, p.Data)
 	p.Org = s.cfg.Organisation.In(lang)
-	p.Closed = s.Accepting() != nil
+	p.Closed = closed
 	p.Limit = sizeText(s.lang.t, lang, s.cfg.MaxUpload)
 	var b bytes.Buffer
 	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
 		return err
 	}
+	writeHTML(w, status, b.Bytes())
+	return nil
+}
+
+// writeHTML writes a witness page rendered to memory. A failed write is a
+// client gone: nothing to do.
+func writeHTML(w http.ResponseWriter, status int, page []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Add("Vary", "Accept-Language")
 	h.Del("Content-Length")
 	w.WriteHeader(status)
-	_, err := w.Write(b.Bytes())
-	return err
+	w.Write(page)
 }
 
 // whileAccepting guards a route that shows or takes a testimony: while the

@@ -3,7 +3,6 @@ package witness
 import (
 	"math"
 	"net/http"
-	"strings"
 
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
@@ -119,9 +118,7 @@ func (s *Site) submit(w http.ResponseWriter, r *http.Request) error {
 	if err := s.storeEnvelope(m, src, putSource, up, rs); err != nil {
 		return err
 	}
-	return s.renderWitness(w, http.StatusOK, "receipt", lang, wPage{
-		Data: struct{ Words []string }{strings.Fields(codename)},
-	})
+	return s.writeReceipt(w, lang, codename)
 }
 
 // storeEnvelope writes m and the upload's files as one item and commits
