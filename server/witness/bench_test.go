@@ -2,6 +2,7 @@ package witness
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"filippo.io/age"
 
 	"testimony/crypto"
+	"testimony/records"
 )
 
 // benchParallelism makes RunParallel run 32 goroutines on this machine's
@@ -40,6 +42,50 @@ func BenchmarkSubmit4KiB(b *testing.B) {
 		if n := len(e.items(crypto.KindSubmission)); n != b.N {
 			b.Fatalf("%d items for %d submissions", n, b.N)
 		}
+	})
+}
+
+// BenchmarkSubmitSealing is what the day roots cost submissions: the
+// submissions of BenchmarkSubmit4KiB while records.Seal runs every 100 ms
+// (the server runs it hourly), each time for one more ended day, against
+// the same submissions without. Submitting itself makes no proof.
+func BenchmarkSubmitSealing(b *testing.B) {
+	text := submitText()
+	b.Run("baseline", func(b *testing.B) {
+		e := newWitEnv(b, Config{})
+		benchPost(b, e.ts.URL+"/submit", text)
+	})
+	b.Run("ours", func(b *testing.B) {
+		e := newWitEnv(b, Config{})
+		_, key, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stop, done := make(chan struct{}), make(chan struct{})
+		var seals int
+		go func() {
+			defer close(done)
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for day := time.Now().UTC(); ; {
+				day = day.AddDate(0, 0, 1)
+				if _, err := records.Seal(e.db, key, day.Format(time.DateOnly)); err != nil {
+					b.Error(err)
+					return
+				}
+				seals++
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		benchPost(b, e.ts.URL+"/submit", text)
+		b.StopTimer()
+		close(stop)
+		<-done
+		b.ReportMetric(float64(seals), "seals")
 	})
 }
 

@@ -49,6 +49,7 @@ var targets = []target{
 	{Issue: "2", What: "store: 32 concurrent writers of 4 KiB items vs one writer doing plain `Update` per item", Bench: "BenchmarkStoreWrite4KiB", Min: 5.0},
 	{Issue: "2, 7", What: "`testimony open` of a bundle (1 GiB: 1,024 × 1 MiB under `make bench`) vs the stock `age -d` on the same items", Bench: "BenchmarkOpenBundle", Min: 0.70},
 	{Issue: "18", What: "submissions of a 4 KiB text testimony at concurrency 32 vs the same client posting the same body to a bare `net/http` handler that only streams it into `age.Encrypt` (`BenchmarkSubmitBareHTTP`)", Bench: "BenchmarkSubmit4KiB", Against: "BenchmarkSubmitBareHTTP", Min: 0.55},
+	{Issue: "21", What: "the same submissions while the day roots are sealed every 100 ms (the server seals hourly) vs without (`BenchmarkSubmitSealing`): the proofs' cost on the submit path", Bench: "BenchmarkSubmitSealing", Min: 0.95},
 	{Issue: "3", What: "a 1 GiB multipart upload vs a bare handler streaming the same body to `io.Discard`", Bench: "BenchmarkUpload1GiB", Min: 0.50},
 	{Issue: "3", What: "peak memory of a 1 GiB upload, in process (anonymous RSS of the test process while the handler runs)", Bench: "BenchmarkUpload1GiB", Sub: "ours", Metric: "peak-anon-RSS-MiB", Max: 64, Unit: "MiB"},
 	{Issue: "3", What: "peak RSS of the real `testimonyd` during a 1 GiB upload (VmHWM; counts mapped files too, see below)", Bench: "BenchmarkUploadRSS", Metric: "peak-RSS-MiB", Max: 64, Unit: "MiB"},
