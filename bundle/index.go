@@ -16,7 +16,11 @@ type IndexWriter struct {
 	n       int
 	day     string
 	listing []string
+	team    *Team
 }
+
+// SetTeam names the team's recipient set in the index.
+func (w *IndexWriter) SetTeam(t *Team) { w.team = t }
 
 // NewIndexWriter starts the index of a bundle made on day, with room for
 // n entries.
@@ -83,6 +87,10 @@ func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 		l.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(ev.Key, l.Message(w.day)))
 		w.b = append(w.b, ",\n  \"listing\": "...)
 		w.b = appendIndented(w.b, l, "  ")
+	}
+	if w.team != nil {
+		w.b = append(w.b, ",\n  \"team\": "...)
+		w.b = appendIndented(w.b, w.team, "  ")
 	}
 	return append(w.b, "\n}"...)
 }
