@@ -231,6 +231,9 @@ func readCarried(er *crypto.EnvelopeReader) (*carried, error) {
 	if err := dec.Decode(&sig); err != nil {
 		return nil, fmt.Errorf("refused: %s: %v", carrySigName, err)
 	}
+	if !annotations.ValidAuthor(sig.Author) {
+		return nil, fmt.Errorf("refused: %s: the author %q is not an account name", carrySigName, printableName(sig.Author))
+	}
 	pub, err := bundle.ParseKey(sig.Key)
 	if err != nil {
 		return nil, fmt.Errorf("refused: %s: the key is not ed25519:HEX", carrySigName)
@@ -242,6 +245,9 @@ func readCarried(er *crypto.EnvelopeReader) (*carried, error) {
 	ops, err := annotations.Decode(bytes.NewReader(files[0]))
 	if err != nil {
 		return nil, fmt.Errorf("refused: %v", err)
+	}
+	if len(ops) == 0 {
+		return nil, errors.New("refused: annotations with no operation in them")
 	}
 	for _, op := range ops {
 		if op.Author != sig.Author {
@@ -333,6 +339,10 @@ func runAnnotationsExport(args []string) error {
 	}
 	if len(pos) != 1 || *as == "" || len(idFiles) == 0 || *out == "" {
 		errorf("annotations export needs --as NAME, -i IDENTITY, -o FILE and a folder written by open")
+		return errUsage
+	}
+	if !annotations.ValidAuthor(*as) {
+		errorf("--as %q is not an account name", printableName(*as))
 		return errUsage
 	}
 	ids, err := readIdentities(idFiles)

@@ -260,6 +260,8 @@ func TestCarryRefusesTamperedAndForged(t *testing.T) {
 		{"flipped byte", flipped, "damaged"},
 		{"log changed after signing", craft(t, e, filepath.Join(e.dir, "altered.age"), forgedLog, "alice", aliceKey, log), "signature does not hold"},
 		{"another author's operations", craft(t, e, filepath.Join(e.dir, "other.age"), forgedLog, "eve", eveKey, nil), "hold an operation of alice"},
+		{"a signer that is no account name", craft(t, e, filepath.Join(e.dir, "path.age"), nil, "../alice", eveKey, nil), "not an account name"},
+		{"no operations", craft(t, e, filepath.Join(e.dir, "empty.age"), nil, "eve", eveKey, nil), "no operation"},
 	}
 	for _, c := range cases {
 		code, out := runCaptured("open", "-i", e.bob, "-o", bob, c.file)
