@@ -16,11 +16,7 @@ type IndexWriter struct {
 	n       int
 	day     string
 	listing []string
-	team    *Team
 }
-
-// SetTeam names the team's recipient set in the index.
-func (w *IndexWriter) SetTeam(t *Team) { w.team = t }
 
 // NewIndexWriter starts the index of a bundle made on day, with room for
 // n entries.
@@ -65,8 +61,8 @@ func (w *IndexWriter) Add(e Entry) {
 // Bytes ends the index and returns it; the writer is not used after.
 func (w *IndexWriter) Bytes() []byte { return w.BytesWith(nil) }
 
-// BytesWith ends the index with the evidence's roots and, if it has a
-// key, the listing of the entries added, signed with it.
+// BytesWith ends the index with the evidence's roots, if it has a key the
+// listing of the entries added, signed with it, and its team if named.
 func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 	if w.n > 0 {
 		w.b = append(w.b, "\n  "...)
@@ -88,9 +84,9 @@ func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 		w.b = append(w.b, ",\n  \"listing\": "...)
 		w.b = appendIndented(w.b, l, "  ")
 	}
-	if w.team != nil {
+	if ev != nil && ev.Team != nil {
 		w.b = append(w.b, ",\n  \"team\": "...)
-		w.b = appendIndented(w.b, w.team, "  ")
+		w.b = appendIndented(w.b, ev.Team, "  ")
 	}
 	return append(w.b, "\n}"...)
 }

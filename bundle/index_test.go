@@ -82,13 +82,11 @@ func TestIndexWriterEvidence(t *testing.T) {
 func TestIndexWriterTeam(t *testing.T) {
 	team := &Team{Fingerprint: "0123", Recipients: []string{"age1a", "age1b"}}
 	idx := Index{Format: Format, Day: "2026-08-27", Items: []Entry{}, Team: team}
-	w := NewIndexWriter(idx.Day, 0)
-	w.SetTeam(team)
 	want, err := json.MarshalIndent(idx, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := w.Bytes()
+	got := NewIndexWriter(idx.Day, 0).BytesWith(&Evidence{Team: team})
 	if !bytes.Equal(got, want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
