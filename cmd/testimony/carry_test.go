@@ -1,15 +1,10 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +14,7 @@ import (
 
 	"testimony/bundle"
 	"testimony/crypto"
+	"testimony/store"
 )
 
 // carryEnv is three investigators' identities (with signing keys), the
@@ -62,70 +58,54 @@ func newCarryEnv(t *testing.T) *carryEnv {
 	return e
 }
 
-// bundle writes a bundle of the env's items, as the store writes it, with
-// index.json naming the team keys and holding the annotation items
-// given, as the investigator site will serve them (kind annotations, no
-// source).
+// bundle writes a bundle with the store's real code, as the investigator
+// site serves it: the env's items, then the annotation items given (kind
+// annotations, no source), and index.json naming the team keys.
 func (e *carryEnv) bundle(t *testing.T, name string, teamKeys []string, carried ...string) string {
 	t.Helper()
-	plain := filepath.Join(e.dir, name+".plain.tar")
-	if err := writeBundle(plain, e.specs, func(*itemSpec) (*crypto.Recipients, error) { return e.team, nil }); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(plain)
+	db, err := store.Open(filepath.Join(t.TempDir(), "store.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer in.Close()
-	out := filepath.Join(e.dir, name+".tar")
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	tr := tar.NewReader(in)
-	add := func(path string, data []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: path, Mode: 0o600, Size: int64(len(data)), Typeflag: tar.TypeReg, Format: tar.FormatUSTAR}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
+	defer db.Close()
+	ids, err := storeItems(db, e.specs, func(*itemSpec) (*crypto.Recipients, error) { return e.team, nil })
+	if err != nil {
+		t.Fatal(err)
 	}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
+	var items []store.Item
+	for _, id := range ids {
+		it, err := db.Item(id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, _ := io.ReadAll(tr)
-		if h.Name != "index.json" {
-			add(h.Name, data)
-			continue
-		}
-		var idx bundle.Index
-		if err := json.Unmarshal(data, &idx); err != nil {
+		items = append(items, it)
+	}
+	for _, c := range carried {
+		b, err := os.ReadFile(c)
+		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range carried {
-			item, err := os.ReadFile(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sum := sha256.Sum256(item)
-			id := hex.EncodeToString(sum[:16])
-			add(bundle.ItemPath(id), item)
-			idx.Items = append(idx.Items, bundle.Entry{ID: id, Kind: crypto.KindAnnotations, Day: todayUTC(),
-				Size: int64(len(item)), SHA256: hex.EncodeToString(sum[:]), Recipients: e.team.Fingerprint()})
+		w := db.NewItem()
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
 		}
-		idx.Listing = nil // the items changed; open does not need it
-		if teamKeys != nil {
-			idx.Team = &bundle.Team{Fingerprint: crypto.Fingerprint(teamKeys...), Recipients: teamKeys}
+		it, err := w.Commit(store.Item{Kind: crypto.KindAnnotations, Day: todayUTC(), Recipients: e.team.Fingerprint()})
+		if err != nil {
+			t.Fatal(err)
 		}
-		js, _ := json.MarshalIndent(idx, "", "  ")
-		add("index.json", js)
+		items = append(items, it)
 	}
-	if err := tw.Close(); err != nil {
+	ev := &bundle.Evidence{}
+	if teamKeys != nil {
+		ev.Team = &bundle.Team{Fingerprint: crypto.Fingerprint(teamKeys...), Recipients: teamKeys}
+	}
+	out := filepath.Join(e.dir, name+".tar")
+	f, err := os.Create(out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(out, b.Bytes(), 0o600); err != nil {
+	defer f.Close()
+	if _, err := db.WriteBundleItems(f, "2026-11-28", items, ev); err != nil {
 		t.Fatal(err)
 	}
 	return out
