@@ -322,6 +322,18 @@ func TestCarryTeamChangeNotSilent(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(other, teamFile)); err == nil {
 		t.Fatal("a team set without bob's key was pinned")
 	}
+	// A bundle of an older server names no team: it opens, and an export
+	// is refused with the reason rather than encrypted to a guess.
+	old := filepath.Join(e.dir, "Old")
+	mustRun(t, "open", "-i", e.bob, "-o", old, e.bundle(t, "b4", nil))
+	root, _ = os.OpenRoot(old)
+	items, _ = loadCases(root)
+	root.Close()
+	mustRun(t, "annotate", "--as", "bob", old, items[0].Info.ID, "status", "triage")
+	code, out = runCaptured("annotations", "export", "--as", "bob", "-i", e.bob, "-o", filepath.Join(e.dir, "old.age"), old)
+	if code == 0 || !strings.Contains(out, "no team recipient set") {
+		t.Fatalf("export without a pinned team: exit %d:\n%s", code, out)
+	}
 }
 
 // readableBy reports whether the identity file decrypts the item.
