@@ -314,7 +314,8 @@ func (o *opener) mergeCarried(what string, c *carried) {
 		o.fail("%s: %v", what, err)
 		return
 	}
-	if err := o.root.MkdirAll(annotationsDir, 0o700); err == nil {
+	err = o.root.MkdirAll(annotationsDir, 0o700)
+	if err == nil {
 		err = replaceFile(o.root, path.Join(annotationsDir, c.author+".jsonl"), b.Bytes())
 	}
 	if err != nil {
