@@ -8,7 +8,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 
-.PHONY: all build test bench fuzz lint demo clean test-security test-crash test-plaintext ci-long
+.PHONY: all build test bench fuzz lint demo clean test-security test-crash test-plaintext test-nats-failover ci-long
 
 all: build
 
@@ -85,11 +85,18 @@ test-crash:
 test-plaintext:
 	$(GO) test -tags e2e -count=1 -timeout 30m -run '^TestPlaintext' -v ./cmd/testimonyd/
 
+# The replicated store's failure tests: three nats-server processes, one
+# SIGKILLed during commits and then the leader; two of three down. About
+# 50 s, so make test skips them.
+test-nats-failover:
+	TESTIMONY_NATS_FAILOVER=1 $(GO) test -race -count=1 -timeout 10m -run '^(TestKillNodesDuringCommits|TestNoQuorum)$$' -v ./store/jsstore/
+
 # What CI runs after make test: the attack battery, the plaintext search and
 # a short crash loop (ROUNDS=50 by hand; see README).
 ci-long:
 	$(MAKE) test-security
 	$(MAKE) test-plaintext
+	$(MAKE) test-nats-failover
 	$(MAKE) test-crash ROUNDS=$(CI_ROUNDS)
 CI_ROUNDS ?= 5
 

@@ -81,7 +81,7 @@ var accountNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}$`)
 // Accounts manages investigator accounts in a store. The console commands
 // (testimonyd investigator …) and the investigator site share it.
 type Accounts struct {
-	db  *store.DB
+	db  store.Store
 	key *crypto.ServerKey
 	// Params are the argon2id costs of new passphrase hashes.
 	Params crypto.Argon2Params
@@ -93,7 +93,7 @@ type Accounts struct {
 }
 
 // NewAccounts returns the account manager of a store.
-func NewAccounts(db *store.DB, key *crypto.ServerKey) *Accounts {
+func NewAccounts(db store.Store, key *crypto.ServerKey) *Accounts {
 	return &Accounts{db: db, key: key, Params: crypto.DefaultArgon2}
 }
 

@@ -194,7 +194,7 @@ type AuditEntry struct {
 // before it, each hash recomputed, and the last entry equal to the head
 // record (so entries removed from the end are caught). It returns the
 // number of entries, or an [*AuditError] naming the first broken one.
-func VerifyAudit(db *store.DB) (int, error) {
+func VerifyAudit(db store.Store) (int, error) {
 	n, _, err := verifyAudit(db, AuditHead{})
 	return n, err
 }
@@ -205,7 +205,7 @@ func VerifyAudit(db *store.DB) (int, error) {
 // one at noted.Count with hash noted.Hash. Whoever rewrites the database
 // file can forge the head record, but not make a new log that holds a
 // head noted before. It returns the log's head.
-func VerifyAuditHead(db *store.DB, noted AuditHead) (AuditHead, error) {
+func VerifyAuditHead(db store.Store, noted AuditHead) (AuditHead, error) {
 	_, h, err := verifyAudit(db, noted)
 	return h, err
 }
@@ -213,7 +213,7 @@ func VerifyAuditHead(db *store.DB, noted AuditHead) (AuditHead, error) {
 // AuditHeadOf returns the head of the audit log, to be noted: its last
 // entry's number and hash (zero if the log is empty). It does not check
 // the chain.
-func AuditHeadOf(db *store.DB) (AuditHead, error) {
+func AuditHeadOf(db store.Store) (AuditHead, error) {
 	var h AuditHead
 	err := db.View(func(tx store.Tx) error {
 		k, v, err := tx.Last(BucketAudit)
@@ -238,7 +238,7 @@ func AuditHeadOf(db *store.DB) (AuditHead, error) {
 
 // verifyAudit checks the chain, the head record and, if noted.Count > 0,
 // the noted head. It returns the number of entries and the chain's head.
-func verifyAudit(db *store.DB, noted AuditHead) (int, AuditHead, error) {
+func verifyAudit(db store.Store, noted AuditHead) (int, AuditHead, error) {
 	n := 0
 	prev := genesis
 	var notedHash string
@@ -311,7 +311,7 @@ func verifyAudit(db *store.DB, noted AuditHead) (int, AuditHead, error) {
 
 // ReadAudit returns up to limit entries, newest first, ending before seq
 // before (0: from the end).
-func ReadAudit(db *store.DB, before uint64, limit int) ([]AuditEntry, error) {
+func ReadAudit(db store.Store, before uint64, limit int) ([]AuditEntry, error) {
 	var all []AuditEntry
 	err := db.View(func(tx store.Tx) error {
 		return tx.ForEach(BucketAudit, nil, func(k, v []byte) error {

@@ -37,7 +37,7 @@ type DayRecord struct {
 // last root (or the day of the first item, or yesterday if there is
 // none) up to the day before today, and returns the days it sealed. Each
 // day is written in its own transaction, chained to the one before.
-func Seal(db *store.DB, key ed25519.PrivateKey, today string) ([]string, error) {
+func Seal(db store.Store, key ed25519.PrivateKey, today string) ([]string, error) {
 	t, err := time.Parse(time.DateOnly, today)
 	if err != nil {
 		return nil, fmt.Errorf("seal: bad day %q", today)
@@ -121,7 +121,7 @@ var errSealed = errors.New("day already sealed")
 
 // dayRecord hashes a day's items, in id order, into the leaves and root
 // of its tree (the root not yet signed).
-func dayRecord(db *store.DB, items []store.Item) (DayRecord, error) {
+func dayRecord(db store.Store, items []store.Item) (DayRecord, error) {
 	slices.SortFunc(items, func(a, b store.Item) int { return cmp.Compare(a.ID, b.ID) })
 	rec := DayRecord{IDs: []string{}, Leaves: []string{}}
 	leaves := make([]bundle.Hash, 0, len(items))
@@ -173,7 +173,7 @@ func DayRoots(tx store.Tx) ([]DayRecord, error) {
 // BundleEvidence is the evidence a bundle of items carries: a proof for
 // each item of a sealed day, and the roots from the earliest such day to
 // the last sealed day. key signs the bundle's listing.
-func BundleEvidence(db *store.DB, items []store.Item, key ed25519.PrivateKey) (*bundle.Evidence, error) {
+func BundleEvidence(db store.Store, items []store.Item, key ed25519.PrivateKey) (*bundle.Evidence, error) {
 	ev := &bundle.Evidence{Proofs: map[string]*bundle.Proof{}, Key: key}
 	err := db.View(func(tx store.Tx) error {
 		all, err := DayRoots(tx)

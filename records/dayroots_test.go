@@ -14,16 +14,22 @@ import (
 	"testimony/store"
 )
 
-func sealEnv(t *testing.T) (*store.DB, ed25519.PrivateKey) {
+// openStore makes the store of a test: bbolt, unless a test of both
+// backends (backends_test.go) runs it on another.
+var openStore = func(t *testing.T) store.Store {
 	db, err := store.Open(filepath.Join(t.TempDir(), "t.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	return db
 }
 
-func putItem(t *testing.T, db *store.DB, day string, body string) store.Item {
+func sealEnv(t *testing.T) (store.Store, ed25519.PrivateKey) {
+	return openStore(t), ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+}
+
+func putItem(t *testing.T, db store.Store, day string, body string) store.Item {
 	w := db.NewItem()
 	w.Write([]byte(body))
 	it, err := w.Commit(store.Item{Kind: "submission", Day: day, Source: "s", Recipients: "r"})

@@ -35,7 +35,7 @@ func PutRecipientSetIfAbsent(rs *crypto.Recipients) (func(store.Tx) error, error
 
 // RememberRecipientSet records rs under its fingerprint, if not yet known,
 // in a transaction of its own.
-func RememberRecipientSet(db *store.DB, rs *crypto.Recipients) error {
+func RememberRecipientSet(db store.Store, rs *crypto.Recipients) error {
 	if rs == nil {
 		return nil
 	}
@@ -52,7 +52,7 @@ func RememberRecipientSet(db *store.DB, rs *crypto.Recipients) error {
 }
 
 // RecipientSets returns every recorded set, by fingerprint.
-func RecipientSets(db *store.DB) (map[string][]string, error) {
+func RecipientSets(db store.Store) (map[string][]string, error) {
 	out := map[string][]string{}
 	err := db.View(func(tx store.Tx) error {
 		return tx.ForEach(BucketRecipientSets, nil, func(k, v []byte) error {

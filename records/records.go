@@ -97,7 +97,7 @@ func exists(tx store.Tx, bucket string, key []byte) (bool, error) {
 const KeyLastBackup = "last_backup"
 
 // RecordBackup notes day (YYYY-MM-DD) as the day of the last backup.
-func RecordBackup(db *store.DB, day string) error {
+func RecordBackup(db store.Store, day string) error {
 	if len(day) != len("2006-01-02") {
 		return errors.New("bad day")
 	}

@@ -39,7 +39,7 @@ func PutSourceIfAbsent(pseudonym string, rec Source) (func(store.Tx) error, erro
 }
 
 // SourceExists reports whether a source has a record.
-func SourceExists(db *store.DB, pseudonym string) (bool, error) {
+func SourceExists(db store.Store, pseudonym string) (bool, error) {
 	found := false
 	err := db.View(func(tx store.Tx) error {
 		var err error
@@ -50,7 +50,7 @@ func SourceExists(db *store.DB, pseudonym string) (bool, error) {
 }
 
 // GetSource reads a source's record; store.ErrNotFound if there is none.
-func GetSource(db *store.DB, pseudonym string) (*Source, error) {
+func GetSource(db store.Store, pseudonym string) (*Source, error) {
 	var rec *Source
 	err := db.View(func(tx store.Tx) error {
 		var err error

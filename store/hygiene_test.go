@@ -244,10 +244,13 @@ func TestExportedHaveCallers(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if d.IsDir() && (d.Name() == "store" || d.Name() == "vendor" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
+		if d.IsDir() && (d.Name() == "vendor" || d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
 			return filepath.SkipDir
 		}
-		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+		// This package's own files are not callers; its subpackages (the
+		// other backends, the conformance suite) are.
+		if !d.IsDir() && filepath.Dir(path) != filepath.Join("..", "store") &&
+			strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
 			b, err := os.ReadFile(path)
 			if err != nil {
 				return err

@@ -8,17 +8,15 @@ import (
 	bolterrors "go.etcd.io/bbolt/errors"
 )
 
-// Tx is a transaction over the store's auxiliary buckets: named sets of
-// opaque keys and values kept by the layers above (accounts, sessions, the
-// audit log). Item buckets are not reachable through it.
-type Tx struct{ tx *bolt.Tx }
+// boltTx is bbolt's [Tx]. Item buckets are not reachable through it.
+type boltTx struct{ tx *bolt.Tx }
 
 func reserved(bucket string) bool {
 	return bucket == string(bucketMeta) || bucket == string(bucketItems) || bucket == string(bucketChunks) ||
 		bucket == string(bucketPending)
 }
 
-func (t Tx) bucket(name string, create bool) (*bolt.Bucket, error) {
+func (t boltTx) bucket(name string, create bool) (*bolt.Bucket, error) {
 	if reserved(name) {
 		return nil, fmt.Errorf("bucket %q is reserved", name)
 	}
@@ -32,7 +30,7 @@ func (t Tx) bucket(name string, create bool) (*bolt.Bucket, error) {
 }
 
 // Get returns a copy of the value of key, or nil, [ErrNotFound].
-func (t Tx) Get(bucket string, key []byte) ([]byte, error) {
+func (t boltTx) Get(bucket string, key []byte) ([]byte, error) {
 	b, err := t.bucket(bucket, false)
 	if err != nil {
 		return nil, err
@@ -48,7 +46,7 @@ func (t Tx) Get(bucket string, key []byte) ([]byte, error) {
 }
 
 // Put sets key to value.
-func (t Tx) Put(bucket string, key, value []byte) error {
+func (t boltTx) Put(bucket string, key, value []byte) error {
 	b, err := t.bucket(bucket, true)
 	if err != nil {
 		return err
@@ -57,7 +55,7 @@ func (t Tx) Put(bucket string, key, value []byte) error {
 }
 
 // Delete removes key; a missing key is not an error.
-func (t Tx) Delete(bucket string, key []byte) error {
+func (t boltTx) Delete(bucket string, key []byte) error {
 	b, err := t.bucket(bucket, false)
 	if err != nil || b == nil {
 		return err
@@ -67,7 +65,7 @@ func (t Tx) Delete(bucket string, key []byte) error {
 
 // ForEach calls fn for each key with the given prefix, in key order. The
 // slices are valid only during the call.
-func (t Tx) ForEach(bucket string, prefix []byte, fn func(k, v []byte) error) error {
+func (t boltTx) ForEach(bucket string, prefix []byte, fn func(k, v []byte) error) error {
 	b, err := t.bucket(bucket, false)
 	if err != nil || b == nil {
 		return err
@@ -83,7 +81,7 @@ func (t Tx) ForEach(bucket string, prefix []byte, fn func(k, v []byte) error) er
 
 // Last returns a copy of the last key and value of a bucket, or
 // [ErrNotFound] if it is empty.
-func (t Tx) Last(bucket string) ([]byte, []byte, error) {
+func (t boltTx) Last(bucket string) ([]byte, []byte, error) {
 	b, err := t.bucket(bucket, false)
 	if err != nil {
 		return nil, nil, err
@@ -101,7 +99,7 @@ func (t Tx) Last(bucket string) ([]byte, []byte, error) {
 // Update runs fn in a read-write transaction, committed (fsync'd) if fn
 // returns nil.
 func (db *DB) Update(fn func(Tx) error) error {
-	return mapFull(db.update(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+	return mapFull(db.update(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
 }
 
 // UpdateFreeing runs fn like [DB.Update], for a change that deletes and
@@ -109,10 +107,10 @@ func (db *DB) Update(fn func(Tx) error) error {
 // at the size cap it runs again with the cap lifted, as [DB.Delete] does,
 // so that a full store still lets an investigator log out.
 func (db *DB) UpdateFreeing(fn func(Tx) error) error {
-	return mapFull(db.updateFreeing(func(tx *bolt.Tx) error { return fn(Tx{tx}) }))
+	return mapFull(db.updateFreeing(func(tx *bolt.Tx) error { return fn(boltTx{tx}) }))
 }
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(Tx) error) error {
-	return db.bolt.View(func(tx *bolt.Tx) error { return fn(Tx{tx}) })
+	return db.bolt.View(func(tx *bolt.Tx) error { return fn(boltTx{tx}) })
 }

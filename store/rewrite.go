@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// A rewrite is a change registered by [ItemWriter.Rewrite].
+// A rewrite is a change registered by [itemWriter.Rewrite].
 type rewrite struct {
 	off int64
 	n   int
@@ -21,7 +21,7 @@ type rewrite struct {
 // the item's bytes [off, off+n) and changes them in place; their length
 // does not change. Rewrites run at Commit, in the transaction that makes
 // the item visible, in the order registered, each on the bytes the ones
-// before left. Like the fn of [ItemWriter.CommitWith], fn may be called
+// before left. Like the fn of [itemWriter.CommitWith], fn may be called
 // more than once (commits are batched) and must be idempotent; each call
 // gets the same bytes. An error from fn fails the Commit, which then
 // aborts the item. Bytes already flushed cost a copy of each value that
@@ -30,7 +30,7 @@ type rewrite struct {
 // Rewrite refuses n <= 0, off < 0, a range beyond the bytes written so far,
 // and a call after Commit or Abort; it returns the error of a background
 // flush that failed.
-func (w *ItemWriter) Rewrite(off int64, n int, fn func(b []byte) error) error {
+func (w *itemWriter) Rewrite(off int64, n int, fn func(b []byte) error) error {
 	switch {
 	case w.done:
 		return errors.New("rewrite after commit or abort")
@@ -59,7 +59,7 @@ type rewriter struct {
 
 // prepareRewrites returns the rewriter of the commit that puts values,
 // or nil if there is no rewrite. The flush in flight has ended.
-func (w *ItemWriter) prepareRewrites(values [][]byte) *rewriter {
+func (w *itemWriter) prepareRewrites(values [][]byte) *rewriter {
 	if len(w.rewrites) == 0 {
 		return nil
 	}

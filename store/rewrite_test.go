@@ -34,7 +34,7 @@ func highBit(b []byte) error {
 
 // rewriter registers rewrites with w and applies them to want, as the
 // commit must.
-func rewriterFor(t *testing.T, w *ItemWriter, want []byte) func(off int64, n int, fn func([]byte) error) {
+func rewriterFor(t *testing.T, w *itemWriter, want []byte) func(off int64, n int, fn func([]byte) error) {
 	return func(off int64, n int, fn func([]byte) error) {
 		t.Helper()
 		if err := w.Rewrite(off, n, fn); err != nil {
@@ -56,7 +56,7 @@ func TestRewrite(t *testing.T) {
 			const size = 5<<20 + 512<<10
 			data := pattern(uint64(perTx), size)
 			want := bytes.Clone(data)
-			w := db.NewItem()
+			w := db.newWriter()
 			rewrite := rewriterFor(t, w, want)
 			for p, i := data, 0; len(p) > 0; i++ {
 				k := min(len(p), 77777)
@@ -119,7 +119,7 @@ func TestRewriteSmallItem(t *testing.T) {
 	db := openTemp(t, Options{})
 	data := pattern(5, 3000)
 	want := bytes.Clone(data)
-	w := db.NewItem()
+	w := db.newWriter()
 	rewrite := rewriterFor(t, w, want)
 	for p := data; len(p) > 0; p = p[min(len(p), 1000):] {
 		w.Write(p[:min(len(p), 1000)])
@@ -153,7 +153,7 @@ func TestRewriteBatchRetry(t *testing.T) {
 	const size = 2<<20 + 300<<10
 	data := pattern(6, size)
 	want := bytes.Clone(data)
-	w := db.NewItem()
+	w := db.newWriter()
 	rewrite := rewriterFor(t, w, want)
 	var runs atomic.Int32
 	counted := func(fn func([]byte) error) func([]byte) error {
@@ -218,7 +218,7 @@ func TestRewriteError(t *testing.T) {
 	db := openTemp(t, Options{})
 	boom := errors.New("boom")
 	for _, size := range []int{3000, 3*chunkSize + 12345, (defaultChunksPerTx+1)*chunkSize + 5} {
-		w := db.NewItem()
+		w := db.newWriter()
 		w.Write(pattern(7, size))
 		if err := w.Rewrite(0, 100, highBit); err != nil {
 			t.Fatal(err)
@@ -260,7 +260,7 @@ func TestRewriteError(t *testing.T) {
 func TestRewriteRefused(t *testing.T) {
 	db := openTemp(t, Options{})
 	never := func([]byte) error { t.Error("a refused rewrite ran"); return nil }
-	w := db.NewItem()
+	w := db.newWriter()
 	data := pattern(8, 1000)
 	w.Write(data)
 	for _, c := range []struct {
@@ -285,7 +285,7 @@ func TestRewriteRefused(t *testing.T) {
 	if got := readItem(t, db, it.ID); !bytes.Equal(got, want) {
 		t.Errorf("item read back differs first at %d", firstDiff(got, want))
 	}
-	a := db.NewItem()
+	a := db.newWriter()
 	a.Write(data)
 	a.Abort()
 	if err := a.Rewrite(0, 1, never); err == nil {

@@ -8,7 +8,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// defaultChunksPerTx is how many full chunks an [ItemWriter] keeps before it
+// defaultChunksPerTx is how many full chunks an [itemWriter] keeps before it
 // writes them in one transaction. bbolt rewrites a whole leaf, with the
 // large values it holds, whenever a key is added to it; a transaction that
 // adds several chunks rewrites the item's last leaf once for all of them,
@@ -17,14 +17,14 @@ import (
 // of memory. [DB.chunksPerTx] holds the value in use.
 const defaultChunksPerTx = 4
 
-// ItemWriter writes one item's bytes. It is not safe for concurrent use.
+// itemWriter is bbolt's [ItemWriter]: it writes one item's bytes. It is not safe for concurrent use.
 //
 // Full chunks are written chunksPerTx at a time by a flush that runs in
 // the background while Write fills the next ones; at most one flush is in
 // flight, and the next waits for it. A flush's error is returned by the
 // next Write, Rewrite or Commit; the writer is then of no further use
 // but to Abort.
-type ItemWriter struct {
+type itemWriter struct {
 	db       *DB
 	id       []byte
 	full     [][]byte   // full chunks not handed to a flush yet
@@ -41,17 +41,18 @@ type ItemWriter struct {
 }
 
 // NewItem starts writing an item.
-func (db *DB) NewItem() *ItemWriter {
-	return &ItemWriter{db: db, id: newID()}
-}
+func (db *DB) NewItem() *ItemWriter { return WrapWriter(db.newWriter()) }
+
+// newWriter is NewItem with the concrete writer, for [itemWriter.Rewrite].
+func (db *DB) newWriter() *itemWriter { return &itemWriter{db: db, id: newID()} }
 
 // ID is the hex id the item will have.
-func (w *ItemWriter) ID() string { return hex.EncodeToString(w.id) }
+func (w *itemWriter) ID() string { return hex.EncodeToString(w.id) }
 
 // Write buffers p and writes full chunks to the store, several at a time,
 // in the background. It returns the error of a flush that failed since the
 // last call.
-func (w *ItemWriter) Write(p []byte) (int, error) {
+func (w *itemWriter) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, errors.New("write after commit or abort")
 	}
@@ -92,7 +93,7 @@ func (w *ItemWriter) Write(p []byte) (int, error) {
 // chunks; a large one begins with tailPieces small pieces, and what each
 // transaction puts ends with tailPieces small pieces (see tailPieces).
 // The values are slices of the writer's buffers.
-func (w *ItemWriter) pieces(final bool) [][]byte {
+func (w *itemWriter) pieces(final bool) [][]byte {
 	small := w.db.smallChunk
 	raw := w.full
 	if final {
@@ -134,7 +135,7 @@ func splitBy(out [][]byte, b []byte, n int) [][]byte {
 // background, marking the item as pending: its chunks are on disk but its
 // record is not. It first waits for the flush in flight, and returns its
 // error.
-func (w *ItemWriter) flush() error {
+func (w *itemWriter) flush() error {
 	if err := w.wait(); err != nil {
 		return err
 	}
@@ -168,7 +169,7 @@ func (w *ItemWriter) flush() error {
 
 // poll collects the flush in flight if it has ended, and returns the
 // writer's error.
-func (w *ItemWriter) poll() error {
+func (w *itemWriter) poll() error {
 	select {
 	case err := <-w.flushed: // never ready when nil
 		w.ended(err)
@@ -178,7 +179,7 @@ func (w *ItemWriter) poll() error {
 }
 
 // wait waits for the flush in flight, and returns the writer's error.
-func (w *ItemWriter) wait() error {
+func (w *itemWriter) wait() error {
 	if w.flushed != nil {
 		w.ended(<-w.flushed)
 	}
@@ -186,7 +187,7 @@ func (w *ItemWriter) wait() error {
 }
 
 // ended takes back the buffers of the flush that ended with err.
-func (w *ItemWriter) ended(err error) {
+func (w *itemWriter) ended(err error) {
 	w.flushed = nil
 	for i, c := range w.inFlight {
 		w.spare = append(w.spare, c[:0])
@@ -199,7 +200,7 @@ func (w *ItemWriter) ended(err error) {
 }
 
 // flushedBytes is how many of the item's bytes flushes put, or are putting.
-func (w *ItemWriter) flushedBytes() int64 {
+func (w *itemWriter) flushedBytes() int64 {
 	if len(w.ends) == 0 {
 		return 0
 	}
@@ -210,13 +211,13 @@ func (w *ItemWriter) flushedBytes() int64 {
 // and makes the item visible. The record's ID, Size and Chunks are set
 // here. It first waits for the flush in flight, and fails with its error.
 // When Commit returns nil the item is on disk (fsync'd).
-func (w *ItemWriter) Commit(it Item) (Item, error) { return w.CommitWith(it, nil) }
+func (w *itemWriter) Commit(it Item) (Item, error) { return w.CommitWith(it, nil) }
 
-// CommitWith is [ItemWriter.Commit] with fn run in the same transaction,
+// CommitWith is [itemWriter.Commit] with fn run in the same transaction,
 // so that a record of the layers above (the source of a first submission)
 // is stored with the item or not at all, at the cost of one fsync. fn may
 // run more than once (commits are batched) and must be idempotent.
-func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
+func (w *itemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 	if w.done {
 		return Item{}, errors.New("commit after commit or abort")
 	}
@@ -250,7 +251,7 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 			}
 		}
 		if fn != nil {
-			if err := fn(Tx{tx}); err != nil {
+			if err := fn(boltTx{tx}); err != nil {
 				return err
 			}
 		}
@@ -266,7 +267,7 @@ func (w *ItemWriter) CommitWith(it Item, fn func(Tx) error) (Item, error) {
 
 // Abort discards what was written, once the flush in flight has ended.
 // Safe to call after Commit (it then does nothing) and more than once.
-func (w *ItemWriter) Abort() {
+func (w *itemWriter) Abort() {
 	if w.done {
 		return
 	}
@@ -275,7 +276,7 @@ func (w *ItemWriter) Abort() {
 }
 
 // abort waits for the flush in flight, then deletes the item's chunks.
-func (w *ItemWriter) abort() {
+func (w *itemWriter) abort() {
 	w.wait()
 	w.release()
 	if w.chunks == 0 {
@@ -294,6 +295,6 @@ func (w *ItemWriter) abort() {
 }
 
 // release drops the writer's buffers once it is done.
-func (w *ItemWriter) release() {
+func (w *itemWriter) release() {
 	w.buf, w.full, w.inFlight, w.spare, w.ends, w.rewrites = nil, nil, nil, nil, nil, nil
 }

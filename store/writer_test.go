@@ -27,7 +27,7 @@ func TestItemRoundTrip(t *testing.T) {
 			t.Run(fmt.Sprintf("size=%d/write=%d", size, min(step, size)), func(t *testing.T) {
 				data := pattern(uint64(i*10+step), size)
 				rec := Item{Kind: "submission", Day: "2026-08-27", Recipients: "fp", Source: "src1"}
-				w := db.NewItem()
+				w := db.newWriter()
 				for p := data; len(p) > 0; {
 					k := min(step, len(p))
 					if n, err := w.Write(p[:k]); err != nil || n != k {
@@ -80,29 +80,6 @@ func TestItemRoundTrip(t *testing.T) {
 	}
 }
 
-func TestItemWriterMisuse(t *testing.T) {
-	db := openTemp(t, Options{})
-	w := db.NewItem()
-	w.Write([]byte("x"))
-	if _, err := w.Commit(Item{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.Write([]byte("y")); err == nil {
-		t.Error("Write after Commit succeeded")
-	}
-	if _, err := w.Commit(Item{}); err == nil {
-		t.Error("second Commit succeeded")
-	}
-	w.Abort() // no effect after Commit
-	if got := readItem(t, db, w.ID()); string(got) != "x" {
-		t.Errorf("Abort after Commit changed the item: %q", got)
-	}
-	a, b := db.NewItem(), db.NewItem()
-	if a.ID() == b.ID() || len(a.ID()) != 2*idLen {
-		t.Errorf("ids %q and %q", a.ID(), b.ID())
-	}
-}
-
 // TestAbort: an aborted item is invisible and its chunks are gone at once;
 // a writer that never commits leaves chunks that the next Open removes.
 func TestAbort(t *testing.T) {
@@ -113,7 +90,7 @@ func TestAbort(t *testing.T) {
 	}
 	keep := writeItem(t, db, pattern(1, 2*chunkSize+5), 1<<20, Item{Kind: "submission"})
 
-	w := db.NewItem()
+	w := db.newWriter()
 	// Enough for the writer to have put chunks on disk.
 	w.Write(pattern(2, (defaultChunksPerTx+1)*chunkSize+100))
 	w.wait() // the flush runs in the background
@@ -135,7 +112,7 @@ func TestAbort(t *testing.T) {
 	}
 
 	// An interrupted writer: chunks on disk, no record.
-	lost := db.NewItem()
+	lost := db.newWriter()
 	lost.Write(pattern(3, 2*defaultChunksPerTx*chunkSize+chunkSize/2))
 	lost.wait()
 	lostKey, _ := hex.DecodeString(lost.ID())
@@ -196,7 +173,7 @@ func TestAbort(t *testing.T) {
 // and its failure leaves neither the item nor the update.
 func TestCommitWith(t *testing.T) {
 	db := openTemp(t, Options{})
-	w := db.NewItem()
+	w := db.newWriter()
 	w.Write(pattern(1, 3000))
 	it, err := w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {
 		return tx.Put("sources", []byte("s1"), []byte("first"))
@@ -215,7 +192,7 @@ func TestCommitWith(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	for _, size := range []int{3000, (defaultChunksPerTx+1)*chunkSize + 5} {
-		w = db.NewItem()
+		w = db.newWriter()
 		w.Write(pattern(2, size))
 		_, err = w.CommitWith(Item{Kind: "submission"}, func(tx Tx) error {
 			tx.Put("sources", []byte("s2"), []byte("second"))
@@ -250,7 +227,7 @@ func TestFlushInBackground(t *testing.T) {
 	db := openTemp(t, Options{})
 	size := 4*defaultChunksPerTx*chunkSize + 12345
 	data := pattern(9, size)
-	w := db.NewItem()
+	w := db.newWriter()
 	buffers := map[*byte]bool{}
 	started := 0
 	for p := data; len(p) > 0; {
@@ -297,7 +274,7 @@ func TestFlushInBackground(t *testing.T) {
 // or Commit, and Abort leaves no pending chunk.
 func TestFlushErrorReachesCaller(t *testing.T) {
 	db := openTemp(t, Options{MaxSize: 8 << 20})
-	w := db.NewItem()
+	w := db.newWriter()
 	block := pattern(10, 100<<10+7)
 	var err error
 	written := 0
@@ -336,7 +313,7 @@ func TestFlushErrorReachesCaller(t *testing.T) {
 func TestAbortDuringFlush(t *testing.T) {
 	db := openTemp(t, Options{})
 	for i := range 3 {
-		w := db.NewItem()
+		w := db.newWriter()
 		if _, err := w.Write(pattern(uint64(i), defaultChunksPerTx*chunkSize+100)); err != nil {
 			t.Fatal(err)
 		}

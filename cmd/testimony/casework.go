@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -160,28 +159,6 @@ func replaceFile(root *os.Root, name string, data []byte) error {
 	return err
 }
 
-// writeCasework rebuilds testimonies.csv and index.html from the folder,
-// and says which sources took their account back.
-func writeCasework(root *os.Root) error {
-	items, err := loadCases(root)
-	if err != nil {
-		return err
-	}
-	warnWithdrawals(markWithdrawals(items))
-	var csvBuf bytes.Buffer
-	if err := writeCSV(&csvBuf, items); err != nil {
-		return err
-	}
-	if err := replaceFile(root, "testimonies.csv", csvBuf.Bytes()); err != nil {
-		return err
-	}
-	var page bytes.Buffer
-	if err := indexPage.Execute(&page, indexView(items)); err != nil {
-		return err
-	}
-	return replaceFile(root, "index.html", page.Bytes())
-}
-
 // Views for the templates.
 
 type answerRow struct {
@@ -254,34 +231,6 @@ func itemView(it *caseItem, base string) itemViewT {
 			}
 		}
 		v.Files = append(v.Files, l)
-	}
-	return v
-}
-
-type sourceView struct {
-	Name       string
-	Withdrawal string // as caseItem's
-	Items      []itemViewT
-}
-
-type indexViewT struct {
-	Sources     []sourceView
-	Items       int
-	Submissions int
-}
-
-func indexView(items []*caseItem) indexViewT {
-	var v indexViewT
-	for _, it := range items {
-		if len(v.Sources) == 0 || v.Sources[len(v.Sources)-1].Name != it.Info.Source {
-			v.Sources = append(v.Sources, sourceView{Name: it.Info.Source, Withdrawal: it.Withdrawal})
-		}
-		s := &v.Sources[len(v.Sources)-1]
-		s.Items = append(s.Items, itemView(it, pathEscape(it.Dir)+"/"))
-		v.Items++
-		if it.M.Kind == crypto.KindSubmission {
-			v.Submissions++
-		}
 	}
 	return v
 }

@@ -27,6 +27,8 @@ Usage:
     testimony roots export DIR|BUNDLE -o ROOTS
     testimony roots import DIR ROOTS TOKEN.tsr
     testimony export -i IDENTITY -o OUT DIR ITEM BUNDLE...
+    testimony index DIR
+    testimony search [--raw] DIR WORD...
     testimony version
 
 keygen writes a new age identity file (post-quantum hybrid unless --classic)
@@ -71,6 +73,20 @@ bundles bring back, refusing any not signed by their author's known key.
 annotations team shows the pinned team keys and any other set a later
 bundle named; --accept pins that one instead.
 
+index rebuilds what open writes from the folder and the annotations:
+index.html (an overview, and every item by source), triage/ (lists by
+status, tag, assignee and month received, in pages of at most a few hundred
+cases), each item's page with its source's thread and annotation history,
+testimonies.csv and cases.db (SQLite, every answer; docs/design.md has its
+schema). Run it after annotate, or after putting others' logs in
+DIR/.annotations/.
+
+search prints the items of DIR/cases.db whose answers hold every WORD (id,
+source, day, status and where it matched), the best first; a word also
+matches longer words it starts (so "Егорьевск" finds "Егорьевске"), case
+and Latin accents aside. --raw passes the words to SQLite FTS5 as one query
+of its own syntax. The exit status is 1 when nothing matches.
+
 ` + verifyUsage + `
 
 ` + rootsUsage + `
@@ -92,6 +108,8 @@ var errFailed = errors.New("failed")
 var commands = map[string]func(args []string) error{
 	"annotate":    runAnnotate,
 	"annotations": runAnnotations,
+	"index":       runIndex,
+	"search":      runSearch,
 	"keygen":      runKeygen,
 	"open":        runOpen,
 	"export":      runExport,

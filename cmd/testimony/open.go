@@ -110,7 +110,7 @@ type opener struct {
 }
 
 // openInto opens each file (an item or a bundle) into dir, then writes the
-// folder's spreadsheet and index.
+// folder's spreadsheet, pages and cases.db.
 func openInto(ids []age.Identity, dir string, files []string) (*openResult, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func openInto(ids []age.Identity, dir string, files []string) (*openResult, erro
 		warnf("%s holds %d unfinished items, left by an interrupted open or being written by another one; delete it once no open is running",
 			filepath.Join(dir, partialDir), len(left))
 	}
-	if err := writeCasework(root); err != nil {
+	if err := writeIndex(root); err != nil { // triage.go: the CSV, the pages, cases.db
 		return &o.res, fmt.Errorf("writing the index of %s: %v", dir, err)
 	}
 	return &o.res, nil
@@ -295,7 +295,7 @@ func (info *itemInfo) active(file string) *activeNote {
 // where the file goes, and broke every later open of the folder (issue
 // 17). Compared without case, for the file
 // systems of macOS and Windows.
-var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", custodyName, partialDir}
+var reservedNames = []string{"index.html", "testimonies.csv", "report.html", "index.json", "shared.log", custodyName, partialDir, triageDir, casesDB}
 
 // sourceFolder is the folder name of a source pseudonym. A pseudonym
 // named like a file of the folder's root gets "source-" before it (the
