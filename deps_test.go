@@ -53,26 +53,32 @@ func TestImportEdges(t *testing.T) {
 		pkg, dep, why string
 	}{
 		{"./cmd/testimony", "net/http", "the offline tool runs on an air-gapped machine: no network code"},
-		{"./cmd/testimony", mod + "/server", "the offline tool does not reach the server"},
+		{"./cmd/testimony", mod + "/server/web", "the offline tool does not reach the server"},
+		{"./cmd/testimony", mod + "/server/witness", "the offline tool does not reach the server"},
+		{"./cmd/testimony", mod + "/server/investigator", "the offline tool does not reach the server"},
 		{"./cmd/testimony", mod + "/store", "the offline tool reads bundles, not the database"},
 		{"./cmd/testimony", "go.etcd.io/bbolt", "the offline tool links no database library"},
 		{"./bundle", "go.etcd.io/bbolt", "the bundle format is read offline, without a database"},
 		{"./bundle", mod + "/store", "the bundle format is read offline, without a database"},
-		{"./bundle", mod + "/server", "the bundle format knows no HTTP"},
+		{"./bundle", mod + "/server/web", "the bundle format knows no HTTP"},
 		{"./bundle", "net/http", "the bundle format knows no HTTP"},
 		{"./store", mod + "/crypto", "the store holds opaque bytes"},
-		{"./store", mod + "/server", "the store holds opaque bytes"},
+		{"./store", mod + "/server/web", "the store holds opaque bytes"},
 		{"./store", "filippo.io/age", "the store knows nothing of age"},
 		{"./store", "net/http", "the store knows nothing of HTTP"},
 		{"./crypto", mod + "/store", "crypto knows no storage"},
-		{"./crypto", mod + "/server", "crypto knows no HTTP"},
+		{"./crypto", mod + "/server/web", "crypto knows no HTTP"},
 		{"./crypto", "net/http", "crypto knows no HTTP"},
-		{"./server", mod + "/cmd/testimonyd", "nothing imports cmd/"},
+		{"./server/...", mod + "/cmd/testimonyd", "nothing imports cmd/"},
+		{"./server/witness", mod + "/server/investigator", "the witness site knows nothing of the investigator site"},
+		{"./server/investigator", mod + "/server/witness", "the investigator site knows nothing of the witness site"},
+		{"./server/web", mod + "/server/witness", "the shared web package serves both sites and imports neither"},
+		{"./server/web", mod + "/server/investigator", "the shared web package serves both sites and imports neither"},
 		{"./form", "net/http", "the questionnaire is read on the air-gapped machine too"},
-		{"./form", mod + "/server", "the questionnaire knows no HTTP"},
+		{"./form", mod + "/server/web", "the questionnaire knows no HTTP"},
 		{"./form", mod + "/store", "the questionnaire knows no storage"},
 		{"./form", "go.etcd.io/bbolt", "the questionnaire knows no storage"},
-		{"./records", mod + "/server", "the console's account and audit commands use records without the web package"},
+		{"./records", mod + "/server/web", "the console's account and audit commands use records without the web package"},
 		{"./records", "net/http", "records are stored data, not HTTP"},
 		{"./annotations", "net/http", "annotations are written and merged on the air-gapped machine"},
 		{"./annotations", mod + "/store", "annotations reach the server only as encrypted items"},
@@ -83,7 +89,7 @@ func TestImportEdges(t *testing.T) {
 			t.Errorf("%s imports %s: %s", f.pkg, f.dep, f.why)
 		}
 	}
-	for _, pkg := range []string{"./cmd/testimonyd", "./cmd/testimony", "./server", "./store", "./bundle", "./crypto"} {
+	for _, pkg := range []string{"./cmd/testimonyd", "./cmd/testimony", "./server/...", "./store", "./bundle", "./crypto"} {
 		if deps(t, pkg)["testing"] {
 			t.Errorf("%s imports testing: production code must not", pkg)
 		}
@@ -159,12 +165,12 @@ func TestTestutilOnlyInTests(t *testing.T) {
 }
 
 // TestLibrariesStayInTheirFile checks that gorilla/mux is imported only by
-// the routes files of server, and pquerna/otp only by its TOTP file, so
+// the router file of server/web, and pquerna/otp only by its TOTP file, so
 // either can be swapped.
 func TestLibrariesStayInTheirFile(t *testing.T) {
 	allowed := map[string]func(string) bool{
 		"github.com/gorilla/mux": func(f string) bool {
-			return strings.HasPrefix(f, "server/routes") && strings.HasSuffix(f, ".go")
+			return f == "server/web/routes.go"
 		},
 		"github.com/pquerna/otp": func(f string) bool { return f == "records/totp.go" },
 	}

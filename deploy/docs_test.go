@@ -44,8 +44,8 @@ func TestDocsStockAgeVersion(t *testing.T) {
 	near("crypto/doc.go", readRepoFile(t, "crypto/doc.go"))
 
 	// The item page: the text is a translation key on the same line.
-	page := readRepoFile(t, "server/templates/investigator/item.html")
-	locales, _ := filepath.Glob("../server/locales/investigator.*.json")
+	page := readRepoFile(t, "server/investigator/templates/investigator/item.html")
+	locales, _ := filepath.Glob("../server/web/locales/investigator.*.json")
 	if len(locales) == 0 {
 		t.Fatal("no investigator locales")
 	}

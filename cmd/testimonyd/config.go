@@ -20,7 +20,9 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"testimony/crypto"
-	"testimony/server"
+	"testimony/server/investigator"
+	"testimony/server/web"
+	"testimony/server/witness"
 )
 
 // defaultConfigPath is read when a command is given neither --config nor
@@ -54,7 +56,7 @@ type settings struct {
 
 	// Organisation is a table ([organisation]): it has no flag, and comes
 	// last in the file.
-	Organisation server.Organisation `toml:"organisation"`
+	Organisation web.Organisation `toml:"organisation"`
 
 	filesRead bool // readFiles has run
 }
@@ -118,7 +120,7 @@ func parseSettings(text []byte, dir string) (settings, error) {
 
 // normalOrganisation drops empty text maps and contact lists, so that
 // "name = {}" and no name at all are the same setting.
-func normalOrganisation(o server.Organisation) server.Organisation {
+func normalOrganisation(o web.Organisation) web.Organisation {
 	for _, m := range []*map[string]string{&o.Name, &o.Description, &o.Retention} {
 		if len(*m) == 0 {
 			*m = nil
@@ -202,7 +204,7 @@ func (s *settings) validate() error {
 			bad("bridge_lines[%d]: %v", i, err)
 		}
 	}
-	orgErrs, _ := s.Organisation.Check(server.WitnessLangs())
+	orgErrs, _ := s.Organisation.Check(web.WitnessLangs())
 	for _, e := range orgErrs {
 		bad("%v", e)
 	}
@@ -221,7 +223,7 @@ func (s *settings) validate() error {
 // valid but leave something out, such as a missing translation of the
 // organisation's texts (named, never silently English).
 func (s *settings) warnings() []string {
-	_, missing := s.Organisation.Check(server.WitnessLangs())
+	_, missing := s.Organisation.Check(web.WitnessLangs())
 	return missing
 }
 
@@ -291,7 +293,7 @@ func checkBind(addr string, allowPublic bool) error {
 		ip, err = netip.MustParseAddr("127.0.0.1"), nil
 	}
 	if err != nil || !ip.IsLoopback() {
-		return fmt.Errorf("%s: %w", addr, server.ErrNotLoopback)
+		return fmt.Errorf("%s: %w", addr, web.ErrNotLoopback)
 	}
 	return nil
 }
@@ -302,22 +304,29 @@ func (s *settings) level() (slog.Level, error) {
 	return l, err
 }
 
-// serverConfig maps the settings onto the server's.
-func (s *settings) serverConfig() server.Config {
+// witnessConfig maps the settings onto the witness site's.
+func (s *settings) witnessConfig() witness.Config {
 	maxFile := s.MaxFileMB
 	if maxFile == 0 {
 		maxFile = s.MaxUploadMB
 	}
-	return server.Config{
-		DataDir:       s.DataDir,
+	return witness.Config{
+		DataDir:      s.DataDir,
+		Escrow:       append([]string(nil), s.EscrowRecipients...),
+		MaxUpload:    s.MaxUploadMB << 20,
+		MaxFile:      maxFile << 20,
+		Organisation: s.Organisation,
+	}
+}
+
+// investigatorConfig maps the settings onto the investigator site's.
+func (s *settings) investigatorConfig() investigator.Config {
+	return investigator.Config{
 		Escrow:        append([]string(nil), s.EscrowRecipients...),
-		MaxUpload:     s.MaxUploadMB << 20,
-		MaxFile:       maxFile << 20,
 		SecureCookies: s.SecureCookies,
 		SessionIdle:   time.Duration(s.SessionIdle),
 		SessionMax:    time.Duration(s.SessionMax),
 		LoginFailures: s.LoginFailures,
-		Organisation:  s.Organisation,
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"testimony/server"
+	"testimony/server/witness"
 )
 
 const configUsage = `Usage: testimonyd config check [--config FILE] [setting flags]
@@ -46,7 +46,7 @@ func runConfig(args []string) error {
 	for _, w := range s.warnings() {
 		warnf("%s", w)
 	}
-	if err := server.CheckWitnessSite(s.DataDir); err != nil {
+	if err := witness.Check(s.DataDir); err != nil {
 		errorf("%v", err)
 		return errors.New("config check: 1 problem")
 	}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"testimony/crypto"
-	"testimony/server"
+	"testimony/server/web"
 )
 
 const samplePath = "../../deploy/testimonyd.toml"
@@ -165,9 +165,12 @@ func TestEscrowFile(t *testing.T) {
 	if !reflect.DeepEqual(s.EscrowRecipients, keys) {
 		t.Errorf("escrow = %v, want %v", s.EscrowRecipients, keys)
 	}
-	sc := s.serverConfig()
-	if !reflect.DeepEqual(sc.Escrow, keys) || sc.MaxUpload != 500<<20 || sc.MaxFile != 500<<20 || !sc.SecureCookies {
-		t.Errorf("server config %+v", sc)
+	wc, ic := s.witnessConfig(), s.investigatorConfig()
+	if !reflect.DeepEqual(wc.Escrow, keys) || wc.MaxUpload != 500<<20 || wc.MaxFile != 500<<20 {
+		t.Errorf("witness config %+v", wc)
+	}
+	if !reflect.DeepEqual(ic.Escrow, keys) || !ic.SecureCookies {
+		t.Errorf("investigator config %+v", ic)
 	}
 
 	s, _ = parseSettings([]byte("data_dir = \"/d\"\nescrow_recipients_file = \"escrow.txt\"\nescrow_recipients = [\""+keys[0]+"\"]\n"), dir)
@@ -220,7 +223,7 @@ func TestCheckBind(t *testing.T) {
 		if (err == nil) != ok {
 			t.Errorf("checkBind(%q) = %v", addr, err)
 		}
-		if !ok && strings.Contains(addr, ":80") && addr != "127.0.0.1" && !errors.Is(err, server.ErrNotLoopback) && err != nil &&
+		if !ok && strings.Contains(addr, ":80") && addr != "127.0.0.1" && !errors.Is(err, web.ErrNotLoopback) && err != nil &&
 			!strings.Contains(err.Error(), "port") {
 			t.Errorf("checkBind(%q) = %v, want ErrNotLoopback", addr, err)
 		}
@@ -284,7 +287,7 @@ contacts = [
 	if err := s.validate(); err != nil {
 		t.Fatal(err)
 	}
-	org := s.serverConfig().Organisation
+	org := s.witnessConfig().Organisation
 	if org.Name["ru"] != "Группа «Пример»" || org.Description["uk"] != "Ми документуємо депортації." || len(org.Contacts) != 2 || org.Contacts[1].Value != "testimony@example.org" {
 		t.Errorf("organisation not read: %+v", org)
 	}

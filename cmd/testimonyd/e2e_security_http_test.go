@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/server/web"
 	"testimony/store"
 )
 
@@ -46,7 +47,7 @@ var secCrossSite = []struct {
 // secMessage is the English text of a witness message key.
 func secMessage(t *testing.T, key string) string {
 	t.Helper()
-	b, err := os.ReadFile("../../server/locales/witness.en.json")
+	b, err := os.ReadFile("../../server/web/locales/witness.en.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func secMessage(t *testing.T, key string) string {
 var secHrefRE = regexp.MustCompile(`href="[^"]*"`)
 
 // TestSecurityCrossSitePostsRefused: every state-changing route of both
-// sites (read from the routes files) refuses a cross-site post with 403
+// sites (from their route tables) refuses a cross-site post with 403
 // and the cross-origin page — the same page, but for links, as a
 // cross-site post to a path that does not exist, so the refusal comes
 // before any handler — even with a live session; the same post from our
@@ -151,7 +152,7 @@ func secRaw(t *testing.T, base, method, target string) secResp {
 func TestSecurityMethodsRefused(t *testing.T) {
 	d, _, _ := secServeWith(t, []string{"methods"})
 	methods := []string{"PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "FROBNICATE"}
-	routes := append(secRoutes(t), secRoute{"witness", "GET", "/no/such/page"}, secRoute{"investigator", "GET", "/no/such/page"})
+	routes := append(secRoutes(t), secRoute{site: "witness", method: "GET", pattern: "/no/such/page"}, secRoute{site: "investigator", method: "GET", pattern: "/no/such/page"})
 	for _, r := range routes {
 		base := secBase(d, r.site)
 		for _, m := range methods {
@@ -384,7 +385,7 @@ func secInspectCSS(t *testing.T, base, where string, css []byte) {
 // with a message catalog, the ones whose landing page comes in them.
 func secWitnessLangs(t *testing.T, base string) []string {
 	t.Helper()
-	files, _ := filepath.Glob("../../server/locales/witness.*.json")
+	files, _ := filepath.Glob("../../server/web/locales/witness.*.json")
 	var langs []string
 	for _, f := range files {
 		l := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "witness."), ".json")
@@ -410,6 +411,9 @@ func secWitnessLangs(t *testing.T, base string) []string {
 func TestSecurityWitnessPagesClean(t *testing.T) {
 	d, _, _ := secServeWith(t, []string{"crawl"})
 	langs := secWitnessLangs(t, d.witness)
+	// inspected are the routes ("GET /form") whose pages were checked; at
+	// the end every route of the witness table must be among them.
+	inspected := map[string]bool{}
 	seen := map[string]bool{}
 	queue := []string{"/"}
 	for _, l := range langs {
@@ -432,6 +436,7 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 			continue
 		}
 		pages++
+		inspected["GET "+u.Path] = true
 		if strings.HasPrefix(r.header.Get("Content-Type"), "text/css") {
 			secInspectCSS(t, d.witness, key, r.body)
 			continue
@@ -454,6 +459,7 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 			t.Fatalf("submission in %s: %d\n%s", l, r.status, r.body)
 		}
 		secInspectPage(t, d.witness, "receipt ("+l+")", r.body)
+		inspected["POST /submit"] = true
 		words := regexp.MustCompile(`<span>([a-z]+)</span>`).FindAllSubmatch(r.body, -1)
 		var cn []string
 		for _, w := range words {
@@ -468,6 +474,7 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 			r := secPostForm(t, d.witness+"/thread", url.Values{"codename": {c}, "lang": {l}}, "")
 			secInspectPage(t, d.witness, what+" codename's page ("+l+")", r.body)
 		}
+		inspected["POST /thread"] = true
 		var fb bytes.Buffer
 		mw := multipart.NewWriter(&fb)
 		mw.WriteField("lang", l)
@@ -476,6 +483,13 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 		mw.Close()
 		r = secDo(t, secRequest(t, "POST", d.witness+"/followup", mw.FormDataContentType(), fb.Bytes(), ""))
 		secInspectPage(t, d.witness, "follow-up answer ("+l+")", r.body)
+		inspected["POST /followup"] = true
+		r = secPostForm(t, d.witness+"/withdraw", url.Values{"codename": {codename}, "lang": {l}, "request": {"withdraw"}}, "")
+		if r.status != http.StatusOK {
+			t.Errorf("a withdrawal in %s: %d", l, r.status)
+		}
+		secInspectPage(t, d.witness, "withdrawal answer ("+l+")", r.body)
+		inspected["POST /withdraw"] = true
 		bad := bytes.Replace(body, []byte("My brother"), []byte{}, 1)
 		bad = regexp.MustCompile(`name="role"\r\n\r\nrelative`).ReplaceAll(bad, []byte("name=\"role\"\r\n\r\nnonsense"))
 		r = secDo(t, secRequest(t, "POST", d.witness+"/submit", ct, bad, ""))
@@ -488,6 +502,52 @@ func TestSecurityWitnessPagesClean(t *testing.T) {
 		}
 		secInspectPage(t, d.witness, "cross-site refusal", secDo(t, secRequest(t, "POST", d.witness+"/thread?lang="+l, "", nil, "", "Sec-Fetch-Site", "cross-site")).body)
 		secLogsHoldNone(t, d, codename, "crawl-"+l)
+	}
+	// Every route of the witness table had its pages checked: a route
+	// added to the table that this crawl does not reach fails here.
+	for _, r := range secRoutes(t) {
+		if r.site == "witness" && !inspected[r.method+" "+r.pattern] {
+			t.Errorf("witness route %s %s: none of its pages was inspected; make the crawl reach it", r.method, r.pattern)
+		}
+	}
+}
+
+// TestSecurityInvestigatorRoutesNeedSession: every route of the
+// investigator table that needs a session (web.Session, web.Ready), asked
+// without one, sends a GET to the login page and refuses a POST from our
+// own page with 401, and never shows the route's page; the public pages
+// open without one. A route added to the table is checked with it.
+func TestSecurityInvestigatorRoutesNeedSession(t *testing.T) {
+	d, _, _ := secServeWith(t, []string{"nosession"})
+	n := 0
+	for _, r := range secRoutes(t) {
+		if r.site != "investigator" {
+			continue
+		}
+		var res secResp
+		if r.method == "GET" {
+			res = secGet(t, d.inv+r.path(), "")
+		} else {
+			res = secDo(t, secRequest(t, "POST", d.inv+r.path(), "application/x-www-form-urlencoded", []byte("confirm=yes&message=x"), "", "Sec-Fetch-Site", "same-origin"))
+		}
+		if r.access == web.Public {
+			// A public page opens without a session (a login post
+			// without credentials fails as a login does: not checked).
+			if r.method == "GET" && res.status != http.StatusOK {
+				t.Errorf("public route GET %s without a session: %d %q, want 200", r.pattern, res.status, res.location())
+			}
+			continue
+		}
+		n++
+		switch {
+		case r.method == "GET" && (res.status != http.StatusSeeOther || res.location() != "/login"):
+			t.Errorf("GET %s without a session: %d %q, want 303 to /login", r.pattern, res.status, res.location())
+		case r.method == "POST" && res.status != http.StatusUnauthorized:
+			t.Errorf("POST %s without a session: %d, want 401", r.pattern, res.status)
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d routes need a session: the table was not read", n)
 	}
 }
 

@@ -19,9 +19,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"net"
 	"net/http"
@@ -37,6 +34,9 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/server/investigator"
+	"testimony/server/web"
+	"testimony/server/witness"
 )
 
 // secCookie is the session cookie's name with secure_cookies on (the
@@ -257,7 +257,7 @@ func secRandomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// secCheckHeaders applies the header rules of server/middleware.go to one
+// secCheckHeaders applies the header rules of server/web/middleware.go to one
 // response: a strict CSP with no script source, framing refused, no
 // sniffing, no referrer, the Cross-Origin-* isolation headers, no-store on
 // pages and redirects, safe cookie attributes; and no Server, ETag, HSTS or
@@ -343,11 +343,12 @@ func secLogsHoldNone(t *testing.T, d *daemon, secrets ...string) {
 	}
 }
 
-// secRoute is a route of a site, read from the server's routes files.
+// secRoute is a route of a site's table.
 type secRoute struct {
-	site    string // "witness" or "investigator"
-	method  string // GET (with HEAD) or POST
-	pattern string // as registered, e.g. /items/{id:[0-9a-f]{32}}
+	site    string     // "witness" or "investigator"
+	method  string     // GET (with HEAD) or POST
+	pattern string     // as registered, e.g. /items/{id:[0-9a-f]{32}}
+	access  web.Access // who may use it
 }
 
 // path is the route's pattern with its variables filled in.
@@ -378,97 +379,29 @@ func (r secRoute) path() string {
 	}
 }
 
-// secRoutesFiles are the routes tables, one per site.
-var secRoutesFiles = map[string]string{
-	"witness":      "../../server/routes_witness.go",
-	"investigator": "../../server/routes_investigator.go",
-}
-
-// secRoutes reads every route of both sites from the routes files. A route
-// must be registered through the files' get and post helpers, whose
-// methods it checks: a registration of any other form fails the test, so
-// that no route escapes the lists of this suite.
+// secRoutes lists every route of both sites from their route tables
+// (witness.Routes, investigator.Routes), from which their routers are
+// built: a route added to a table is attacked by every test that iterates
+// this list.
 func secRoutes(t *testing.T) []secRoute {
 	t.Helper()
 	var out []secRoute
-	for _, st := range []string{"witness", "investigator"} {
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, secRoutesFiles[st], nil, 0)
-		if err != nil {
-			t.Fatal(err)
+	for _, site := range []struct {
+		name   string
+		routes []web.Route
+	}{{"witness", witness.Routes()}, {"investigator", investigator.Routes()}} {
+		for _, r := range site.routes {
+			out = append(out, secRoute{site: site.name, method: r.Method, pattern: r.Path, access: r.Access})
 		}
-		helpers := map[string]*ast.FuncLit{}
-		ast.Inspect(f, func(n ast.Node) bool {
-			as, ok := n.(*ast.AssignStmt)
-			if !ok || len(as.Lhs) != 1 || len(as.Rhs) != 1 {
-				return true
-			}
-			id, ok1 := as.Lhs[0].(*ast.Ident)
-			fl, ok2 := as.Rhs[0].(*ast.FuncLit)
-			if ok1 && ok2 && (id.Name == "get" || id.Name == "post") {
-				helpers[id.Name] = fl
-			}
-			return true
-		})
-		src, _ := os.ReadFile(secRoutesFiles[st])
-		text := func(n ast.Node) string {
-			return string(src[fset.Position(n.Pos()).Offset:fset.Position(n.End()).Offset])
-		}
-		wantMethods := map[string]string{"get": "Methods(http.MethodGet, http.MethodHead)", "post": "Methods(http.MethodPost)"}
-		for name, fl := range helpers {
-			if !strings.Contains(text(fl), wantMethods[name]) {
-				t.Fatalf("%s: the %s helper no longer registers %s: update the security suite\n%s", secRoutesFiles[st], name, wantMethods[name], text(fl))
-			}
-		}
-		if len(helpers) != 2 {
-			t.Fatalf("%s: found helpers %v, want get and post: update the security suite", secRoutesFiles[st], helpers)
-		}
-		inHelper := func(n ast.Node) bool {
-			for _, fl := range helpers {
-				if n.Pos() >= fl.Pos() && n.End() <= fl.End() {
-					return true
-				}
-			}
-			return false
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			switch fn := call.Fun.(type) {
-			case *ast.Ident:
-				if fn.Name != "get" && fn.Name != "post" {
-					return true
-				}
-				lit, ok := call.Args[0].(*ast.BasicLit)
-				if !ok || lit.Kind != token.STRING {
-					t.Fatalf("%s: a route whose path is not a literal: %s", secRoutesFiles[st], text(call))
-				}
-				method := "GET"
-				if fn.Name == "post" {
-					method = "POST"
-				}
-				out = append(out, secRoute{site: st, method: method, pattern: strings.Trim(lit.Value, "\"`")})
-			case *ast.SelectorExpr:
-				switch fn.Sel.Name {
-				case "Handle", "HandleFunc", "Path", "PathPrefix", "Methods", "NewRoute", "Subrouter", "Host", "MatcherFunc", "Headers", "Queries", "Schemes":
-					if !inHelper(call) {
-						t.Fatalf("%s: a route registered outside the get/post helpers: %s\nadd it to the security suite's route handling", secRoutesFiles[st], text(call))
-					}
-				}
-			}
-			return true
-		})
 	}
 	if len(out) < 10 {
-		t.Fatalf("only %d routes read from the routes files: the parser missed them", len(out))
+		t.Fatalf("only %d routes in the tables", len(out))
 	}
 	return out
 }
 
 // secStateChanging is the list of every state-changing (POST) route this
-// suite knows; TestSecurityRouteList fails when the routes files have one
+// suite knows; TestSecurityRouteList fails when the route tables have one
 // more or one less, so a new route cannot go in unnoticed.
 var secStateChanging = []string{
 	"witness POST /submit",
@@ -487,10 +420,10 @@ var secStateChanging = []string{
 	"investigator POST /account/totp",
 }
 
-// TestSecurityRouteList: the state-changing routes of the routes files are
+// TestSecurityRouteList: the state-changing routes of the route tables are
 // exactly the list above (the cross-site and method tests take their
-// routes from the files, so a new route is attacked anyway; this list makes
-// its author look at it).
+// routes from the tables, so a new route is attacked anyway; this list
+// makes its author look at it).
 func TestSecurityRouteList(t *testing.T) {
 	var got []string
 	for _, r := range secRoutes(t) {
@@ -508,7 +441,7 @@ func TestSecurityRouteList(t *testing.T) {
 	}
 	for _, w := range want {
 		if !slices.Contains(got, w) {
-			t.Errorf("route %q is gone from the routes files: update secStateChanging", w)
+			t.Errorf("route %q is gone from the route tables: update secStateChanging", w)
 		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 	"testimony/crypto"
 	"testimony/records"
-	"testimony/server"
+	"testimony/server/investigator"
 	"testimony/store"
 )
 
@@ -223,7 +223,7 @@ func loginWithEnrolment(t *testing.T, dir, name, pass, secret string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	srv, err := server.New(server.Config{DataDir: dir}, db, key, nil)
+	srv, err := investigator.New(investigator.Config{}, db, key, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func loginWithEnrolment(t *testing.T, dir, name, pass, secret string) {
 	req := httptest.NewRequest("POST", "/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
-	srv.InvestigatorHandler().ServeHTTP(rec, req)
+	srv.Handler().ServeHTTP(rec, req)
 	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/passphrase" {
 		t.Fatalf("login with the enrolment of %s: %d %q", name, rec.Code, rec.Header().Get("Location"))
 	}

@@ -17,7 +17,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"testimony/server"
+	"testimony/server/web"
 )
 
 const inviteUsage = `Usage: testimonyd invite -o DIR (--onion ADDRESS | --hostname-file FILE)
@@ -208,7 +208,7 @@ func runInvite(args []string) error {
 			return fmt.Errorf("invite: %w", err)
 		}
 	}
-	langs := server.WitnessLangs()
+	langs := web.WitnessLangs()
 	f, err := parseInviteFacts(facts, langs)
 	if err != nil {
 		return err

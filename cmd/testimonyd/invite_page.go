@@ -9,7 +9,7 @@ import (
 
 	"github.com/skip2/go-qrcode"
 
-	"testimony/server"
+	"testimony/server/web"
 )
 
 // invitePage is one language's invitation, for the two templates.
@@ -32,7 +32,7 @@ type inviteOrg struct {
 
 type inviteContact struct{ Key, Value string }
 
-func newInvitePage(f *inviteFacts, lang, onion string, org server.Organisation, bridges []string) *invitePage {
+func newInvitePage(f *inviteFacts, lang, onion string, org web.Organisation, bridges []string) *invitePage {
 	p := &invitePage{
 		Lang: lang, Host: onion + ".onion", URL: "http://" + onion + ".onion/",
 		Bridges: bridges, Sources: f.sources(), Checked: f.Checked, facts: f,

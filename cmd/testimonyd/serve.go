@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"testimony/crypto"
-	"testimony/server"
+	"testimony/server/investigator"
+	"testimony/server/web"
+	"testimony/server/witness"
 	"testimony/store"
 )
 
@@ -66,16 +68,17 @@ func runServe(args []string) error {
 		return err
 	}
 	defer db.Close()
-	if err := server.CheckWitnessSite(cfg.DataDir); err != nil {
+	wit, err := witness.New(cfg.witnessConfig(), db, key, log)
+	if err != nil {
 		return fmt.Errorf("cannot start: %w", err)
 	}
-	scfg := cfg.serverConfig()
-	scfg.SigningKey = signKey
-	srv, err := server.New(scfg, db, key, log)
+	icfg := cfg.investigatorConfig()
+	icfg.SigningKey = signKey
+	inv, err := investigator.New(icfg, db, key, log)
 	if err != nil {
-		return err
+		return fmt.Errorf("cannot start: %w", err)
 	}
-	if err := srv.Accepting(); err != nil {
+	if err := wit.Accepting(); err != nil {
 		// A mixed set is a mistake to fix, not a state to wait out: age
 		// cannot encrypt to it, and no investigator added later helps.
 		var mixed *crypto.RecipientError
@@ -84,11 +87,11 @@ func runServe(args []string) error {
 		}
 		log.Warn("not accepting testimonies: the recipient set is empty, so the witness site shows no form; add an investigator (testimonyd investigator add)", "err", err.Error())
 	}
-	wl, err := server.Listen(cfg.WitnessAddr, cfg.AllowPublicBind)
+	wl, err := web.Listen(cfg.WitnessAddr, cfg.AllowPublicBind)
 	if err != nil {
 		return fmt.Errorf("witness listener %s: %w", cfg.WitnessAddr, err)
 	}
-	il, err := server.Listen(cfg.InvestigatorAddr, cfg.AllowPublicBind)
+	il, err := web.Listen(cfg.InvestigatorAddr, cfg.AllowPublicBind)
 	if err != nil {
 		return fmt.Errorf("investigator listener %s: %w", cfg.InvestigatorAddr, err)
 	}
@@ -99,8 +102,8 @@ func runServe(args []string) error {
 	defer ctl.Close()
 	sv := &services{
 		log:     log,
-		witness: server.NewHTTPServer(srv.WitnessHandler()), wl: wl,
-		inv: server.NewHTTPServer(srv.InvestigatorHandler()), il: il,
+		witness: web.NewHTTPServer(wit.Handler()), wl: wl,
+		inv: web.NewHTTPServer(inv.Handler()), il: il,
 		console: &control{db: db, cfg: cfg, log: log, now: time.Now}, ctl: ctl,
 		shutdownTimeout: 10 * time.Second,
 		sealer:          &sealer{db: db, key: signKey, now: time.Now, log: log},

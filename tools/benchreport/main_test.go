@@ -9,7 +9,7 @@ import (
 // out is go test -bench output of three rounds of two pairs, with a
 // package line and noise between them.
 const out = `goos: linux
-pkg: testimony/server
+pkg: testimony/server/witness
 BenchmarkSubmit4KiB/baseline-2    	 100	 400000 ns/op	  10.00 MB/s	 78000 B/op
 BenchmarkSubmit4KiB/ours-2        	 100	 800000 ns/op	   4.00 MB/s
 BenchmarkSubmitBareHTTP/baseline-2	 100	 400000 ns/op	  10.00 MB/s
@@ -31,7 +31,7 @@ func TestParseAndGroup(t *testing.T) {
 	if len(results) != 13 {
 		t.Fatalf("%d results, want 13", len(results))
 	}
-	if !strings.HasPrefix(raw[0], "pkg: ") || results[0].pkg != "testimony/server" {
+	if !strings.HasPrefix(raw[0], "pkg: ") || results[0].pkg != "testimony/server/witness" {
 		t.Errorf("package line lost: %q, %q", raw[0], results[0].pkg)
 	}
 	if r := results[0]; r.name != "BenchmarkSubmit4KiB/baseline" || r.metrics["MB/s"] != 10 || r.metrics["s/op"] != 0.0004 {
