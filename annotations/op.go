@@ -76,6 +76,10 @@ var (
 	sourceRE = regexp.MustCompile(`^source:[a-z0-9-]{1,64}$`)
 )
 
+// ValidAuthor reports whether s may be an author: an account name as the
+// server allows them.
+func ValidAuthor(s string) bool { return nameRE.MatchString(s) }
+
 // ValidTarget reports whether t names an item or a source.
 func ValidTarget(t string) bool { return itemRE.MatchString(t) || sourceRE.MatchString(t) }
 

@@ -29,6 +29,18 @@ type Index struct {
 	Roots []DayRoot `json:"roots,omitempty"`
 	// Listing is the server's signature of the items and their order.
 	Listing *Listing `json:"listing,omitempty"`
+	// Team is the investigators' recipient set, to which they encrypt
+	// their annotations. The offline tool pins it on first sight and
+	// never switches to another without being told (a server must not
+	// slip its own key in). Bundles of older servers have none.
+	Team *Team `json:"team,omitempty"`
+}
+
+// Team names the investigators' recipient set: its age public keys,
+// sorted, and their fingerprint (crypto.Fingerprint).
+type Team struct {
+	Fingerprint string   `json:"fingerprint"`
+	Recipients  []string `json:"recipients"`
 }
 
 // Entry describes one item of a bundle.

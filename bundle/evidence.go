@@ -124,11 +124,14 @@ type RootsFile struct {
 
 // Evidence is what the writer of a bundle adds to index.json for verify:
 // the proofs of the items of sealed days, the chain of roots they need,
-// and the key that signs the listing. A nil Key writes no listing.
+// and the key that signs the listing. A nil Key writes no listing. Team,
+// if set, names the team's recipient set (index.json's team), which is
+// no evidence but travels the same way.
 type Evidence struct {
 	Proofs map[string]*Proof
 	Roots  []DayRoot
 	Key    ed25519.PrivateKey
+	Team   *Team
 }
 
 // KeyPrefix begins the text form of a server signing key.

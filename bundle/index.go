@@ -61,8 +61,8 @@ func (w *IndexWriter) Add(e Entry) {
 // Bytes ends the index and returns it; the writer is not used after.
 func (w *IndexWriter) Bytes() []byte { return w.BytesWith(nil) }
 
-// BytesWith ends the index with the evidence's roots and, if it has a
-// key, the listing of the entries added, signed with it.
+// BytesWith ends the index with the evidence's roots, if it has a key the
+// listing of the entries added, signed with it, and its team if named.
 func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 	if w.n > 0 {
 		w.b = append(w.b, "\n  "...)
@@ -83,6 +83,10 @@ func (w *IndexWriter) BytesWith(ev *Evidence) []byte {
 		l.Sig = base64.StdEncoding.EncodeToString(ed25519.Sign(ev.Key, l.Message(w.day)))
 		w.b = append(w.b, ",\n  \"listing\": "...)
 		w.b = appendIndented(w.b, l, "  ")
+	}
+	if ev != nil && ev.Team != nil {
+		w.b = append(w.b, ",\n  \"team\": "...)
+		w.b = appendIndented(w.b, ev.Team, "  ")
 	}
 	return append(w.b, "\n}"...)
 }

@@ -75,3 +75,27 @@ func TestIndexWriterEvidence(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexWriterTeam: the team's recipient set is written as
+// json.MarshalIndent writes it, and an index without one (an older
+// server's) still reads, with no team.
+func TestIndexWriterTeam(t *testing.T) {
+	team := &Team{Fingerprint: "0123", Recipients: []string{"age1a", "age1b"}}
+	idx := Index{Format: Format, Day: "2026-08-27", Items: []Entry{}, Team: team}
+	want, err := json.MarshalIndent(idx, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := NewIndexWriter(idx.Day, 0).BytesWith(&Evidence{Team: team})
+	if !bytes.Equal(got, want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	var back Index
+	if err := json.Unmarshal(got, &back); err != nil || back.Team == nil || back.Team.Recipients[1] != "age1b" {
+		t.Fatalf("team not read back: %+v, %v", back.Team, err)
+	}
+	var old Index
+	if err := json.Unmarshal(NewIndexWriter("2026-08-27", 0).Bytes(), &old); err != nil || old.Team != nil {
+		t.Fatalf("an index without a team: %+v, %v", old.Team, err)
+	}
+}

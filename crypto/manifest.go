@@ -25,6 +25,10 @@ const (
 	// a bundle's index, which see kinds but no plaintext, can flag which.
 	KindWithdrawal = "withdrawal"
 	KindErasure    = "erasure"
+	// The investigators' annotations (package annotations), written
+	// offline by one of them and encrypted to the team: an item with no
+	// source, carried through the investigator site like any other.
+	KindAnnotations = "annotations"
 )
 
 // MaxManifest is the largest manifest.json a reader accepts.
@@ -139,7 +143,7 @@ func (m *Manifest) Validate() error {
 		return bad("format %q, want %q", m.Format, Format)
 	}
 	switch m.Kind {
-	case KindSubmission, KindFollowup, KindReply, KindWithdrawal, KindErasure:
+	case KindSubmission, KindFollowup, KindReply, KindWithdrawal, KindErasure, KindAnnotations:
 	default:
 		return bad("unknown kind %q", m.Kind)
 	}

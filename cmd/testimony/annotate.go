@@ -196,6 +196,11 @@ func mergedLogs(root *os.Root) (*annotations.State, error) {
 // runAnnotations prints the merged state of a case folder's annotations,
 // of every annotated target or of one.
 func runAnnotations(args []string) error {
+	if len(args) > 0 { // export, team: carry.go
+		if sub := annotationsSubcommands[args[0]]; sub != nil {
+			return sub(args[1:])
+		}
+	}
 	fl := newFlags("annotations")
 	pos, err := parseInterleaved(fl, args)
 	if err != nil {

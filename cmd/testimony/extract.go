@@ -25,6 +25,7 @@ type extracted struct {
 	tmp, final string
 	id         string
 	done       chan error // the derived files' outcome
+	carry      *carried   // an item of annotations: merged, no folder (carry.go)
 	waited     bool
 	err        error
 }
@@ -40,6 +41,9 @@ func (x *extracted) wait() error {
 
 // drop removes an extracted item that will not be placed.
 func (o *opener) drop(x *extracted) {
+	if x.carry != nil {
+		return
+	}
 	x.wait()
 	o.root.RemoveAll(x.tmp)
 }
@@ -101,6 +105,14 @@ func (o *opener) extract(what string, r io.Reader, ref itemRef) *extracted {
 	if ref.kind != "" && (ref.kind != m.Kind || ref.day != m.Day) {
 		o.fail("%s: index.json says %s of %s, the item says %s of %s: not opened", what, ref.kind, ref.day, m.Kind, m.Day)
 		return nil
+	}
+	if m.Kind == crypto.KindAnnotations { // carry.go: merged once placed, no case folder
+		c, err := readCarried(er)
+		if err != nil {
+			o.fail("%s: %v", what, err)
+			return nil
+		}
+		return &extracted{id: ref.id, carry: c}
 	}
 	final := itemFolder(ref.source, m.Day, m.Kind, ref.id)
 	if o.exists(final) {
@@ -229,6 +241,10 @@ func copyTo(f io.Writer, r io.Reader, buf []byte) (int64, error) {
 
 // place moves an extracted item to its folder.
 func (o *opener) place(what string, x *extracted) {
+	if x.carry != nil {
+		o.mergeCarried(what, x.carry)
+		return
+	}
 	if err := x.wait(); err != nil {
 		o.root.RemoveAll(x.tmp)
 		o.fail("%s: %v", what, outErr(err))

@@ -21,6 +21,8 @@ Usage:
     testimony share -i IDENTITY -R PARTNER_RECIPIENTS -o OUT ITEM...
     testimony annotate --as NAME DIR ITEM|SOURCE CHANGE
     testimony annotations DIR [ITEM|SOURCE]
+    testimony annotations export --as NAME -i IDENTITY -o FILE DIR
+    testimony annotations team [-i IDENTITY --accept] DIR
     testimony verify --server-key KEY [--tsa-ca FILE] [--investigator-key KEY] BUNDLE|CASEFOLDER|PACKAGE...
     testimony roots export DIR|BUNDLE -o ROOTS
     testimony roots import DIR ROOTS TOKEN.tsr
@@ -64,6 +66,12 @@ investigator are kept in DIR/.annotations/NAME.jsonl; put the others' files
 there and every change merges, in any order, to one state.
 
 annotations prints that state: status, assignee, tags, links and notes.
+annotations export writes NAME's changes to FILE, signed with IDENTITY.sign
+and encrypted to the team's keys pinned from the first bundle opened, to
+upload on the investigator site; open merges the exports of others that
+bundles bring back, refusing any not signed by their author's known key.
+annotations team shows the pinned team keys and any other set a later
+bundle named; --accept pins that one instead.
 
 index rebuilds what open writes from the folder and the annotations:
 index.html (an overview, and every item by source), triage/ (lists by

@@ -12,6 +12,7 @@ import (
 	"sort"
 
 	"testimony/bundle"
+	"testimony/crypto"
 )
 
 // Opening a bundle: its index first, then each item not yet opened.
@@ -58,6 +59,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 		o.fail("%s: damaged or truncated bundle: %v; nothing opened from it", name, err)
 		return
 	}
+	o.pinTeam(name, idx.Team) // carry.go
 	entries := map[string]bundle.Entry{}
 	for _, e := range idx.Items {
 		entries[e.ID] = e
@@ -86,7 +88,7 @@ func (o *opener) openBundle(name string, f *os.File, r io.Reader) {
 		}
 		what := fmt.Sprintf("%s: item %s", name, id)
 		ref := itemRef{id: id, source: e.Source, kind: e.Kind, day: e.Day}
-		if o.exists(itemFolder(ref.source, ref.day, ref.kind, ref.id)) {
+		if ref.kind != crypto.KindAnnotations && o.exists(itemFolder(ref.source, ref.day, ref.kind, ref.id)) {
 			o.res.skipped++
 			continue
 		}

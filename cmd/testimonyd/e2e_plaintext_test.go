@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"testimony/crypto"
+	"testimony/internal/testutil"
 	"testimony/store"
 )
 
@@ -497,6 +498,52 @@ func TestPlaintext(t *testing.T) {
 	}
 	if !sawReply {
 		t.Error("no witness saw the investigator's reply")
+	}
+
+	// The investigator annotates offline, a note holding the markers, and
+	// uploads the export: the server gets it as ciphertext only. Their
+	// case folder (their air-gapped machine) is gone before the searches.
+	{
+		tool := testutil.Testimony(t)
+		offline := t.TempDir()
+		key := filepath.Join(offline, "irina.key")
+		var kb bytes.Buffer
+		crypto.WriteIdentityFile(&kb, inv, "2026-11-28T00:00:00Z")
+		os.WriteFile(key, kb.Bytes(), 0o600)
+		if _, err := crypto.CreateSigningKey(key + ".sign"); err != nil {
+			t.Fatal(err)
+		}
+		tarFile, cases, exp := filepath.Join(offline, "b.tar"), filepath.Join(offline, "cases"), filepath.Join(offline, "a.age")
+		os.WriteFile(tarFile, bundle, 0o600)
+		idx, err := readIndexOf(bundle)
+		if err != nil || len(idx.Items) == 0 {
+			t.Fatalf("bundle index: %v", err)
+		}
+		var target string
+		for _, e := range idx.Items {
+			if e.Kind == crypto.KindSubmission {
+				target = e.ID
+			}
+		}
+		for _, args := range [][]string{
+			{"open", "-i", key, "-o", cases, tarFile},
+			{"annotate", "--as", "irina", cases, target, "note", m.text("annotation note")},
+			{"annotations", "export", "--as", "irina", "-i", key, "-o", exp, cases},
+		} {
+			if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+				t.Fatalf("testimony %v: %v\n%s", args[0], err, out)
+			}
+		}
+		b, _ := os.ReadFile(exp)
+		if c := ptCountBytes(b, needles); c["ascii marker"]+c["Cyrillic marker"] > 0 {
+			t.Fatalf("the export holds the note in the clear: %v", c)
+		}
+		if code, _, page := uploadFile(t, ic, "/annotations", b); code != http.StatusSeeOther {
+			t.Fatalf("annotations upload: %d\n%s", code, page)
+		}
+		if err := os.RemoveAll(offline); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	// The control: the markers are really in what was stored. The bundle,

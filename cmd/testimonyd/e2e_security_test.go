@@ -416,6 +416,7 @@ var secStateChanging = []string{
 	"investigator POST /sources/{source}/reply",
 	"investigator POST /sources/{source}/delete",
 	"investigator POST /bundle",
+	"investigator POST /annotations",
 	"investigator POST /account/passphrase",
 	"investigator POST /account/totp",
 }

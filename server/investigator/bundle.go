@@ -19,9 +19,13 @@ import (
 const bundleBuffer = 256 << 10
 
 // bundle streams a bundle (store.DB.WriteBundleItems: items/<id>.age and
-// index.json) of the chosen items: those selected, all (of one source, if
-// named), or everything since a day. Nothing is buffered: the tar goes to
-// the client as it is read from the store.
+// index.json) of the chosen items: everything this account has not seen
+// (the default: the first download is everything, each later one what
+// came since), those selected, all (of one source, if named), or
+// everything since a day. Items with no source (annotations) go in every
+// bundle not limited to a source. index.json names the team's recipient
+// set, to which the offline tool encrypts annotations. Nothing is
+// buffered: the tar goes to the client as it is read from the store.
 func (s *Site) bundle(w http.ResponseWriter, r *http.Request, p *principal) error {
 	if err := parseForm(w, r); err != nil {
 		return err
@@ -37,7 +41,17 @@ func (s *Site) bundle(w http.ResponseWriter, r *http.Request, p *principal) erro
 	}
 	var items []store.Item
 	switch f.Get("scope") {
-	case "selected", "":
+	case "new", "":
+		var seen map[string]bool
+		if err := s.db.View(func(tx store.Tx) error { seen, err = records.SeenBy(tx, p.Name); return err }); err != nil {
+			return err
+		}
+		for _, it := range all {
+			if !seen[it.ID] && (source == "" || it.Source == source) {
+				items = append(items, it)
+			}
+		}
+	case "selected":
 		want := map[string]bool{}
 		for _, id := range f["item"] {
 			want[id] = true
@@ -92,7 +106,7 @@ func (s *Site) bundle(w http.ResponseWriter, r *http.Request, p *principal) erro
 	h := w.Header()
 	h.Set("Content-Type", "application/x-tar")
 	h.Set("Content-Disposition", `attachment; filename="testimony-`+day+`.tar"`)
-	var ev *bundle.Evidence
+	ev := &bundle.Evidence{}
 	if s.cfg.SigningKey != nil {
 		// The proofs come from the day roots' stored leaves: no pass over
 		// the items' bytes of its own.
@@ -100,6 +114,11 @@ func (s *Site) bundle(w http.ResponseWriter, r *http.Request, p *principal) erro
 			return err
 		}
 	}
+	team, err := s.recipients()
+	if err != nil {
+		return &web.HTTPError{Status: http.StatusServiceUnavailable, Msg: "inv.error.recipients", Err: err}
+	}
+	ev.Team = &bundle.Team{Fingerprint: team.Fingerprint(), Recipients: team.Keys()}
 	tw := &tailHolder{w: w, hold: bundleBuffer}
 	// The records just listed go in as they are: reading each again would
 	// cost a transaction per item for nothing.
@@ -115,6 +134,19 @@ func (s *Site) bundle(w http.ResponseWriter, r *http.Request, p *principal) erro
 		// the client cannot take a short bundle for a whole one.
 		s.log.Error("bundle download broke off", "count", len(items), "err", err.Error())
 		panic(http.ErrAbortHandler)
+	}
+	// Only a bundle sent whole marks its items seen, so that the next
+	// "new" download starts after it.
+	err = s.db.Update(func(tx store.Tx) error {
+		for _, it := range items {
+			if err := records.MarkSeen(tx, p.Name, it.ID, day); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("bundle sent, its items not marked seen", "count", len(items), "err", err.Error())
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ var routes = []route{
 	{web.Route{Method: get, Path: "/sources/{source}/delete", Access: web.Ready}, nil, func(s *Site) authed { return s.confirmDeleteSource }},
 	{web.Route{Method: post, Path: "/sources/{source}/delete", Access: web.Ready}, nil, func(s *Site) authed { return s.deleteSource }},
 	{web.Route{Method: post, Path: "/bundle", Access: web.Ready}, nil, func(s *Site) authed { return s.bundle }},
+	{web.Route{Method: post, Path: "/annotations", Access: web.Ready}, nil, func(s *Site) authed { return s.uploadAnnotations }},
 	{web.Route{Method: get, Path: "/account", Access: web.Ready}, nil, func(s *Site) authed { return s.accountPage }},
 	{web.Route{Method: post, Path: "/account/passphrase", Access: web.Ready}, nil, func(s *Site) authed { return s.changePassphrase(false) }},
 	{web.Route{Method: post, Path: "/account/totp", Access: web.Ready}, nil, func(s *Site) authed { return s.reenrolTOTP }},

@@ -12,11 +12,12 @@ func invText(key string) string { return web.Translate(web.DefaultLang, key) }
 // doneMessages are the confirmations a redirect may ask a page to show
 // (?done=…); only these keys, never text from the URL.
 var doneMessages = map[string]string{
-	"seen":     "inv.seen.done",
-	"reply":    "inv.reply.sent",
-	"item":     "inv.delete.item",
-	"source":   "inv.delete.source",
-	"password": "inv.passphrase.changed",
+	"seen":        "inv.seen.done",
+	"reply":       "inv.reply.sent",
+	"item":        "inv.delete.item",
+	"source":      "inv.delete.source",
+	"password":    "inv.passphrase.changed",
+	"annotations": "inv.annotations.stored",
 }
 
 func doneText(v string) string {
