@@ -154,6 +154,71 @@ func BenchmarkOpenBundle(b *testing.B) {
 	})
 }
 
+// BenchmarkOpen30k opens a bundle of 30,000 testimonies (TESTIMONY_BENCH_CASES
+// overrides the count) into a new folder: with cases.db (ours) against
+// the same open without it (baseline): the SQLite export may at most
+// double the time of an open. make bench runs it in its first round only.
+func BenchmarkOpen30k(b *testing.B) {
+	n := 30000
+	if v, err := strconv.Atoi(os.Getenv("TESTIMONY_BENCH_CASES")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	id, err := crypto.GenerateIdentity(false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rs, err := crypto.NewRecipients("bench", id.Recipient)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "key.txt")
+	f, err := os.Create(keyFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	crypto.WriteIdentityFile(f, id, "2026-11-28T00:00:00Z")
+	f.Close()
+	ids, err := readIdentities([]string{keyFile})
+	if err != nil {
+		b.Fatal(err)
+	}
+	facilities := []string{"Krome", "Adelanto", "Otay Mesa", "Eloy", "Stewart", "LaSalle", "Port Isabel", "Alexandria"}
+	narrative := strings.Repeat("Нас везли в наручниках и кандалах, воды не давали. ", 30)
+	var specs []*itemSpec
+	for i := range n {
+		specs = append(specs, &itemSpec{Day: fmt.Sprintf("2026-%02d-%02d", 1+i%12, 1+i%28), Lang: "ru",
+			Source: fmt.Sprintf("src-%05d", i%(n/3+1)),
+			Answers: map[string]crypto.Answer{
+				"role":         crypto.TextAnswer("deportee"),
+				"facility":     crypto.TextAnswer(facilities[i%len(facilities)]),
+				"removal_date": crypto.TextAnswer(fmt.Sprintf("2025-%02d", 1+i%12)),
+				"account":      crypto.TextAnswer(narrative),
+			}})
+	}
+	bundle := filepath.Join(dir, "bundle.tar")
+	if err := writeBundle(bundle, specs, func(*itemSpec) (*crypto.Recipients, error) { return rs, nil }); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, withDB bool) {
+		k := 0
+		for b.Loop() {
+			out := filepath.Join(dir, fmt.Sprintf("out-%v-%d", withDB, k))
+			k++
+			res, err := openIntoOf(ids, out, []string{bundle}, withDB)
+			if err != nil || res.opened != n || res.failed != 0 {
+				b.Fatalf("open: %+v, %v", res, err)
+			}
+			b.StopTimer()
+			os.RemoveAll(out)
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(n), "cases")
+	}
+	b.Run("baseline", func(b *testing.B) { run(b, false) })
+	b.Run("ours", func(b *testing.B) { run(b, true) })
+}
+
 // BenchmarkReport10k times report over a case folder of 10,000
 // submissions against just reading its testimonies.csv (issue 7: "report
 // over 10,000 testimonies in under a few seconds", with that ratio).

@@ -112,6 +112,11 @@ type opener struct {
 // openInto opens each file (an item or a bundle) into dir, then writes the
 // folder's spreadsheet, pages and cases.db.
 func openInto(ids []age.Identity, dir string, files []string) (*openResult, error) {
+	return openIntoOf(ids, dir, files, true)
+}
+
+// openIntoOf is openInto, without cases.db unless withDB.
+func openIntoOf(ids []age.Identity, dir string, files []string, withDB bool) (*openResult, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -138,7 +143,7 @@ func openInto(ids []age.Identity, dir string, files []string) (*openResult, erro
 		warnf("%s holds %d unfinished items, left by an interrupted open or being written by another one; delete it once no open is running",
 			filepath.Join(dir, partialDir), len(left))
 	}
-	if err := writeIndex(root); err != nil { // triage.go: the CSV, the pages, cases.db
+	if err := writeIndexOf(root, withDB); err != nil { // triage.go: the CSV, the pages, cases.db
 		return &o.res, fmt.Errorf("writing the index of %s: %v", dir, err)
 	}
 	return &o.res, nil
