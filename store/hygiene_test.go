@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"testimony/internal/testutil"
 )
 
 // TestTestsLeaveGlobals: no test of this package assigns to one of its
@@ -18,164 +20,23 @@ import (
 // Options (the unexported test hooks), so tests cannot leak a setting into
 // one another, and the store's behaviour depends on its Options alone.
 func TestTestsLeaveGlobals(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	globals := map[string]bool{}
-	var tests []*ast.File
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.HasSuffix(name, "_test.go") {
-			tests = append(tests, f)
-			continue
-		}
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.VAR {
-				for _, s := range g.Specs {
-					for _, n := range s.(*ast.ValueSpec).Names {
-						globals[n.Name] = true
-					}
-				}
-			}
-		}
-	}
-	if len(globals) == 0 {
-		t.Fatal("no package-level variable found: the test reads the wrong files")
-	}
-	for _, f := range tests {
-		for _, d := range f.Decls {
-			fn, ok := d.(*ast.FuncDecl)
-			if !ok || fn.Body == nil {
-				continue
-			}
-			local := localNames(fn)
-			check := func(e ast.Expr) {
-				if id, ok := e.(*ast.Ident); ok && globals[id.Name] && !local[id.Name] {
-					t.Errorf("%s: %s assigns to the package variable %s", fset.Position(id.Pos()), fn.Name.Name, id.Name)
-				}
-			}
-			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				switch s := n.(type) {
-				case *ast.AssignStmt:
-					if s.Tok != token.DEFINE {
-						for _, e := range s.Lhs {
-							check(e)
-						}
-					}
-				case *ast.IncDecStmt:
-					check(s.X)
-				}
-				return true
-			})
-		}
+	if n := testutil.TestsLeaveGlobals(t, "."); n < 50 {
+		t.Fatalf("only %d test functions read", n)
 	}
 }
-
-// localNames is every name that fn declares: parameters, results, :=,
-// var and range variables, in fn and the closures inside it. A name
-// declared there may shadow a package variable; assigning to it is no
-// concern of TestTestsLeaveGlobals.
-func localNames(fn *ast.FuncDecl) map[string]bool {
-	names := map[string]bool{}
-	fields := func(l *ast.FieldList) {
-		if l == nil {
-			return
-		}
-		for _, f := range l.List {
-			for _, n := range f.Names {
-				names[n.Name] = true
-			}
-		}
-	}
-	fields(fn.Recv)
-	fields(fn.Type.Params)
-	fields(fn.Type.Results)
-	ast.Inspect(fn.Body, func(n ast.Node) bool {
-		switch s := n.(type) {
-		case *ast.AssignStmt:
-			if s.Tok == token.DEFINE {
-				for _, e := range s.Lhs {
-					if id, ok := e.(*ast.Ident); ok {
-						names[id.Name] = true
-					}
-				}
-			}
-		case *ast.RangeStmt:
-			if s.Tok == token.DEFINE {
-				for _, e := range []ast.Expr{s.Key, s.Value} {
-					if id, ok := e.(*ast.Ident); ok {
-						names[id.Name] = true
-					}
-				}
-			}
-		case *ast.ValueSpec:
-			for _, n := range s.Names {
-				names[n.Name] = true
-			}
-		case *ast.FuncLit:
-			fields(s.Type.Params)
-			fields(s.Type.Results)
-		}
-		return true
-	})
-	return names
-}
-
-// historyInComments matches what a comment should not carry: issue
-// numbers, measurements and their units, percentages. Those belong in
-// BENCHMARKS.md and commit messages; a comment says what is and why.
-var historyInComments = regexp.MustCompile(`(?i)\bissue #?\d|\bmeasured\b|\d(\.\d+)? ?(ms|µs|ns|MB/s|items/s|posts/s)\b|\d%`)
 
 // TestCommentsCarryNoHistory: no comment in the package's files carries
-// an issue number or a benchmark figure.
+// an issue number, nor one of its production files a measured figure.
 func TestCommentsCarryNoHistory(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fset := token.NewFileSet()
-	for _, name := range files {
-		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments|parser.SkipObjectResolution)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range f.Comments {
-			for _, c := range g.List {
-				if m := historyInComments.FindString(c.Text); m != "" {
-					t.Errorf("%s: comment carries %q: %s", fset.Position(c.Pos()), m, c.Text)
-				}
-			}
-		}
+	if n := testutil.CommentsCarryNoHistory(t, "."); n < 20 {
+		t.Fatalf("only %d files read", n)
 	}
 }
 
 // TestFileSizes: the package stays in files of one concern each, which
 // keeps them short: no production file over 400 lines, no test file over
-// 800. A file that grows past that holds two concerns; split it.
-func TestFileSizes(t *testing.T) {
-	files, err := filepath.Glob("*.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		limit := 400
-		if strings.HasSuffix(name, "_test.go") {
-			limit = 800
-		}
-		if n := bytes.Count(b, []byte("\n")); n > limit {
-			t.Errorf("%s: %d lines, over %d", name, n, limit)
-		}
-	}
-}
+// 800.
+func TestFileSizes(t *testing.T) { testutil.FileSizes(t, 400, 800, ".") }
 
 // keptForCallers are exported names that no production code outside the
 // package uses, kept exported with the reason.
