@@ -24,7 +24,7 @@ func TestOnBothBackends(t *testing.T) {
 	backends := map[string]func(t *testing.T) store.Store{
 		"bbolt": openStore,
 		"nats": func(t *testing.T) store.Store {
-			o := jsstore.Options{Stream: fmt.Sprintf("R%d", n.Add(1)), Timeout: 5 * time.Second}
+			o := jsstore.Options{Stream: fmt.Sprintf("R%d", n.Add(1)), Timeout: 30 * time.Second} // generous: make test runs every package at once
 			for _, nd := range nodes {
 				o.URLs = append(o.URLs, nd.URL)
 			}

@@ -30,7 +30,10 @@ func openTB(t testing.TB, nodes []*testutil.NATSNode, o Options) *Store {
 		o.Stream = fmt.Sprintf("T%d", streams.Add(1))
 	}
 	if o.Timeout == 0 {
-		o.Timeout = 5 * time.Second
+		// Generous: make test runs every package's tests at once, under
+		// the race detector, and these check what is stored, not how
+		// fast; TestNoQuorum checks the time-outs themselves.
+		o.Timeout = 30 * time.Second
 	}
 	s, err := Open(o)
 	if err != nil {
