@@ -18,8 +18,10 @@ var chromiumSwitches = []string{
 	"disable-background-networking", "disable-component-update", "disable-sync",
 }
 
-// browserTimeout bounds a whole browser session of a test.
-const browserTimeout = 90 * time.Second
+// browserTimeout bounds a whole browser session of a test: it catches a
+// hang, generously, as make test runs every package at once and a test
+// may take dozens of screenshots.
+const browserTimeout = 5 * time.Minute
 
 // chromiumPath finds Chromium, or skips the test saying what to install
 // (.ci/run installs it and fails when it is missing).
@@ -34,7 +36,7 @@ func chromiumPath(t testing.TB) string {
 
 // Chromium starts a headless Chromium, with a fresh profile and page
 // scripts disabled, and returns a chromedp context for it that ends with
-// the test or after 90 s. opts add allocator options (a window size).
+// the test or after browserTimeout. opts add allocator options (a window size).
 // Without Chromium installed, the test is skipped.
 func Chromium(t testing.TB, opts ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
