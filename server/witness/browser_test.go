@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
@@ -207,7 +209,16 @@ func shot(t *testing.T, ctx context.Context, name string, height float64) []byte
 	if height > 0 {
 		p.Clip = &page.Viewport{X: 0, Y: 0, Width: float64(phone.Width), Height: height, Scale: 1}
 	}
-	r, err := chromedp.Call(ctx, page.CaptureScreenshot, p)
+	// A capture beyond the viewport sometimes never answers in headless
+	// Chromium; the page is there all the same. The picture is for a
+	// person to look at: its own time-out, and the test goes on without.
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r, err := chromedp.Call(sctx, page.CaptureScreenshot, p)
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		t.Logf("screenshot %s: not taken: %v", name, err)
+		return nil
+	}
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
