@@ -42,25 +42,6 @@ func makeCerts(t *testing.T, dir string, args ...string) {
 	}
 }
 
-// loopbackPorts returns n distinct loopback ports free when asked.
-func loopbackPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 // clusterConfigs writes the shipped nats-server.conf for three loopback
 // nodes a, b and c, with certificates made by make-certs.sh in dir.
 func clusterConfigs(t *testing.T, dir string) []*clusterNode {
@@ -70,7 +51,7 @@ func clusterConfigs(t *testing.T, dir string) []*clusterNode {
 		t.Fatal(err)
 	}
 	makeCerts(t, dir, "ca")
-	ports := loopbackPorts(t, 9)
+	ports := testutil.FreePorts(t, 9)
 	nodes := make([]*clusterNode, 3)
 	for i, n := range []string{"a", "b", "c"} {
 		nodes[i] = &clusterNode{name: "nats-" + n, client: ports[3*i], route: ports[3*i+1], monitor: ports[3*i+2]}
@@ -347,7 +328,7 @@ func TestClusterOnionbalance(t *testing.T) {
 	front := filepath.Join(dir, "front")
 	os.MkdirAll(filepath.Join(front, "data"), 0o700)
 	os.Chmod(front, 0o700)
-	port := loopbackPorts(t, 1)[0]
+	port := testutil.FreePorts(t, 1)[0]
 	shipped, err := os.ReadFile("cluster/torrc-frontend")
 	if err != nil {
 		t.Fatal(err)

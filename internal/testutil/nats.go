@@ -40,7 +40,7 @@ type NATSNode struct {
 func NATSCluster(t testing.TB, n int) []*NATSNode {
 	t.Helper()
 	bin := NATSServer(t)
-	ports := freePorts(t, 3*n)
+	ports := FreePorts(t, 3*n)
 	root := t.TempDir()
 	var routes []string
 	for i := range n {
@@ -120,8 +120,8 @@ func (nd *NATSNode) Info(t testing.TB) string {
 	return line
 }
 
-// freePorts returns n distinct loopback ports free at the time of asking.
-func freePorts(t testing.TB, n int) []int {
+// FreePorts returns n distinct loopback ports free at the time of asking.
+func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ls []net.Listener
 	var ports []int
