@@ -74,7 +74,7 @@ func (c Config) withDefaults() Config {
 // the state of its logins.
 type Site struct {
 	cfg Config
-	db  *store.DB
+	db  store.Store
 	key *crypto.ServerKey
 	log *slog.Logger
 	web web.Site // the handler adapter and the middleware (package web)
@@ -109,7 +109,7 @@ const maxArgon = 2
 // New makes the investigator site over db, parsing its templates and
 // making the stand-in secrets of unknown accounts. log receives only
 // allow-listed fields (package web's logging.go).
-func New(cfg Config, db *store.DB, key *crypto.ServerKey, log *slog.Logger) (*Site, error) {
+func New(cfg Config, db store.Store, key *crypto.ServerKey, log *slog.Logger) (*Site, error) {
 	if db == nil || key == nil {
 		return nil, errors.New("investigator site: a store and a server key are required")
 	}

@@ -11,7 +11,7 @@ import (
 // submission, so a change takes effect for the next one. An empty or mixed
 // set is an error (crypto.ErrNoRecipients, *crypto.RecipientError), which
 // the witness site answers with 503 and stores nothing.
-func Recipients(db *store.DB, escrow []string) (*crypto.Recipients, error) {
+func Recipients(db store.Store, escrow []string) (*crypto.Recipients, error) {
 	keys := append([]string(nil), escrow...)
 	err := db.View(func(tx store.Tx) error {
 		active, err := records.ActiveKeys(tx)

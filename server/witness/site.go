@@ -25,8 +25,8 @@ var witnessFS embed.FS
 // Config holds the settings of the witness site. Zero values take the
 // defaults of [Config.withDefaults].
 type Config struct {
-	// DataDir holds the database and the optional questionnaire override
-	// (questionnaire.json) and catalogs (locales/).
+	// DataDir (required) holds the spool (DATA/spool) and the optional
+	// questionnaire override (questionnaire.json) and catalogs (locales/).
 	DataDir string
 	// Escrow lists age public keys every new item is encrypted to besides
 	// the active investigators' keys.
@@ -58,7 +58,7 @@ func (c Config) withDefaults() Config {
 // uploads.
 type Site struct {
 	cfg Config
-	db  *store.DB
+	db  store.Store
 	key *crypto.ServerKey
 	log *slog.Logger
 	web web.Site // the handler adapter and the middleware (package web)
@@ -94,9 +94,9 @@ type limits struct {
 // catalogs, templates and style sheet (with the organisation's overrides
 // in cfg.DataDir): a bad file is an error here, not at the first request.
 // log receives only allow-listed fields (package web's logging.go).
-func New(cfg Config, db *store.DB, key *crypto.ServerKey, log *slog.Logger) (*Site, error) {
-	if db == nil || key == nil {
-		return nil, errors.New("witness site: a store and a server key are required")
+func New(cfg Config, db store.Store, key *crypto.ServerKey, log *slog.Logger) (*Site, error) {
+	if db == nil || key == nil || cfg.DataDir == "" {
+		return nil, errors.New("witness site: a store, a server key and a data directory are required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -27,14 +27,8 @@ import (
 
 const spoolDirName = "spool"
 
-// spoolDir is the spool directory: beside the database.
-func (s *Site) spoolDir() string {
-	dir := s.cfg.DataDir
-	if dir == "" {
-		dir = filepath.Dir(s.db.Path())
-	}
-	return filepath.Join(dir, spoolDirName)
-}
+// spoolDir is the spool directory, DATA/spool.
+func (s *Site) spoolDir() string { return filepath.Join(s.cfg.DataDir, spoolDirName) }
 
 // cleanSpool removes whatever a previous run left in the spool and makes
 // the directory, mode 0700.
@@ -53,7 +47,7 @@ func (s *Site) cleanSpool() error {
 // at commit.
 type spool struct {
 	dir   string
-	db    *store.DB
+	db    store.Store
 	rs    *crypto.Recipients
 	id    *age.X25519Identity
 	files []*spoolFile
