@@ -165,12 +165,12 @@ func TestTestutilOnlyInTests(t *testing.T) {
 }
 
 // TestLibrariesStayInTheirFile checks that gorilla/mux is imported only by
-// the router file of server/web, and pquerna/otp only by its TOTP file, so
+// the HTTP file of server/web (server/web/http.go), and pquerna/otp only by its TOTP file, so
 // either can be swapped.
 func TestLibrariesStayInTheirFile(t *testing.T) {
 	allowed := map[string]func(string) bool{
 		"github.com/gorilla/mux": func(f string) bool {
-			return f == "server/web/routes.go"
+			return f == "server/web/http.go"
 		},
 		"github.com/pquerna/otp": func(f string) bool { return f == "records/totp.go" },
 	}

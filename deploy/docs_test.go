@@ -2,6 +2,9 @@ package deploy_test
 
 import (
 	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,6 +112,124 @@ func TestDocsInvestigatorAdd(t *testing.T) {
 			for _, fl := range regexp.MustCompile(`--[a-z-]+`).FindAllString(l, -1) {
 				if !regexp.MustCompile(`(^|[\s\[])` + fl + `\b`).Match(usage) {
 					t.Errorf("%s: %q uses %s, which investigator add does not have:\n%s", what, l, fl, usage)
+				}
+			}
+		}
+	}
+}
+
+// TestDesignWalk: docs/design.md's "Follow a submission" walks a POST
+// /submit through at most six files, and every file and Go name it gives
+// exists: a name without a package is declared in one of the six files, a
+// name with one ("crypto.NewCodename", "form.Form.Validate") in that
+// package. A rename that the walk does not follow fails here.
+func TestDesignWalk(t *testing.T) {
+	doc := readRepoFile(t, "docs/design.md")
+	start := strings.Index(doc, "\n## Follow a submission\n")
+	if start < 0 {
+		t.Fatal(`docs/design.md has no "## Follow a submission" section`)
+	}
+	sec := doc[start+1:]
+	if end := strings.Index(sec[3:], "\n## "); end >= 0 {
+		sec = sec[:end+3]
+	}
+
+	var files []string
+	seen := map[string]bool{}
+	for _, f := range regexp.MustCompile(`[\w/]+\.go\b`).FindAllString(sec, -1) {
+		if strings.HasSuffix(f, "_test.go") || seen[f] {
+			continue
+		}
+		seen[f] = true
+		files = append(files, f)
+	}
+	if len(files) > 6 {
+		t.Errorf("the walk names %d files, more than six: %v", len(files), files)
+	}
+	if len(files) < 4 {
+		t.Fatalf("the walk names %d files (%v): the check saw too little", len(files), files)
+	}
+	local := map[string]bool{}
+	for _, f := range files {
+		declaredIn(t, local, filepath.Join("..", f))
+	}
+
+	pkgDirs := map[string]string{"web": "server/web", "witness": "server/witness", "crypto": "crypto",
+		"form": "form", "records": "records", "store": "store", "bundle": "bundle"}
+	pkgs := map[string]map[string]bool{}
+	ident := regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$`)
+	checked := 0
+	for _, m := range regexp.MustCompile("`([^`\n]+)`").FindAllStringSubmatch(sec, -1) {
+		name := strings.TrimSuffix(strings.TrimPrefix(m[1], "*"), "()")
+		if !ident.MatchString(name) {
+			continue // a path, a method and route, a command
+		}
+		parts := strings.Split(name, ".")
+		if parts[0] == "http" {
+			continue // the standard library
+		}
+		decls := local
+		if dir, ok := pkgDirs[parts[0]]; ok && len(parts) > 1 {
+			if pkgs[parts[0]] == nil {
+				pkgs[parts[0]] = map[string]bool{}
+				paths, _ := filepath.Glob(filepath.Join("..", dir, "*.go"))
+				for _, p := range paths {
+					if !strings.HasSuffix(p, "_test.go") {
+						declaredIn(t, pkgs[parts[0]], p)
+					}
+				}
+			}
+			decls, name = pkgs[parts[0]], strings.Join(parts[1:], ".")
+		}
+		checked++
+		if !decls[name] {
+			t.Errorf("the walk names %q, which is not declared where it says", m[1])
+		}
+	}
+	if checked < 40 {
+		t.Errorf("the walk named only %d Go names: the check saw too little", checked)
+	}
+}
+
+// declaredIn adds to names what the Go file path declares: functions,
+// types, constants and variables by name, methods and struct fields as
+// "Type.name" and by name.
+func declaredIn(t *testing.T, names map[string]bool, path string) {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatalf("the walk names %s: %v", path, err)
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			names[d.Name.Name] = true
+			if d.Recv != nil && len(d.Recv.List) == 1 {
+				typ := d.Recv.List[0].Type
+				if s, ok := typ.(*ast.StarExpr); ok {
+					typ = s.X
+				}
+				if id, ok := typ.(*ast.Ident); ok {
+					names[id.Name+"."+d.Name.Name] = true
+				}
+			}
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.TypeSpec:
+					names[s.Name.Name] = true
+					if st, ok := s.Type.(*ast.StructType); ok {
+						for _, fl := range st.Fields.List {
+							for _, n := range fl.Names {
+								names[n.Name] = true
+								names[s.Name.Name+"."+n.Name] = true
+							}
+						}
+					}
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						names[n.Name] = true
+					}
 				}
 			}
 		}

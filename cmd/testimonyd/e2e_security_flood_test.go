@@ -30,7 +30,7 @@ func TestSecurityWitnessFloodSparesInvestigators(t *testing.T) {
 	const (
 		nofile = 256
 		flood  = 300 // more than the file limit
-		// the default Limits.FormWindow in server/web/limits.go, and room for a loaded machine.
+		// the default Limits.FormWindow in server/web/http.go, and room for a loaded machine.
 		cutBy = 30*time.Second + 15*time.Second
 	)
 	d := startServe(t, newDataDir(t), []string{"prlimit", fmt.Sprintf("--nofile=%d:%d", nofile, nofile), "--"})

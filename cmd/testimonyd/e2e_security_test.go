@@ -257,7 +257,7 @@ func secRandomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// secCheckHeaders applies the header rules of server/web/middleware.go to one
+// secCheckHeaders applies the header rules of server/web/http.go to one
 // response: a strict CSP with no script source, framing refused, no
 // sniffing, no referrer, the Cross-Origin-* isolation headers, no-store on
 // pages and redirects, safe cookie attributes; and no Server, ETag, HSTS or

@@ -70,7 +70,7 @@ type Site struct {
 	css   []byte
 
 	// streams holds a token for each upload streamed into the store
-	// (upload.go).
+	// (submit.go).
 	streams chan struct{}
 	// uploads is the memory budget of uploads (budget.go).
 	uploads *memBudget
@@ -84,7 +84,7 @@ type limits struct {
 	// uploadWait is how long an upload waits for its memory (budget.go).
 	uploadWait time.Duration
 	// streamMin is the body size above which files are streamed
-	// (stream.go).
+	// (sink.go).
 	streamMin int64
 	// threadFloor is the least time a thread page takes (thread.go).
 	threadFloor time.Duration
@@ -108,7 +108,7 @@ func New(cfg Config, db store.Store, key *crypto.ServerKey, log *slog.Logger) (*
 		return nil, fmt.Errorf("witness site: %w", err)
 	}
 	s.web = web.Site{Log: log, ErrorPage: s.renderError, FullMsg: "error.unavailable"}
-	if err := s.cleanSpool(); err != nil { // spool.go
+	if err := s.cleanSpool(); err != nil { // sink.go
 		return nil, err
 	}
 	return s, nil
@@ -299,4 +299,69 @@ func (s *Site) sourceOf(codename string) (string, func(store.Tx) error, error) {
 	}
 	put, err := records.PutSourceIfAbsent(src, records.Source{ReplyRecipient: rcpt, Day: s.today()})
 	return src, put, err
+}
+
+// route is a route of the table with its handler.
+type route struct {
+	web.Route
+	h func(*Site) web.HandlerFunc
+}
+
+// routes is the witness site's table: no investigator route exists here,
+// and no page of it links to one. Every route is public; those that show
+// or take a testimony refuse while the service is not accepting.
+var routes = []route{
+	{web.Route{Method: http.MethodGet, Path: "/"}, func(s *Site) web.HandlerFunc { return s.landing }},
+	{web.Route{Method: http.MethodGet, Path: "/static/witness.css"}, func(s *Site) web.HandlerFunc { return s.witnessCSS }},
+	{web.Route{Method: http.MethodGet, Path: "/form", WhileAccepting: true}, func(s *Site) web.HandlerFunc { return s.formPage }},
+	{web.Route{Method: http.MethodPost, Path: "/submit", WhileAccepting: true}, func(s *Site) web.HandlerFunc { return s.submit }},
+	{web.Route{Method: http.MethodGet, Path: "/codename"}, func(s *Site) web.HandlerFunc { return s.codenamePage }},
+	{web.Route{Method: http.MethodPost, Path: "/thread"}, func(s *Site) web.HandlerFunc { return s.thread }},
+	{web.Route{Method: http.MethodPost, Path: "/followup", WhileAccepting: true}, func(s *Site) web.HandlerFunc { return s.followup }},
+	{web.Route{Method: http.MethodPost, Path: "/withdraw", WhileAccepting: true}, func(s *Site) web.HandlerFunc { return s.withdraw }},
+}
+
+// Routes lists the witness site's routes, the table its router is built
+// from, for the security tests to iterate.
+func Routes() []web.Route {
+	out := make([]web.Route, len(routes))
+	for i, rt := range routes {
+		out[i] = rt.Route
+	}
+	return out
+}
+
+// Handler is the witness site, for its own listener, which keeps no
+// access log.
+func (s *Site) Handler() http.Handler {
+	hs := make([]http.Handler, len(routes))
+	for i, rt := range routes {
+		h := rt.h(s)
+		if rt.WhileAccepting {
+			h = s.whileAccepting(h)
+		}
+		hs[i] = s.handle(h)
+	}
+	notFound := s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &web.HTTPError{Status: http.StatusNotFound, Msg: "error.notfound"}
+	})
+	badMethod := s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &web.HTTPError{Status: http.StatusMethodNotAllowed, Msg: "error.method"}
+	})
+	return s.web.Harden(web.Router(Routes(), hs, notFound, badMethod))
+}
+
+// renderError writes the witness site's error page for e. It never shows
+// e.Err.
+func (s *Site) renderError(w http.ResponseWriter, r *http.Request, e *web.HTTPError) {
+	// The language comes from the query (the forms post to ?lang=) or
+	// Accept-Language only: the body may be unread or too large, and is
+	// never parsed here.
+	lang := s.langOf(r, "")
+	err := s.renderWitness(w, e.Status, "error", lang, wPage{Title: "w.error.pagetitle", Message: e.Msg, Path: r.URL.Path})
+	if err == nil {
+		return
+	}
+	// The templates are broken: a plain page still says what happened.
+	web.PlainError(w, e)
 }
