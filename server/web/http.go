@@ -279,6 +279,9 @@ type Site struct {
 	ErrorPage func(w http.ResponseWriter, r *http.Request, e *HTTPError)
 	// FullMsg is the message key of the page shown when the store is full.
 	FullMsg string
+	// UnavailableMsg is the message key of the page of a 503 for an
+	// unavailable store; empty is "error.busy", which every catalog holds.
+	UnavailableMsg string
 	// Limits are the site's body deadlines; zero fields take the defaults.
 	Limits Limits
 }
@@ -447,8 +450,14 @@ func (e *HTTPError) Unwrap() error { return e.Err }
 // one; [Site.Handle] turns it into an error page.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
+// retryAfter (seconds): about the time a cluster takes to elect a leader.
+const retryAfter = "30"
+
 // Handle adapts a HandlerFunc: an *HTTPError becomes its page and status;
-// any other error is logged and becomes a plain 500 page.
+// any other error is logged and becomes a plain 500 page, or a 507 when
+// the store is full. An error wrapping [store.ErrUnavailable] (no quorum,
+// or the cluster unreachable) becomes a 503 with Retry-After, however the
+// handler wrapped it: the store's state is what the client needs to know.
 func (s *Site) Handle(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
@@ -456,12 +465,19 @@ func (s *Site) Handle(h HandlerFunc) http.Handler {
 			return
 		}
 		var he *HTTPError
-		if !errors.As(err, &he) {
+		switch {
+		case errors.Is(err, store.ErrUnavailable):
+			// The write may still be applied later, whole (store.Store):
+			// never partial, so the page may say nothing was stored.
+			msg := cmp.Or(s.UnavailableMsg, "error.busy")
+			he = &HTTPError{Status: http.StatusServiceUnavailable, Msg: msg, Err: err}
+			w.Header().Set("Retry-After", retryAfter)
+		case errors.As(err, &he):
+		case errors.Is(err, store.ErrFull):
+			// max_db_mb reached or the disk is full: nothing was stored.
+			he = &HTTPError{Status: http.StatusInsufficientStorage, Msg: s.FullMsg, Err: err}
+		default:
 			he = &HTTPError{Status: http.StatusInternalServerError, Msg: "error.internal", Err: err}
-			if errors.Is(err, store.ErrFull) {
-				// max_db_mb reached or the disk is full: nothing was stored.
-				he.Status, he.Msg = http.StatusInsufficientStorage, s.FullMsg
-			}
 		}
 		if he.Err != nil && he.Status >= 500 {
 			s.Log.Error("request failed", "status", he.Status, "err", he.Err.Error())
