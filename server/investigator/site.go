@@ -123,7 +123,7 @@ func New(cfg Config, db store.Store, key *crypto.ServerKey, log *slog.Logger) (*
 	if s.pages, s.errPage, err = parseInvestigatorTemplates(); err != nil {
 		return nil, fmt.Errorf("investigator site: %w", err)
 	}
-	s.web = web.Site{Log: log, ErrorPage: s.renderError, FullMsg: "inv.error.full"}
+	s.web = web.Site{Log: log, ErrorPage: s.renderError, FullMsg: "inv.error.full", UnavailableMsg: "inv.error.unavailable"}
 	return s, nil
 }
 
